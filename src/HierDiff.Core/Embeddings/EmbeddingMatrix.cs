@@ -1,0 +1,81 @@
+namespace HierDiff.Core.Embeddings;
+
+/// <summary>
+/// One embedding vector per prompt, row-major, in double precision (the tree is built in double, as scipy does).
+/// Every row is finite with a non-zero norm: cosine distance is undefined otherwise.
+/// </summary>
+public sealed class EmbeddingMatrix
+{
+    private readonly double[] _data;
+
+    /// <param name="source">Where the rows came from, for error messages.</param>
+    public EmbeddingMatrix(int rows, int columns, double[] data, string source = "embeddings")
+    {
+        if (rows < 1 || columns < 1)
+        {
+            throw new HierDiffInputException($"{source}: the embedding matrix is empty ({rows} x {columns})");
+        }
+
+        if (data.Length != (long)rows * columns)
+        {
+            throw new ArgumentException($"expected {rows} x {columns} values, got {data.Length}", nameof(data));
+        }
+
+        Rows = rows;
+        Columns = columns;
+        _data = data;
+        Validate(source);
+    }
+
+    public int Rows { get; }
+
+    public int Columns { get; }
+
+    public ReadOnlySpan<double> Row(int index) => _data.AsSpan(index * Columns, Columns);
+
+    /// <summary>The plain mean of the given rows (each counts once), summed in double so that identical rows
+    /// average to themselves exactly.</summary>
+    public double[] MeanOf(IReadOnlyList<int> rows)
+    {
+        var mean = new double[Columns];
+        foreach (int r in rows)
+        {
+            ReadOnlySpan<double> row = Row(r);
+            for (int c = 0; c < mean.Length; c++)
+            {
+                mean[c] += row[c];
+            }
+        }
+
+        for (int c = 0; c < mean.Length; c++)
+        {
+            mean[c] /= rows.Count;
+        }
+
+        return mean;
+    }
+
+    private void Validate(string source)
+    {
+        for (int r = 0; r < Rows; r++)
+        {
+            ReadOnlySpan<double> row = Row(r);
+            double squares = 0;
+            for (int c = 0; c < row.Length; c++)
+            {
+                if (!double.IsFinite(row[c]))
+                {
+                    string what = double.IsNaN(row[c]) ? "NaN" : "an infinite value";
+                    throw new HierDiffInputException($"{source}: row {r} has {what} in column {c}");
+                }
+
+                squares += row[c] * row[c];
+            }
+
+            if (squares == 0)
+            {
+                throw new HierDiffInputException($"{source}: row {r} is all zeros; cosine distance needs a non-zero vector");
+            }
+        }
+    }
+}

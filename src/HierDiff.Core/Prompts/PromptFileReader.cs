@@ -1,0 +1,301 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace HierDiff.Core.Prompts;
+
+/// <summary>
+/// Reads prompt files: <c>.txt</c> (one prompt a line, blank lines skipped), <c>.json</c> (an array of strings or of
+/// objects with a <c>prompt</c> field), <c>.jsonl</c> (one string or object a line) and <c>.csv</c> (a <c>prompt</c>
+/// column). Every rejection is a <see cref="HierDiffInputException"/> whose one-line message starts "file:line:".
+/// </summary>
+public static class PromptFileReader
+{
+    public static readonly IReadOnlyList<string> SupportedExtensions = [".txt", ".json", ".jsonl", ".csv"];
+
+    public static PromptSet Read(string path, PromptFileLimits? limits = null)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HierDiffInputException($"{path}: cannot read the prompt file: {e.Message}", e);
+        }
+
+        return Parse(bytes, path, limits);
+    }
+
+    /// <summary>Parses a prompt file's bytes; the format follows <paramref name="sourceName"/>'s extension.</summary>
+    public static PromptSet Parse(ReadOnlySpan<byte> bytes, string sourceName, PromptFileLimits? limits = null)
+    {
+        limits ??= PromptFileLimits.Default;
+        string extension = Path.GetExtension(sourceName).ToLowerInvariant();
+        if (!SupportedExtensions.Contains(extension))
+        {
+            throw new HierDiffInputException(
+                $"{sourceName}: unsupported prompt file type '{extension}'; use one of {string.Join(", ", SupportedExtensions)}");
+        }
+
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            bytes = bytes[3..];
+        }
+
+        if (bytes.IsEmpty)
+        {
+            throw new HierDiffInputException($"{sourceName}:1: the prompt file is empty");
+        }
+
+        int nul = bytes.IndexOf((byte)0);
+        if (nul >= 0)
+        {
+            throw new HierDiffInputException($"{sourceName}:{LineAt(bytes, nul)}: NUL byte (is this a binary file?)");
+        }
+
+        string text = DecodeUtf8(bytes, sourceName);
+        var collector = new Collector(sourceName, limits);
+        switch (extension)
+        {
+            case ".txt":
+                ReadText(text, collector);
+                break;
+            case ".json":
+                ReadJson(bytes, collector);
+                break;
+            case ".jsonl":
+                ReadJsonLines(text, collector);
+                break;
+            case ".csv":
+                ReadCsv(text, collector);
+                break;
+        }
+
+        if (collector.Prompts.Count == 0)
+        {
+            throw new HierDiffInputException($"{sourceName}:1: no prompts in the file");
+        }
+
+        return new PromptSet(sourceName, collector.Prompts);
+    }
+
+    private static string DecodeUtf8(ReadOnlySpan<byte> bytes, string sourceName)
+    {
+        char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
+        try
+        {
+            OperationStatus status = Utf8.ToUtf16(bytes, buffer, out int read, out int written, replaceInvalidSequences: false);
+            if (status != OperationStatus.Done)
+            {
+                throw new HierDiffInputException(
+                    $"{sourceName}:{LineAt(bytes, read)}: invalid UTF-8 (byte 0x{bytes[read]:X2} at offset {read})");
+            }
+
+            return new string(buffer, 0, written);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    private static int LineAt(ReadOnlySpan<byte> bytes, int offset) => bytes[..offset].Count((byte)'\n') + 1;
+
+    private static void ReadText(string text, Collector collector)
+    {
+        int line = 0;
+        foreach (ReadOnlySpan<char> raw in text.AsSpan().EnumerateLines())
+        {
+            line++;
+            string prompt = raw.Trim().ToString();
+            if (prompt.Length > 0)
+            {
+                collector.Add(prompt, line);
+            }
+        }
+    }
+
+    private static void ReadJson(ReadOnlySpan<byte> bytes, Collector collector)
+    {
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+            {
+                throw collector.Error(LineAt(bytes, (int)reader.TokenStartIndex), "expected a JSON array of prompts");
+            }
+
+            int element = 0;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                int line = LineAt(bytes, (int)reader.TokenStartIndex);
+                collector.Add(ReadPromptValue(ref reader, collector, line, $"element {element}"), line);
+                element++;
+            }
+
+            if (reader.Read())
+            {
+                throw collector.Error(LineAt(bytes, (int)reader.TokenStartIndex), "unexpected content after the prompt array");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw collector.Error((int)(e.LineNumber ?? 0) + 1, $"invalid JSON: {FirstSentence(e.Message)}");
+        }
+    }
+
+    private static void ReadJsonLines(string text, Collector collector)
+    {
+        int line = 0;
+        foreach (ReadOnlySpan<char> raw in text.AsSpan().EnumerateLines())
+        {
+            line++;
+            if (raw.IsWhiteSpace())
+            {
+                continue;
+            }
+
+            byte[] utf8 = Encoding.UTF8.GetBytes(raw.ToString());
+            var reader = new Utf8JsonReader(utf8);
+            try
+            {
+                reader.Read();
+                string prompt = ReadPromptValue(ref reader, collector, line, "the line");
+                if (reader.Read())
+                {
+                    throw collector.Error(line, "more than one JSON value on the line");
+                }
+
+                collector.Add(prompt, line);
+            }
+            catch (JsonException e)
+            {
+                throw collector.Error(line, $"invalid JSON: {FirstSentence(e.Message)}");
+            }
+        }
+    }
+
+    /// <summary>Reads a string, or an object's "prompt" string field, leaving the reader on the value's last token.</summary>
+    private static string ReadPromptValue(ref Utf8JsonReader reader, Collector collector, int line, string what)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString()!;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw collector.Error(line, $"{what} is {Describe(reader.TokenType)}; expected a string or an object with a \"prompt\" field");
+        }
+
+        string? prompt = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isPrompt = reader.ValueTextEquals("prompt"u8);
+            reader.Read();
+            if (!isPrompt)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                throw collector.Error(line, $"{what}: \"prompt\" is {Describe(reader.TokenType)}; expected a string");
+            }
+
+            prompt = reader.GetString();
+        }
+
+        return prompt ?? throw collector.Error(line, $"{what} is an object without a \"prompt\" field");
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.StartObject => "an object",
+        _ => token.ToString(),
+    };
+
+    private static string FirstSentence(string message)
+    {
+        int end = message.IndexOf(" LineNumber", StringComparison.Ordinal);
+        return (end > 0 ? message[..end] : message).Trim();
+    }
+
+    private static void ReadCsv(string text, Collector collector)
+    {
+        int column = -1;
+        foreach ((List<string> fields, int line) in CsvRecords.Parse(text, collector.Source))
+        {
+            if (column < 0)
+            {
+                column = fields.FindIndex(f => f.Trim().Equals("prompt", StringComparison.OrdinalIgnoreCase));
+                if (column < 0)
+                {
+                    throw collector.Error(line, $"no 'prompt' column in the header (found: {string.Join(", ", fields)})");
+                }
+
+                continue;
+            }
+
+            if (fields.Count == 1 && fields[0].Length == 0)
+            {
+                continue; // a blank line
+            }
+
+            if (column >= fields.Count)
+            {
+                throw collector.Error(line, $"the row has {fields.Count} fields; the 'prompt' column is field {column + 1}");
+            }
+
+            string prompt = fields[column].Trim();
+            if (prompt.Length > 0)
+            {
+                collector.Add(prompt, line);
+            }
+        }
+
+        if (column < 0)
+        {
+            throw collector.Error(1, "no header row with a 'prompt' column");
+        }
+    }
+
+    /// <summary>Accumulates prompts and applies the limits, naming the line of the first offence.</summary>
+    private sealed class Collector(string source, PromptFileLimits limits)
+    {
+        public string Source { get; } = source;
+
+        public List<Prompt> Prompts { get; } = [];
+
+        public void Add(string text, int line)
+        {
+            text = text.Trim();
+            if (text.Length == 0)
+            {
+                throw Error(line, "the prompt is empty");
+            }
+
+            if (text.Length > limits.MaxPromptLength)
+            {
+                throw Error(line, $"the prompt is {text.Length} characters long; the limit is {limits.MaxPromptLength}");
+            }
+
+            if (Prompts.Count >= limits.MaxPrompts)
+            {
+                throw Error(line, $"more than {limits.MaxPrompts} prompts (the limit); split the file or raise the limit");
+            }
+
+            Prompts.Add(new Prompt(Prompts.Count, text, line));
+        }
+
+        public HierDiffInputException Error(int line, string problem) => new($"{Source}:{line}: {problem}");
+    }
+}
