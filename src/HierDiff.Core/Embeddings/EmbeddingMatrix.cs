@@ -33,6 +33,12 @@ public sealed class EmbeddingMatrix
 
     public ReadOnlySpan<double> Row(int index) => _data.AsSpan(index * Columns, Columns);
 
+    /// <summary>All values, row after row.</summary>
+    public ReadOnlySpan<double> Values => _data;
+
+    /// <summary>The backing array itself, for kernels that hand it to worker threads (spans cannot cross them).</summary>
+    internal double[] RawValues => _data;
+
     /// <summary>The plain mean of the given rows (each counts once), summed in double so that identical rows
     /// average to themselves exactly.</summary>
     public double[] MeanOf(IReadOnlyList<int> rows)

@@ -1,0 +1,21 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using HierDiff.Core.Clustering;
+
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- --filter '*'       (BenchmarkDotNet)
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- phases 10000 768   (one timed run, by phase)
+if (args.Length == 3 && args[0] == "phases")
+{
+    var embeddings = HierDiff.Benchmarks.SyntheticEmbeddings.Clustered(int.Parse(args[1]), int.Parse(args[2]), seed: 42);
+    var clock = Stopwatch.StartNew();
+    double[] distances = CosineDistances.Condensed(embeddings);
+    double pdist = clock.Elapsed.TotalSeconds;
+    clock.Restart();
+    Linkage tree = WardLinkage.FromCondensed(distances, embeddings.Rows);
+    double ward = clock.Elapsed.TotalSeconds;
+    Console.WriteLine($"N = {embeddings.Rows}, D = {embeddings.Columns}: distances {pdist:0.000} s, Ward {ward:0.000} s, " +
+        $"total {pdist + ward:0.000} s, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:0} MB, root {tree.Score(tree.Root):0.###}");
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(HierDiff.Benchmarks.ClusteringBenchmarks).Assembly).Run(args);
