@@ -1,0 +1,180 @@
+using HierDiff.Core.Noise;
+
+namespace HierDiff.Core.Schedulers;
+
+/// <summary>
+/// DPM-Solver++(2M): second-order multistep solver on the data prediction (Lu et al. 2022); mirrors diffusers
+/// <c>DPMSolverMultistepScheduler</c> (schedulers/scheduling_dpmsolver_multistep.py) with algorithm_type
+/// dpmsolver++, solver_order 2, solver_type midpoint, lower_order_final true and final_sigmas_type zero.
+/// Default timestep_spacing as in diffusers: linspace.
+/// </summary>
+/// <remarks>
+/// The state carries the previous step's converted model output (x0 prediction) and lower_order_nums, which is
+/// all the multistep formula needs from earlier steps.
+/// </remarks>
+public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
+{
+    private const int SolverOrder = 2;
+
+    private readonly double[] timesteps;
+    private readonly double[] sigmas;
+
+    public DpmSolverMultistepScheduler(SchedulerConfig config, int numInferenceSteps)
+        : base(SchedulerFactory.DpmSolverMultistep, Resolve(config), numInferenceSteps)
+    {
+        timesteps = ComputeTimesteps(Config, NumInferenceSteps);
+        ValidateTimesteps(timesteps, mustIndexTraining: false);
+        sigmas = TimestepSchedule.InterpolatedSigmas(timesteps, TimestepSchedule.TrainingSigmas(Config.ComputeAlphasCumprod()));
+    }
+
+    public override IReadOnlyList<double> Timesteps => timesteps;
+
+    /// <summary>Sigma at each step index, and a final 0 (one more than the steps).</summary>
+    public IReadOnlyList<double> Sigmas => sigmas;
+
+    private static SchedulerConfig Resolve(SchedulerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with { TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Linspace };
+    }
+
+    /// <summary>DPM-Solver spaces K + 1 points and drops the last (t = 0), except for trailing spacing.</summary>
+    private static double[] ComputeTimesteps(SchedulerConfig config, int steps)
+    {
+        int trainTimesteps = config.NumTrainTimesteps;
+        var values = new double[steps];
+        switch (config.TimestepSpacing)
+        {
+            case TimestepSpacing.Linspace:
+                {
+                    // np.linspace(0, T - 1, K + 1).round()[::-1][:-1]
+                    double[] points = NumPyMath.Linspace(0, trainTimesteps - 1, steps + 1);
+                    for (int i = 0; i < steps; i++)
+                    {
+                        values[i] = NumPyMath.Round(points[steps - i]);
+                    }
+
+                    return values;
+                }
+
+            case TimestepSpacing.Leading:
+                {
+                    // (np.arange(0, K + 1) * (T // (K + 1))).round()[::-1][:-1] + steps_offset
+                    int ratio = trainTimesteps / (steps + 1);
+                    for (int i = 0; i < steps; i++)
+                    {
+                        values[i] = ((double)(steps - i) * ratio) + config.StepsOffset;
+                    }
+
+                    return values;
+                }
+
+            default:
+                return TimestepSchedule.Compute(TimestepSpacing.Trailing, trainTimesteps, steps, config.StepsOffset, roundLinspace: true);
+        }
+    }
+
+    private protected override void CheckStateShape(SchedulerState state, int sampleLength)
+    {
+        int expectedHistory = state.StepIndex == 0 ? 0 : 1;
+        if (state.History.Count != expectedHistory || state.LowerOrderNums != Math.Min(state.StepIndex, SolverOrder))
+        {
+            throw new InvalidOperationException(
+                $"The scheduler state is damaged: {Name} at step {state.StepIndex} needs {expectedHistory} history "
+                + $"entries and lower-order count {Math.Min(state.StepIndex, SolverOrder)}, not {state.History.Count} "
+                + $"and {state.LowerOrderNums}.");
+        }
+
+        if (expectedHistory == 1 && state.History[0].Length != sampleLength)
+        {
+            throw new ArgumentException(
+                $"The sample has {sampleLength} values but the state's previous model output has {state.History[0].Length}.");
+        }
+    }
+
+    private protected override void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
+    {
+        int i = state.StepIndex;
+        int n = sample.Length;
+
+        // final_sigmas_type "zero" makes the last step first order. (lower_order_final with K < 15 also caps the
+        // second-to-last step at order 2, which changes nothing for solver_order 2.)
+        bool lowerOrderFinal = i == NumInferenceSteps - 1;
+        bool firstOrder = state.LowerOrderNums < 1 || lowerOrderFinal;
+
+        var (alphaS0, sigmaS0, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
+        var (alphaT, sigmaT, lambdaT) = AlphaSigmaLambda(sigmas[i + 1]);
+
+        // The last sigma is 0: lambda is +inf and exp(-h) is 0, so the step returns the x0 prediction.
+        double h = lambdaT - lambdaS0;
+        double expNegH = sigmas[i + 1] == 0 ? 0.0 : Math.Exp(-h);
+        double sampleCoeff = sigmaT / sigmaS0;
+        double outputCoeff = alphaT * (expNegH - 1.0);
+
+        float[] converted = RentScratch(n);
+        try
+        {
+            ConvertModelOutput(modelOutput, sample, sigmas[i], converted.AsSpan(0, n));
+            if (firstOrder)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    sample[j] = (float)((sampleCoeff * sample[j]) - (outputCoeff * converted[j]));
+                }
+            }
+            else
+            {
+                var (_, _, lambdaS1) = AlphaSigmaLambda(sigmas[i - 1]);
+                double r0 = (lambdaS0 - lambdaS1) / h;
+                float[] previous = state.History[0];
+                for (int j = 0; j < n; j++)
+                {
+                    double m0 = converted[j];
+                    double d1 = (1.0 / r0) * (m0 - previous[j]);
+                    sample[j] = (float)((sampleCoeff * sample[j]) - (outputCoeff * m0) - (0.5 * outputCoeff * d1));
+                }
+            }
+
+            // Keep this step's x0 prediction for the next step, reusing the state's buffer.
+            var history = state.MutableHistory;
+            if (history.Count == 0)
+            {
+                history.Add(new float[n]);
+            }
+
+            converted.AsSpan(0, n).CopyTo(history[0]);
+            state.LowerOrderNums = Math.Min(state.LowerOrderNums + 1, SolverOrder);
+        }
+        finally
+        {
+            ReturnScratch(converted);
+        }
+    }
+
+    /// <summary>diffusers convert_model_output for dpmsolver++: the x0 prediction, rounded to float as diffusers
+    /// keeps model outputs in the model's dtype.</summary>
+    private void ConvertModelOutput(ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, double sigma, Span<float> x0)
+    {
+        var (alpha, sigmaT, _) = AlphaSigmaLambda(sigma);
+        var prediction = Config.PredictionType;
+        for (int j = 0; j < x0.Length; j++)
+        {
+            double x = sample[j];
+            double m = modelOutput[j];
+            x0[j] = (float)(prediction switch
+            {
+                PredictionType.Epsilon => (x - (sigmaT * m)) / alpha,
+                PredictionType.VPrediction => (alpha * x) - (sigmaT * m),
+                _ => m,
+            });
+        }
+    }
+
+    /// <summary>alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t).</summary>
+    private static (double Alpha, double Sigma, double Lambda) AlphaSigmaLambda(double sigma)
+    {
+        double alpha = 1.0 / Math.Sqrt((sigma * sigma) + 1);
+        double sigmaT = sigma * alpha;
+        return (alpha, sigmaT, Math.Log(alpha) - Math.Log(sigmaT));
+    }
+}

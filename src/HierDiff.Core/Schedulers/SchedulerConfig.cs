@@ -1,0 +1,455 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace HierDiff.Core.Schedulers;
+
+/// <summary>
+/// The settings of a diffusers <c>scheduler_config.json</c> that the schedulers here implement.
+/// </summary>
+/// <remarks>
+/// Unknown keys are ignored, as diffusers ignores keys a scheduler class does not take. Known diffusers options
+/// that are implemented only at their default value (use_karras_sigmas, algorithm_type, thresholding, ...)
+/// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them;
+/// the other schedulers ignore them, as diffusers does.
+/// <see cref="TimestepSpacing"/> and <see cref="ClipSample"/> are null when the file does not set them:
+/// diffusers' default differs per scheduler class, and each scheduler fills in its own.
+/// </remarks>
+public sealed record SchedulerConfig
+{
+    /// <summary>The <see cref="Source"/> of a config made in code rather than read from a file.</summary>
+    public const string DefaultSource = "scheduler config";
+
+    /// <summary>Where the config came from, for error messages (a file path, or <see cref="DefaultSource"/>).</summary>
+    public string Source { get; init; } = DefaultSource;
+
+    /// <summary><c>_class_name</c>: the diffusers scheduler class, if the file names one.</summary>
+    public string? ClassName { get; init; }
+
+    /// <summary><c>num_train_timesteps</c> (T).</summary>
+    public int NumTrainTimesteps { get; init; } = 1000;
+
+    /// <summary><c>beta_start</c>.</summary>
+    public double BetaStart { get; init; } = 0.0001;
+
+    /// <summary><c>beta_end</c>.</summary>
+    public double BetaEnd { get; init; } = 0.02;
+
+    /// <summary><c>beta_schedule</c>.</summary>
+    public BetaSchedule BetaSchedule { get; init; } = BetaSchedule.Linear;
+
+    /// <summary><c>prediction_type</c>. Flow matching ignores it: its denoiser always predicts the velocity.</summary>
+    public PredictionType PredictionType { get; init; } = PredictionType.Epsilon;
+
+    /// <summary><c>timestep_spacing</c>; null: the scheduler's diffusers default (leading for DDPM and DDIM,
+    /// linspace for Euler, Euler ancestral and DPM-Solver).</summary>
+    public TimestepSpacing? TimestepSpacing { get; init; }
+
+    /// <summary><c>steps_offset</c>, added to leading timesteps.</summary>
+    public int StepsOffset { get; init; }
+
+    /// <summary><c>set_alpha_to_one</c> (DDIM): whether the step after the last uses alpha_cumprod 1.</summary>
+    public bool SetAlphaToOne { get; init; } = true;
+
+    /// <summary><c>clip_sample</c> (DDPM, DDIM); null: the diffusers default, true for both.</summary>
+    public bool? ClipSample { get; init; }
+
+    /// <summary><c>clip_sample_range</c>.</summary>
+    public double ClipSampleRange { get; init; } = 1.0;
+
+    /// <summary><c>shift</c> (flow matching).</summary>
+    public double Shift { get; init; } = 1.0;
+
+    /// <summary>Known options set to a value that is not implemented: key to the value as written.</summary>
+    internal IReadOnlyDictionary<string, string> UnsupportedOptions { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Reads and parses a <c>scheduler_config.json</c>.</summary>
+    /// <exception cref="HierDiffInputException">The file cannot be read, or a value is wrong or unsupported.</exception>
+    public static SchedulerConfig Load(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new HierDiffInputException($"{path}: file not found", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HierDiffInputException($"{path}: cannot read the file ({e.Message})", e);
+        }
+
+        return Parse(json, path);
+    }
+
+    /// <summary>Parses the text of a <c>scheduler_config.json</c>; <paramref name="sourceName"/> names it in errors.</summary>
+    /// <exception cref="HierDiffInputException">Not JSON, or a value is wrong or unsupported.</exception>
+    public static SchedulerConfig Parse(string json, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        JsonDocument document;
+        try
+        {
+            var options = new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+            document = JsonDocument.Parse(QuoteNonFiniteNumbers(json), options);
+        }
+        catch (JsonException e)
+        {
+            throw new HierDiffInputException($"{sourceName}: not valid JSON ({e.Message})", e);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new HierDiffInputException($"{sourceName}: expected a JSON object, found {Describe(root.ValueKind)}");
+            }
+
+            var config = new SchedulerConfig { Source = sourceName };
+            var unsupported = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var property in root.EnumerateObject())
+            {
+                var value = property.Value;
+                if (value.ValueKind == JsonValueKind.Null)
+                {
+                    // diffusers writes None for "not set"; the default applies.
+                    continue;
+                }
+
+                var reader = new ValueReader(sourceName, property.Name, value);
+                config = property.Name switch
+                {
+                    "_class_name" => config with { ClassName = reader.String() },
+                    "num_train_timesteps" => config with { NumTrainTimesteps = reader.Int() },
+                    "beta_start" => config with { BetaStart = reader.Double() },
+                    "beta_end" => config with { BetaEnd = reader.Double() },
+                    "beta_schedule" => config with { BetaSchedule = reader.Choice(BetaScheduleNames) },
+                    "prediction_type" => config with { PredictionType = reader.Choice(PredictionTypeNames) },
+                    "timestep_spacing" => config with { TimestepSpacing = reader.Choice(TimestepSpacingNames) },
+                    "steps_offset" => config with { StepsOffset = reader.Int() },
+                    "set_alpha_to_one" => config with { SetAlphaToOne = reader.Bool() },
+                    "clip_sample" => config with { ClipSample = reader.Bool() },
+                    "clip_sample_range" => config with { ClipSampleRange = reader.Double() },
+                    "shift" => config with { Shift = reader.Double() },
+                    _ => config,
+                };
+
+                var fixedOption = Array.Find(FixedOptions, o => o.Key == property.Name);
+                if (fixedOption is not null && !fixedOption.IsSupported(value))
+                {
+                    unsupported[property.Name] = value.GetRawText();
+                }
+            }
+
+            config = config with { UnsupportedOptions = unsupported };
+            config.Validate();
+            return config;
+        }
+    }
+
+    /// <summary>The cumulative products of (1 - beta) for t = 0..T-1, in double.</summary>
+    public double[] ComputeAlphasCumprod()
+    {
+        int count = NumTrainTimesteps;
+        double[] betas;
+        if (BetaSchedule == BetaSchedule.ScaledLinear)
+        {
+            betas = NumPyMath.Linspace(Math.Sqrt(BetaStart), Math.Sqrt(BetaEnd), count);
+            for (int i = 0; i < count; i++)
+            {
+                betas[i] *= betas[i];
+            }
+        }
+        else
+        {
+            betas = NumPyMath.Linspace(BetaStart, BetaEnd, count);
+        }
+
+        var alphasCumprod = new double[count];
+        double product = 1.0;
+        for (int i = 0; i < count; i++)
+        {
+            product *= 1.0 - betas[i];
+            alphasCumprod[i] = product;
+        }
+
+        return alphasCumprod;
+    }
+
+    /// <summary>Checks value ranges (a config made in code skips <see cref="Parse"/>).</summary>
+    /// <exception cref="HierDiffInputException">A value is out of range.</exception>
+    public void Validate()
+    {
+        if (NumTrainTimesteps is < 1 or > 1_000_000)
+        {
+            throw Invalid("num_train_timesteps", NumTrainTimesteps, "must be between 1 and 1000000");
+        }
+
+        if (!(BetaStart > 0 && BetaStart < 1))
+        {
+            throw Invalid("beta_start", BetaStart, "must be above 0 and below 1");
+        }
+
+        if (!(BetaEnd > 0 && BetaEnd < 1))
+        {
+            throw Invalid("beta_end", BetaEnd, "must be above 0 and below 1");
+        }
+
+        if (StepsOffset < 0)
+        {
+            throw Invalid("steps_offset", StepsOffset, "must not be negative");
+        }
+
+        if (!(ClipSampleRange > 0 && double.IsFinite(ClipSampleRange)))
+        {
+            throw Invalid("clip_sample_range", ClipSampleRange, "must be a positive number");
+        }
+
+        if (!(Shift > 0 && double.IsFinite(Shift)))
+        {
+            throw Invalid("shift", Shift, "must be a positive number");
+        }
+
+        if (!Enum.IsDefined(BetaSchedule) || !Enum.IsDefined(PredictionType)
+            || (TimestepSpacing is { } spacing && !Enum.IsDefined(spacing)))
+        {
+            throw new HierDiffInputException($"{Source}: an enumeration value is undefined");
+        }
+    }
+
+    /// <summary>Refuses options the named scheduler would use but that are set to an unimplemented value.</summary>
+    internal void EnsureSupportedBy(string schedulerName)
+    {
+        foreach (var option in FixedOptions)
+        {
+            if (UnsupportedOptions.TryGetValue(option.Key, out var text) && option.UsedBy.Contains(schedulerName))
+            {
+                throw new HierDiffInputException(
+                    $"{Source}: key '{option.Key}' is {text}; scheduler {schedulerName} supports only {option.Supported}");
+            }
+        }
+    }
+
+    /// <summary>Every value that affects results, in a fixed order (for state fingerprints).</summary>
+    internal string Describe()
+    {
+        var builder = new StringBuilder();
+        builder.Append(CultureInfo.InvariantCulture, $"num_train_timesteps={NumTrainTimesteps};");
+        builder.Append(CultureInfo.InvariantCulture, $"beta_start={BetaStart:R};beta_end={BetaEnd:R};");
+        builder.Append(CultureInfo.InvariantCulture, $"beta_schedule={Name(BetaScheduleNames, BetaSchedule)};");
+        builder.Append(CultureInfo.InvariantCulture, $"prediction_type={Name(PredictionTypeNames, PredictionType)};");
+        string spacing = TimestepSpacing is { } s ? Name(TimestepSpacingNames, s) : "default";
+        builder.Append(CultureInfo.InvariantCulture, $"timestep_spacing={spacing};steps_offset={StepsOffset};");
+        builder.Append(CultureInfo.InvariantCulture, $"set_alpha_to_one={SetAlphaToOne};");
+        builder.Append(CultureInfo.InvariantCulture, $"clip_sample={ClipSample?.ToString() ?? "default"};");
+        builder.Append(CultureInfo.InvariantCulture, $"clip_sample_range={ClipSampleRange:R};shift={Shift:R}");
+        return builder.ToString();
+    }
+
+    private static readonly (string Name, BetaSchedule Value)[] BetaScheduleNames =
+        [("linear", BetaSchedule.Linear), ("scaled_linear", BetaSchedule.ScaledLinear)];
+
+    private static readonly (string Name, PredictionType Value)[] PredictionTypeNames =
+        [("epsilon", PredictionType.Epsilon), ("v_prediction", PredictionType.VPrediction), ("sample", PredictionType.Sample)];
+
+    private static readonly (string Name, TimestepSpacing Value)[] TimestepSpacingNames =
+        [("leading", Schedulers.TimestepSpacing.Leading), ("trailing", Schedulers.TimestepSpacing.Trailing),
+         ("linspace", Schedulers.TimestepSpacing.Linspace)];
+
+    private static string Name<T>((string Name, T Value)[] names, T value)
+        where T : struct, Enum => Array.Find(names, n => n.Value.Equals(value)).Name;
+
+    private HierDiffInputException Invalid(string key, object value, string rule) =>
+        new($"{Source}: key '{key}' is {Convert.ToString(value, CultureInfo.InvariantCulture)}; it {rule}");
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
+    private const string Ddpm = SchedulerFactory.Ddpm;
+    private const string Ddim = SchedulerFactory.Ddim;
+    private const string Euler = SchedulerFactory.Euler;
+    private const string EulerAncestral = SchedulerFactory.EulerAncestral;
+    private const string DpmSolver = SchedulerFactory.DpmSolverMultistep;
+    private const string FlowEuler = SchedulerFactory.FlowEuler;
+
+    // Diffusers options implemented only at their default value, with the schedulers whose diffusers class
+    // takes them. A file that sets one otherwise would silently give different results if it were ignored.
+    private static readonly FixedOption[] FixedOptions =
+    [
+        FixedOption.Null("trained_betas", Ddpm, Ddim, Euler, EulerAncestral, DpmSolver),
+        FixedOption.Flag("rescale_betas_zero_snr", false, Ddpm, Ddim, Euler, EulerAncestral, DpmSolver),
+        FixedOption.Flag("thresholding", false, Ddpm, Ddim, DpmSolver),
+        FixedOption.Text("variance_type", "fixed_small", Ddpm, DpmSolver),
+        FixedOption.Flag("use_karras_sigmas", false, Euler, DpmSolver, FlowEuler),
+        FixedOption.Flag("use_exponential_sigmas", false, Euler, DpmSolver, FlowEuler),
+        FixedOption.Flag("use_beta_sigmas", false, Euler, DpmSolver, FlowEuler),
+        FixedOption.Text("interpolation_type", "linear", Euler),
+        FixedOption.Text("timestep_type", "discrete", Euler),
+        FixedOption.Text("final_sigmas_type", "zero", Euler, DpmSolver),
+        FixedOption.Text("algorithm_type", "dpmsolver++", DpmSolver),
+        FixedOption.Number("solver_order", 2, DpmSolver),
+        FixedOption.Text("solver_type", "midpoint", DpmSolver),
+        FixedOption.Flag("lower_order_final", true, DpmSolver),
+        FixedOption.Flag("euler_at_final", false, DpmSolver),
+        FixedOption.Flag("use_lu_lambdas", false, DpmSolver),
+        FixedOption.Flag("use_flow_sigmas", false, DpmSolver),
+        FixedOption.Number("lambda_min_clipped", double.NegativeInfinity, DpmSolver),
+        FixedOption.Flag("use_dynamic_shifting", false, DpmSolver, FlowEuler),
+        FixedOption.Flag("invert_sigmas", false, FlowEuler),
+        FixedOption.Flag("stochastic_sampling", false, FlowEuler),
+        FixedOption.Null("shift_terminal", FlowEuler),
+    ];
+
+    /// <summary>Python's json module writes NaN, Infinity and -Infinity bare (diffusers saves
+    /// lambda_min_clipped = -inf that way), which is not JSON. Quote them so they parse as strings.</summary>
+    private static string QuoteNonFiniteNumbers(string json)
+    {
+        if (!json.Contains("Infinity", StringComparison.Ordinal) && !json.Contains("NaN", StringComparison.Ordinal))
+        {
+            return json;
+        }
+
+        string[] tokens = ["-Infinity", "Infinity", "NaN"];
+        var builder = new StringBuilder(json.Length + 16);
+        bool inString = false;
+        for (int i = 0; i < json.Length; i++)
+        {
+            char c = json[i];
+            if (inString)
+            {
+                builder.Append(c);
+                if (c == '\\' && i + 1 < json.Length)
+                {
+                    builder.Append(json[++i]);
+                }
+                else if (c == '"')
+                {
+                    inString = false;
+                }
+
+                continue;
+            }
+
+            string? token = Array.Find(tokens, t => json.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
+            if (token is not null)
+            {
+                builder.Append('"').Append(token).Append('"');
+                i += token.Length - 1;
+                continue;
+            }
+
+            inString = c == '"';
+            builder.Append(c);
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool TryReadDouble(JsonElement value, out double result)
+    {
+        result = double.NaN;
+        return value.ValueKind switch
+        {
+            JsonValueKind.Number => value.TryGetDouble(out result),
+            JsonValueKind.String => TryParseNonFinite(value.GetString(), out result),
+            _ => false,
+        };
+    }
+
+    private static bool TryParseNonFinite(string? text, out double result)
+    {
+        result = text switch
+        {
+            "Infinity" => double.PositiveInfinity,
+            "-Infinity" => double.NegativeInfinity,
+            _ => double.NaN,
+        };
+        return text is "Infinity" or "-Infinity" or "NaN";
+    }
+
+    private sealed record FixedOption(string Key, string Supported, Func<JsonElement, bool> IsSupported, string[] UsedBy)
+    {
+        public static FixedOption Flag(string key, bool supported, params string[] usedBy) =>
+            new(key, supported ? "true" : "false",
+                v => v.ValueKind == (supported ? JsonValueKind.True : JsonValueKind.False), usedBy);
+
+        public static FixedOption Text(string key, string supported, params string[] usedBy) =>
+            new(key, $"\"{supported}\"", v => v.ValueKind == JsonValueKind.String && v.GetString() == supported, usedBy);
+
+        public static FixedOption Number(string key, double supported, params string[] usedBy) =>
+            new(key, supported.ToString(CultureInfo.InvariantCulture),
+                v => TryReadDouble(v, out double d) && d.Equals(supported), usedBy);
+
+        public static FixedOption Null(string key, params string[] usedBy) =>
+            new(key, "null", v => v.ValueKind == JsonValueKind.Null, usedBy);
+    }
+
+    /// <summary>Reads one value, with errors that name the source and the key.</summary>
+    private readonly struct ValueReader(string source, string key, JsonElement value)
+    {
+        public string String() => value.ValueKind == JsonValueKind.String
+            ? value.GetString()!
+            : throw Wrong("a string");
+
+        public bool Bool() => value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Wrong("true or false"),
+        };
+
+        public double Double() => TryReadDouble(value, out double result) ? result : throw Wrong("a number");
+
+        public int Int()
+        {
+            if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int result))
+            {
+                return result;
+            }
+
+            // 1000.0 is an integer too.
+            if (value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d)
+                && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue)
+            {
+                return (int)d;
+            }
+
+            throw Wrong("an integer");
+        }
+
+        public T Choice<T>((string Name, T Value)[] choices)
+        {
+            string supported = string.Join(", ", choices.Select(c => c.Name));
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                throw new HierDiffInputException(
+                    $"{source}: key '{key}' is {value.GetRawText()}; supported: {supported}");
+            }
+
+            string text = value.GetString()!;
+            foreach (var choice in choices)
+            {
+                if (choice.Name == text)
+                {
+                    return choice.Value;
+                }
+            }
+
+            throw new HierDiffInputException($"{source}: key '{key}' is '{text}'; supported: {supported}");
+        }
+
+        private HierDiffInputException Wrong(string expected) =>
+            new($"{source}: key '{key}' must be {expected}, not {value.GetRawText()}");
+    }
+}
