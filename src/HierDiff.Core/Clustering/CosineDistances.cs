@@ -16,6 +16,8 @@ namespace HierDiff.Core.Clustering;
 /// </remarks>
 public static class CosineDistances
 {
+    private const int RowsPerTile = 64;
+
     public static double[] Condensed(EmbeddingMatrix x)
     {
         int n = x.Rows;
@@ -28,42 +30,46 @@ public static class CosineDistances
 
         var distances = new double[(long)n * (n - 1) / 2];
         double[] data = x.RawValues;
-        int lanes = Vector<double>.Count;
-        int width = 2 * lanes;
-        int blocks = (n + width - 1) / width;
-
-        // Block b computes the pairs (i, j) for the `width` rows j of the block and every i < j: each pair is
-        // written once, the same way whatever thread runs it.
-        Parallel.For(0, blocks, () => new Panel(d, width), (b, _, panel) =>
+        int width = 2 * Vector<double>.Count;
+        var panels = new Panel[(n + width - 1) / width];
+        for (int b = 0; b < panels.Length; b++)
         {
-            int j0 = b * width;
-            int columns = Math.Min(width, n - j0);
-            panel.Load(data, d, j0, columns);
-            Span<double> dots = stackalloc double[2 * width];
-            int rowsBefore = j0 + columns - 1;
-            for (int i = 0; i < rowsBefore; i += 2)
-            {
-                int i1 = Math.Min(i + 1, n - 1);
-                panel.DotTwoRows(data.AsSpan(i * d, d), data.AsSpan(i1 * d, d), dots);
-                for (int r = 0; r < 2 && i + r < rowsBefore; r++)
-                {
-                    int row = i + r;
-                    for (int c = Math.Max(0, row - j0 + 1); c < columns; c++)
-                    {
-                        int j = j0 + c;
-                        double cosine = dots[(r * width) + c] / (norms[row] * norms[j]);
-                        if (Math.Abs(cosine) > 1)
-                        {
-                            cosine = Math.CopySign(1, cosine);
-                        }
+            panels[b] = new Panel(data, d, b * width, Math.Min(width, n - (b * width)), width);
+        }
 
-                        distances[CondensedIndex(n, row, j)] = 1 - cosine;
+        // A tile of rows i stays in cache while the panels of later rows j stream past it. Each pair (i, j) is
+        // computed by exactly one tile, the same way whatever thread runs it.
+        int tiles = (n + RowsPerTile - 1) / RowsPerTile;
+        Parallel.For(0, tiles, tile =>
+        {
+            Span<double> dots = stackalloc double[2 * width];
+            int firstRow = tile * RowsPerTile;
+            int endRow = Math.Min(n, firstRow + RowsPerTile);
+            foreach (Panel panel in panels.AsSpan((firstRow + 1) / width))
+            {
+                int lastColumn = panel.FirstRow + panel.Rows - 1;
+                for (int i = firstRow; i < endRow && i < lastColumn; i += 2)
+                {
+                    int i1 = Math.Min(i + 1, n - 1);
+                    panel.DotTwoRows(data.AsSpan(i * d, d), data.AsSpan(i1 * d, d), dots);
+                    for (int r = 0; r < 2 && i + r < Math.Min(endRow, lastColumn); r++)
+                    {
+                        int row = i + r;
+                        for (int c = Math.Max(0, row - panel.FirstRow + 1); c < panel.Rows; c++)
+                        {
+                            int j = panel.FirstRow + c;
+                            double cosine = dots[(r * width) + c] / (norms[row] * norms[j]);
+                            if (Math.Abs(cosine) > 1)
+                            {
+                                cosine = Math.CopySign(1, cosine);
+                            }
+
+                            distances[CondensedIndex(n, row, j)] = 1 - cosine;
+                        }
                     }
                 }
             }
-
-            return panel;
-        }, _ => { });
+        });
         return distances;
     }
 
@@ -100,13 +106,19 @@ public static class CosineDistances
     }
 
     /// <summary>A block of rows stored coordinate-major, so one SIMD vector holds one coordinate of several rows.</summary>
-    private sealed class Panel(int dimensions, int width)
+    private sealed class Panel
     {
-        private readonly double[] _values = new double[dimensions * width];
+        private readonly double[] _values;
+        private readonly int _dimensions;
+        private readonly int _width;
 
-        public void Load(double[] data, int d, int firstRow, int rows)
+        public Panel(double[] data, int d, int firstRow, int rows, int width)
         {
-            Array.Clear(_values);
+            _dimensions = d;
+            _width = width;
+            FirstRow = firstRow;
+            Rows = rows;
+            _values = new double[d * width];
             for (int c = 0; c < rows; c++)
             {
                 ReadOnlySpan<double> row = data.AsSpan((firstRow + c) * d, d);
@@ -117,10 +129,16 @@ public static class CosineDistances
             }
         }
 
+        public int FirstRow { get; }
+
+        public int Rows { get; }
+
         /// <summary>Dot products of two rows with every panel row, each summed in ScipyDot's order.</summary>
         public void DotTwoRows(ReadOnlySpan<double> u0, ReadOnlySpan<double> u1, Span<double> result)
         {
             int lanes = Vector<double>.Count;
+            int width = _width;
+            int dimensions = _dimensions;
             ReadOnlySpan<double> p = _values;
             Vector<double> e00 = default, e01 = default, e10 = default, e11 = default;
             Vector<double> o00 = default, o01 = default, o10 = default, o11 = default;
