@@ -39,26 +39,27 @@ public sealed class EmbeddingMatrix
     /// <summary>The backing array itself, for kernels that hand it to worker threads (spans cannot cross them).</summary>
     internal double[] RawValues => _data;
 
-    /// <summary>The plain mean of the given rows (each counts once), summed in double so that identical rows
-    /// average to themselves exactly.</summary>
+    /// <summary>The plain mean of the given rows (each counts once). It is computed as the first row plus the mean
+    /// offset from it, so that identical rows (duplicate prompts) average to themselves exactly.</summary>
     public double[] MeanOf(IReadOnlyList<int> rows)
     {
-        var mean = new double[Columns];
+        ReadOnlySpan<double> first = Row(rows[0]);
+        var offset = new double[Columns];
         foreach (int r in rows)
         {
             ReadOnlySpan<double> row = Row(r);
-            for (int c = 0; c < mean.Length; c++)
+            for (int c = 0; c < offset.Length; c++)
             {
-                mean[c] += row[c];
+                offset[c] += row[c] - first[c];
             }
         }
 
-        for (int c = 0; c < mean.Length; c++)
+        for (int c = 0; c < offset.Length; c++)
         {
-            mean[c] /= rows.Count;
+            offset[c] = first[c] + (offset[c] / rows.Count);
         }
 
-        return mean;
+        return offset;
     }
 
     private void Validate(string source)

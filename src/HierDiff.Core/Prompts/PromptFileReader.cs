@@ -164,10 +164,7 @@ public static class PromptFileReader
             {
                 reader.Read();
                 string prompt = ReadPromptValue(ref reader, collector, line, "the line");
-                if (reader.Read())
-                {
-                    throw collector.Error(line, "more than one JSON value on the line");
-                }
+                reader.Read(); // throws if a second value follows on the line
 
                 collector.Add(prompt, line);
             }
