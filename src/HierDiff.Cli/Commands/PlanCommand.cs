@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using HierDiff.Core;
+using HierDiff.Core.Clustering;
+using HierDiff.Core.Embeddings;
+using HierDiff.Core.Planning;
+using Spectre.Console;
+
+namespace HierDiff.Cli.Commands;
+
+/// <summary><c>hierdiff plan</c>: the tree, the step plan and the savings for a prompt set's embeddings.</summary>
+public static class PlanCommand
+{
+    public static Command Create()
+    {
+        var embeddings = new Option<FileInfo>("--embeddings")
+        {
+            Description = "Embedding matrix, one row per prompt: .npy (float32/float64, 2-D) or .json",
+            Required = true,
+        };
+        Option<double?> tau = HierDiffCli.NumberOption("--tau", "Highest merge height shared at the first step (the paper's tau)");
+        Option<double?> target = HierDiffCli.NumberOption(
+            "--target-savings", "Pick the smallest tau that saves at least this fraction of denoiser calls, e.g. 0.5");
+        var steps = new Option<int>("--steps") { Description = "Denoising steps K", DefaultValueFactory = _ => 40 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
+
+        var command = new Command("plan", "Cluster prompt embeddings and show which tree node runs which steps, and what it saves")
+        {
+            embeddings, tau, target, steps, json,
+        };
+        command.SetAction(parse =>
+        {
+            int k = parse.GetValue(steps);
+            double? savingsTarget = parse.GetValue(target);
+            if ((parse.GetValue(tau) is null) == (savingsTarget is null))
+            {
+                throw new HierDiffInputException("give exactly one of --tau and --target-savings");
+            }
+
+            if (k < 1)
+            {
+                throw new HierDiffInputException($"--steps must be at least 1, not {k}");
+            }
+
+            string path = parse.GetValue(embeddings)!.ToString();
+            Linkage tree = WardLinkage.FromEmbeddings(EmbeddingFile.Read(path));
+            double chosenTau = savingsTarget is double s ? TauSearch.SmallestTauForSavings(tree, k, s) : parse.GetValue(tau)!.Value;
+            HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k);
+            if (parse.GetValue(json))
+            {
+                WriteJson(plan, savingsTarget);
+            }
+            else
+            {
+                WriteTable(plan, path, savingsTarget);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static void WriteTable(HierarchicalPlan plan, string source, double? target)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("hierarchical plan").AddColumn("").AddColumn(new TableColumn("").RightAligned());
+        table.HideHeaders();
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        Row("embeddings", source);
+        Row("prompts", plan.PromptCount.ToString(CultureInfo.InvariantCulture));
+        Row("steps (K)", plan.Steps.ToString(CultureInfo.InvariantCulture));
+        Row("tau", plan.Tau.ToString("0.######", CultureInfo.InvariantCulture) + (target is null ? "" : $"  (smallest for {target:0.##%} savings)"));
+        Row("root height", plan.Tree.Score(plan.Tree.Root).ToString("0.######", CultureInfo.InvariantCulture));
+        Row("nodes that run", $"{plan.Segments.Count} of {plan.Tree.NodeCount}");
+        Row("clusters at first step", plan.ActivePerStep[0].Count.ToString(CultureInfo.InvariantCulture));
+        Row("denoiser calls", plan.DenoiserCalls.ToString("N0", CultureInfo.InvariantCulture));
+        Row("standard calls (K x N)", plan.StandardDenoiserCalls.ToString("N0", CultureInfo.InvariantCulture));
+        Row("savings", plan.Savings.ToString("0.00%", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+    }
+
+    private static void WriteJson(HierarchicalPlan plan, double? target)
+    {
+        using var writer = new Utf8JsonWriter(Console.OpenStandardOutput(), new JsonWriterOptions { Indented = false });
+        writer.WriteStartObject();
+        writer.WriteNumber("prompts", plan.PromptCount);
+        writer.WriteNumber("steps", plan.Steps);
+        writer.WriteNumber("tau", plan.Tau);
+        if (target is double t)
+        {
+            writer.WriteNumber("target_savings", t);
+        }
+
+        writer.WriteNumber("root_height", plan.Tree.Score(plan.Tree.Root));
+        writer.WriteNumber("denoiser_calls", plan.DenoiserCalls);
+        writer.WriteNumber("standard_denoiser_calls", plan.StandardDenoiserCalls);
+        writer.WriteNumber("savings", plan.Savings);
+        writer.WriteStartArray("linkage");
+        foreach (LinkageRow row in plan.Tree.Rows)
+        {
+            writer.WriteStartArray();
+            writer.WriteNumberValue(row.Left);
+            writer.WriteNumberValue(row.Right);
+            writer.WriteNumberValue(row.Height);
+            writer.WriteNumberValue(row.Count);
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("thresholds");
+        foreach (double phi in plan.Thresholds)
+        {
+            writer.WriteNumberValue(phi);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("active_per_step");
+        foreach (IReadOnlyList<int> active in plan.ActivePerStep)
+        {
+            writer.WriteNumberValue(active.Count);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("segments");
+        foreach (PlanSegment segment in plan.Segments)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("node", segment.Node);
+            writer.WriteNumber("start_step", segment.StartStep);
+            writer.WriteNumber("end_step", segment.EndStep);
+            writer.WriteNumber("source", segment.Source);
+            writer.WriteNumber("score", segment.Score);
+            writer.WriteNumber("noise_member", segment.NoiseMember);
+            writer.WriteStartArray("members");
+            foreach (int m in segment.Members)
+            {
+                writer.WriteNumberValue(m);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        Console.OpenStandardOutput().Write("\n"u8);
+    }
+}

@@ -1,0 +1,3 @@
+using HierDiff.Cli;
+
+return HierDiffCli.Run(args);

@@ -1,0 +1,76 @@
+using System.Text.Json;
+
+namespace HierDiff.Cli.Tests;
+
+public class PlanCommandTests
+{
+    [Fact]
+    public void JsonOutputCarriesThePapersCountAndScipysLinkage()
+    {
+        CliRunner.Result result = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "1", "--steps", "40", "--json");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Stderr);
+
+        using JsonDocument plan = JsonDocument.Parse(result.Stdout);
+        using JsonDocument reference = JsonDocument.Parse(File.ReadAllBytes(CliRunner.Data("random-12x8.json")));
+        JsonElement p = plan.RootElement;
+        Assert.Equal(12, p.GetProperty("prompts").GetInt32());
+        Assert.Equal(40, p.GetProperty("steps").GetInt32());
+        Assert.Equal(1.0, p.GetProperty("tau").GetDouble());
+        Assert.Equal(reference.RootElement.GetProperty("denoiser_calls").GetProperty("tau=1.0,K=40").GetInt64(), p.GetProperty("denoiser_calls").GetInt64());
+        Assert.Equal(480, p.GetProperty("standard_denoiser_calls").GetInt64());
+        Assert.Equal(1 - (p.GetProperty("denoiser_calls").GetDouble() / 480), p.GetProperty("savings").GetDouble(), 12);
+        Assert.Equal(p.GetProperty("denoiser_calls").GetInt64(), p.GetProperty("active_per_step").EnumerateArray().Sum(a => a.GetInt64()));
+        Assert.Equal(40, p.GetProperty("active_per_step").GetArrayLength());
+
+        JsonElement[] ours = [.. p.GetProperty("linkage").EnumerateArray()];
+        JsonElement[] scipy = [.. reference.RootElement.GetProperty("linkage").EnumerateArray()];
+        Assert.Equal(scipy.Length, ours.Length);
+        for (int i = 0; i < ours.Length; i++)
+        {
+            Assert.Equal(scipy[i][0].GetDouble(), ours[i][0].GetDouble());
+            Assert.Equal(scipy[i][1].GetDouble(), ours[i][1].GetDouble());
+            Assert.Equal(scipy[i][2].GetDouble(), ours[i][2].GetDouble(), 1e-9);
+            Assert.Equal(scipy[i][3].GetDouble(), ours[i][3].GetDouble());
+        }
+    }
+
+    [Fact]
+    public void TargetSavingsPicksATauThatReachesIt()
+    {
+        CliRunner.Result result = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--target-savings", "0.3", "--json");
+        Assert.Equal(0, result.ExitCode);
+        using JsonDocument plan = JsonDocument.Parse(result.Stdout);
+        Assert.True(plan.RootElement.GetProperty("savings").GetDouble() >= 0.3);
+        Assert.Equal(0.3, plan.RootElement.GetProperty("target_savings").GetDouble());
+        Assert.Equal(40, plan.RootElement.GetProperty("steps").GetInt32());
+    }
+
+    [Fact]
+    public void TheTableShowsCallsAndSavings()
+    {
+        CliRunner.Result result = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "2", "--steps", "10");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("denoiser calls", result.Stdout);
+        Assert.Contains("60", result.Stdout); // the paper's count for tau = 2, K = 10
+        Assert.Contains("50.00%", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("error: give exactly one of --tau and --target-savings", "--embeddings", "random-12x8.npy")]
+    [InlineData("error: --tau expects a number, not 'abc'", "--embeddings", "random-12x8.npy", "--tau", "abc")]
+    [InlineData("error: --steps must be at least 1, not 0", "--embeddings", "random-12x8.npy", "--tau", "1", "--steps", "0")]
+    [InlineData("error: tau must be a finite number >= 0, not -1", "--embeddings", "random-12x8.npy", "--tau", "-1")]
+    [InlineData("error: target savings 0.99 is out of reach", "--embeddings", "random-12x8.npy", "--target-savings", "0.99")]
+    [InlineData("error: README.md: unsupported embeddings file type '.md'", "--embeddings", "README.md", "--tau", "1")]
+    [InlineData("error: missing.npy: cannot read the embeddings file", "--embeddings", "missing.npy", "--tau", "1")]
+    public void BadInputIsOneLineOnStderrAndExitCode2(string expected, params string[] args)
+    {
+        string[] resolved = args.Select(a => a.EndsWith(".npy", StringComparison.Ordinal) || a.EndsWith(".md", StringComparison.Ordinal) ? CliRunner.Data(a) : a).ToArray();
+        CliRunner.Result result = CliRunner.Run(["plan", .. resolved]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(expected, line.Replace(CliRunner.Data("") + Path.DirectorySeparatorChar, ""));
+    }
+}
