@@ -1,0 +1,48 @@
+using HierDiff.Core.Noise;
+using HierDiff.Core.Schedulers;
+using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
+
+namespace HierDiff.Core.Tests.Schedulers;
+
+/// <summary>Every scheduler, spacing, prediction type and step count runs to the end without NaN or infinity.</summary>
+public class FiniteTrajectoryTests
+{
+    public static TheoryData<string, TimestepSpacing, int> Cases()
+    {
+        var data = new TheoryData<string, TimestepSpacing, int>();
+        foreach (string name in SchedulerFactory.Names)
+        {
+            foreach (var spacing in Enum.GetValues<TimestepSpacing>())
+            {
+                foreach (int steps in new[] { 1, 2, 10, 50 })
+                {
+                    data.Add(name, spacing, steps);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FullTrajectoryIsFinite(string name, TimestepSpacing spacing, int steps)
+    {
+        var predictions = name == SchedulerFactory.EulerAncestral
+            ? new[] { PredictionType.Epsilon, PredictionType.VPrediction }
+            : Enum.GetValues<PredictionType>();
+        foreach (var baseConfig in new[] { Sd15, new SchedulerConfig() })
+        {
+            foreach (var prediction in predictions)
+            {
+                var config = baseConfig with { TimestepSpacing = spacing, PredictionType = prediction };
+                var scheduler = SchedulerFactory.Create(name, config, steps);
+                Assert.Equal(steps, scheduler.Timesteps.Count);
+                Assert.True(double.IsFinite(scheduler.InitNoiseSigma) && scheduler.InitNoiseSigma > 0);
+
+                float[] latent = Generate(scheduler, new NoiseStream(11, 2), Condition(2));
+                Assert.All(latent, v => Assert.True(float.IsFinite(v), $"{name} {spacing} {prediction} K={steps}: {v}"));
+            }
+        }
+    }
+}
