@@ -22,7 +22,7 @@ public sealed class DdimScheduler : DiffusionScheduler
         ValidateTimesteps(timesteps, mustIndexTraining: true);
     }
 
-    public override IReadOnlyList<double> Timesteps => timesteps;
+    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
     private static SchedulerConfig Resolve(SchedulerConfig config)
     {

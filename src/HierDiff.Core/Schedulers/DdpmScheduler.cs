@@ -20,7 +20,7 @@ public sealed class DdpmScheduler : DiffusionScheduler
         ValidateTimesteps(timesteps, mustIndexTraining: true);
     }
 
-    public override IReadOnlyList<double> Timesteps => timesteps;
+    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
     private static SchedulerConfig Resolve(SchedulerConfig config)
     {

@@ -27,10 +27,10 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
         sigmas = TimestepSchedule.InterpolatedSigmas(timesteps, TimestepSchedule.TrainingSigmas(Config.ComputeAlphasCumprod()));
     }
 
-    public override IReadOnlyList<double> Timesteps => timesteps;
+    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
     /// <summary>Sigma at each step index, and a final 0 (one more than the steps).</summary>
-    public IReadOnlyList<double> Sigmas => sigmas;
+    public IReadOnlyList<double> Sigmas => Array.AsReadOnly(sigmas);
 
     private static SchedulerConfig Resolve(SchedulerConfig config)
     {

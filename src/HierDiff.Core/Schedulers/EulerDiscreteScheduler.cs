@@ -25,10 +25,10 @@ public sealed class EulerDiscreteScheduler : DiffusionScheduler
         InitNoiseSigma = Config.TimestepSpacing == TimestepSpacing.Leading ? Math.Sqrt((maxSigma * maxSigma) + 1) : maxSigma;
     }
 
-    public override IReadOnlyList<double> Timesteps => timesteps;
+    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
     /// <summary>Sigma at each step index, and a final 0 (one more than the steps).</summary>
-    public IReadOnlyList<double> Sigmas => sigmas;
+    public IReadOnlyList<double> Sigmas => Array.AsReadOnly(sigmas);
 
     public override double InitNoiseSigma { get; }
 

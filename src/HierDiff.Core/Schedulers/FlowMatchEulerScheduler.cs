@@ -34,10 +34,10 @@ public sealed class FlowMatchEulerScheduler : DiffusionScheduler
         ValidateTimesteps(timesteps, mustIndexTraining: false);
     }
 
-    public override IReadOnlyList<double> Timesteps => timesteps;
+    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
     /// <summary>Sigma at each step index, and a final 0 (one more than the steps).</summary>
-    public IReadOnlyList<double> Sigmas => sigmas;
+    public IReadOnlyList<double> Sigmas => Array.AsReadOnly(sigmas);
 
     private static SchedulerConfig Check(SchedulerConfig config)
     {

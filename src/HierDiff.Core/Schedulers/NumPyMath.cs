@@ -10,9 +10,14 @@ internal static class NumPyMath
     public static double[] Linspace(double start, double stop, int num)
     {
         var result = new double[num];
-        if (num == 1)
+        if (num <= 1)
         {
-            result[0] = start;
+            // NumPy's step is undefined here; the single element is start.
+            if (num == 1)
+            {
+                result[0] = start;
+            }
+
             return result;
         }
 
@@ -22,11 +27,7 @@ internal static class NumPyMath
             result[i] = (i * step) + start;
         }
 
-        if (num > 1)
-        {
-            result[num - 1] = stop;
-        }
-
+        result[num - 1] = stop;
         return result;
     }
 
