@@ -4,9 +4,12 @@ using HierDiff.Core.Clustering;
 
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- --filter '*'       (BenchmarkDotNet)
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- phases 10000 768   (one timed run, by phase)
-if (args.Length == 3 && args[0] == "phases")
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- phases FILE.npy
+if (args.Length is 2 or 3 && args[0] == "phases")
 {
-    var embeddings = HierDiff.Benchmarks.SyntheticEmbeddings.Clustered(int.Parse(args[1]), int.Parse(args[2]), seed: 42);
+    var embeddings = args.Length == 2
+        ? HierDiff.Core.Embeddings.EmbeddingFile.Read(args[1])
+        : HierDiff.Benchmarks.SyntheticEmbeddings.Clustered(int.Parse(args[1]), int.Parse(args[2]), seed: 42);
     var clock = Stopwatch.StartNew();
     double[] distances = CosineDistances.Condensed(embeddings);
     double pdist = clock.Elapsed.TotalSeconds;

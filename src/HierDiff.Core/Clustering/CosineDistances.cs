@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using HierDiff.Core.Embeddings;
 
 namespace HierDiff.Core.Clustering;
@@ -17,6 +19,7 @@ namespace HierDiff.Core.Clustering;
 public static class CosineDistances
 {
     private const int RowsPerTile = 64;
+    private const int RowsPerPass = 4;
 
     public static double[] Condensed(EmbeddingMatrix x)
     {
@@ -42,17 +45,22 @@ public static class CosineDistances
         int tiles = (n + RowsPerTile - 1) / RowsPerTile;
         Parallel.For(0, tiles, tile =>
         {
-            Span<double> dots = stackalloc double[2 * width];
+            Span<double> dots = stackalloc double[RowsPerPass * width];
             int firstRow = tile * RowsPerTile;
             int endRow = Math.Min(n, firstRow + RowsPerTile);
             foreach (Panel panel in panels.AsSpan((firstRow + 1) / width))
             {
                 int lastColumn = panel.FirstRow + panel.Rows - 1;
-                for (int i = firstRow; i < endRow && i < lastColumn; i += 2)
+                for (int i = firstRow; i < endRow && i < lastColumn; i += RowsPerPass)
                 {
-                    int i1 = Math.Min(i + 1, n - 1);
-                    panel.DotTwoRows(data.AsSpan(i * d, d), data.AsSpan(i1 * d, d), dots);
-                    for (int r = 0; r < 2 && i + r < Math.Min(endRow, lastColumn); r++)
+                    // Rows past the end are stand-ins (the last row again) whose results are not written.
+                    panel.DotFourRows(
+                        data.AsSpan(i * d, d),
+                        data.AsSpan(Math.Min(i + 1, n - 1) * d, d),
+                        data.AsSpan(Math.Min(i + 2, n - 1) * d, d),
+                        data.AsSpan(Math.Min(i + 3, n - 1) * d, d),
+                        dots);
+                    for (int r = 0; r < RowsPerPass && i + r < Math.Min(endRow, lastColumn); r++)
                     {
                         int row = i + r;
                         for (int c = Math.Max(0, row - panel.FirstRow + 1); c < panel.Rows; c++)
@@ -133,51 +141,74 @@ public static class CosineDistances
 
         public int Rows { get; }
 
-        /// <summary>Dot products of two rows with every panel row, each summed in ScipyDot's order.</summary>
-        public void DotTwoRows(ReadOnlySpan<double> u0, ReadOnlySpan<double> u1, Span<double> result)
+        /// <summary>Dot products of four rows with every panel row, each summed in ScipyDot's order: one SIMD lane
+        /// per panel row, two accumulators (even and odd coordinates) per lane, 16 accumulators in registers.</summary>
+        public void DotFourRows(ReadOnlySpan<double> u0, ReadOnlySpan<double> u1, ReadOnlySpan<double> u2, ReadOnlySpan<double> u3, Span<double> result)
         {
-            int lanes = Vector<double>.Count;
-            int width = _width;
+            nuint lanes = (nuint)Vector<double>.Count;
+            nuint width = (nuint)_width;
             int dimensions = _dimensions;
-            ReadOnlySpan<double> p = _values;
-            Vector<double> e00 = default, e01 = default, e10 = default, e11 = default;
-            Vector<double> o00 = default, o01 = default, o10 = default, o11 = default;
+            ref double p = ref MemoryMarshal.GetArrayDataReference(_values);
+            ref double a = ref MemoryMarshal.GetReference(u0);
+            ref double b = ref MemoryMarshal.GetReference(u1);
+            ref double c = ref MemoryMarshal.GetReference(u2);
+            ref double e = ref MemoryMarshal.GetReference(u3);
+            Vector<double> ea0 = default, ea1 = default, eb0 = default, eb1 = default, ec0 = default, ec1 = default, ee0 = default, ee1 = default;
+            Vector<double> oa0 = default, oa1 = default, ob0 = default, ob1 = default, oc0 = default, oc1 = default, oe0 = default, oe1 = default;
             int k = 0;
             for (; k + 1 < dimensions; k += 2)
             {
-                var pe0 = new Vector<double>(p[(k * width)..]);
-                var pe1 = new Vector<double>(p[((k * width) + lanes)..]);
-                var po0 = new Vector<double>(p[((k + 1) * width)..]);
-                var po1 = new Vector<double>(p[(((k + 1) * width) + lanes)..]);
-                var a = new Vector<double>(u0[k]);
-                var b = new Vector<double>(u1[k]);
-                var a1 = new Vector<double>(u0[k + 1]);
-                var b1 = new Vector<double>(u1[k + 1]);
-                e00 += a * pe0;
-                e01 += a * pe1;
-                e10 += b * pe0;
-                e11 += b * pe1;
-                o00 += a1 * po0;
-                o01 += a1 * po1;
-                o10 += b1 * po0;
-                o11 += b1 * po1;
+                nuint even = (nuint)k * width;
+                nuint odd = even + width;
+                Vector<double> pe0 = Vector.LoadUnsafe(ref p, even);
+                Vector<double> pe1 = Vector.LoadUnsafe(ref p, even + lanes);
+                Vector<double> po0 = Vector.LoadUnsafe(ref p, odd);
+                Vector<double> po1 = Vector.LoadUnsafe(ref p, odd + lanes);
+                var x = new Vector<double>(Unsafe.Add(ref a, k));
+                var y = new Vector<double>(Unsafe.Add(ref a, k + 1));
+                ea0 += x * pe0;
+                ea1 += x * pe1;
+                oa0 += y * po0;
+                oa1 += y * po1;
+                x = new Vector<double>(Unsafe.Add(ref b, k));
+                y = new Vector<double>(Unsafe.Add(ref b, k + 1));
+                eb0 += x * pe0;
+                eb1 += x * pe1;
+                ob0 += y * po0;
+                ob1 += y * po1;
+                x = new Vector<double>(Unsafe.Add(ref c, k));
+                y = new Vector<double>(Unsafe.Add(ref c, k + 1));
+                ec0 += x * pe0;
+                ec1 += x * pe1;
+                oc0 += y * po0;
+                oc1 += y * po1;
+                x = new Vector<double>(Unsafe.Add(ref e, k));
+                y = new Vector<double>(Unsafe.Add(ref e, k + 1));
+                ee0 += x * pe0;
+                ee1 += x * pe1;
+                oe0 += y * po0;
+                oe1 += y * po1;
             }
 
-            Vector<double> s00 = e00 + o00, s01 = e01 + o01, s10 = e10 + o10, s11 = e11 + o11;
+            Span<Vector<double>> sums = [ea0 + oa0, ea1 + oa1, eb0 + ob0, eb1 + ob1, ec0 + oc0, ec1 + oc1, ee0 + oe0, ee1 + oe1];
             if (k < dimensions)
             {
-                var t0 = new Vector<double>(p[(k * width)..]);
-                var t1 = new Vector<double>(p[((k * width) + lanes)..]);
-                s00 += new Vector<double>(u0[k]) * t0;
-                s01 += new Vector<double>(u0[k]) * t1;
-                s10 += new Vector<double>(u1[k]) * t0;
-                s11 += new Vector<double>(u1[k]) * t1;
+                // The odd coordinate left over, added last as scipy adds it.
+                nuint last = (nuint)k * width;
+                Vector<double> t0 = Vector.LoadUnsafe(ref p, last);
+                Vector<double> t1 = Vector.LoadUnsafe(ref p, last + lanes);
+                ReadOnlySpan<double> tails = [u0[k], u1[k], u2[k], u3[k]];
+                for (int r = 0; r < RowsPerPass; r++)
+                {
+                    sums[2 * r] += new Vector<double>(tails[r]) * t0;
+                    sums[(2 * r) + 1] += new Vector<double>(tails[r]) * t1;
+                }
             }
 
-            s00.CopyTo(result);
-            s01.CopyTo(result[lanes..]);
-            s10.CopyTo(result[width..]);
-            s11.CopyTo(result[(width + lanes)..]);
+            for (int v = 0; v < sums.Length; v++)
+            {
+                sums[v].CopyTo(result[(v * (int)lanes)..]);
+            }
         }
     }
 }

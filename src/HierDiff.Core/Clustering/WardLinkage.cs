@@ -23,8 +23,18 @@ public static class WardLinkage
         var size = new int[n];
         size.AsSpan().Fill(1);
 
+        // rowStart[i] + (j - i - 1) is the pair (i, j), i < j, in the condensed array.
+        var rowStart = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            rowStart[i] = CosineDistances.CondensedIndex(n, i, Math.Min(i + 1, n - 1));
+        }
+
+        long Index(int i, int j) => i < j ? rowStart[i] + (j - i - 1) : rowStart[j] + (i - j - 1);
+
         // The live clusters in ascending order, so scans visit them in scipy's order and skip dead slots.
-        var alive = new List<int>(Enumerable.Range(0, n));
+        int[] alive = Enumerable.Range(0, n).ToArray();
+        int aliveCount = n;
         var chain = new int[n];
         int chainLength = 0;
 
@@ -43,15 +53,17 @@ public static class WardLinkage
             {
                 x = chain[chainLength - 1];
                 y = chainLength > 1 ? chain[chainLength - 2] : -1;
-                best = y >= 0 ? distances[CosineDistances.CondensedIndex(n, x, y)] : double.PositiveInfinity;
-                foreach (int i in alive)
+                best = y >= 0 ? distances[Index(x, y)] : double.PositiveInfinity;
+                long xRow = rowStart[x] - x - 1;
+                for (int a = 0; a < aliveCount; a++)
                 {
+                    int i = alive[a];
                     if (i == x)
                     {
                         continue;
                     }
 
-                    double d = distances[CosineDistances.CondensedIndex(n, x, i)];
+                    double d = distances[i < x ? rowStart[i] + (x - i - 1) : xRow + i];
                     if (d < best)
                     {
                         best = d;
@@ -80,16 +92,19 @@ public static class WardLinkage
             // The merged cluster lives on in slot y; slot x dies.
             size[x] = 0;
             size[y] = nx + ny;
-            alive.RemoveAt(alive.BinarySearch(x));
-            foreach (int i in alive)
+            int dead = Array.BinarySearch(alive, 0, aliveCount, x);
+            Array.Copy(alive, dead + 1, alive, dead, aliveCount - dead - 1);
+            aliveCount--;
+            for (int a = 0; a < aliveCount; a++)
             {
+                int i = alive[a];
                 if (i == y)
                 {
                     continue;
                 }
 
-                long iy = CosineDistances.CondensedIndex(n, i, y);
-                distances[iy] = WardUpdate(distances[CosineDistances.CondensedIndex(n, i, x)], distances[iy], best, nx, ny, size[i]);
+                long iy = Index(i, y);
+                distances[iy] = WardUpdate(distances[Index(i, x)], distances[iy], best, nx, ny, size[i]);
             }
         }
 
