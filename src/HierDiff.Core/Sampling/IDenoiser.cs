@@ -10,6 +10,7 @@ public readonly record struct DenoiserInput(float[] Latent, double Timestep, flo
 /// </summary>
 public interface IDenoiser
 {
+    /// <summary>Fills outputs[b] for each batch item b (outputs may hold more arrays than the batch has items).</summary>
     void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs);
 }
 

@@ -13,6 +13,13 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
 {
     private readonly int _maxBatch = maxBatch >= 1 ? maxBatch : throw new ArgumentOutOfRangeException(nameof(maxBatch));
 
+    // Model inputs and outputs, one pair per batch slot, allocated on first use and reused at every step.
+    private readonly List<float[]> _scaled = [];
+    private readonly List<float[]> _outputs = [];
+
+    /// <summary>Called after each model call with the number of items it denoised (for progress bars).</summary>
+    public Action<int>? OnBatchDone { get; init; }
+
     /// <summary>The final latent of every prompt, in prompt order (prompts that share a final cluster share it).</summary>
     public float[][] RunHierarchical(HierarchicalPlan plan, int latentLength)
     {
@@ -99,21 +106,26 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
         {
             List<Running> batch = active.GetRange(first, Math.Min(_maxBatch, active.Count - first));
             var inputs = new DenoiserInput[batch.Count];
-            var outputs = new float[batch.Count][];
             for (int b = 0; b < batch.Count; b++)
             {
                 float[] latent = batch[b].Trajectory.Latent;
-                var scaled = new float[latent.Length];
-                scheduler.ScaleModelInput(latent, scaled, step);
-                inputs[b] = new DenoiserInput(scaled, timestep, batch[b].Conditioning);
-                outputs[b] = new float[latent.Length];
+                if (_scaled.Count <= b)
+                {
+                    _scaled.Add(new float[latent.Length]);
+                    _outputs.Add(new float[latent.Length]);
+                }
+
+                scheduler.ScaleModelInput(latent, _scaled[b], step);
+                inputs[b] = new DenoiserInput(_scaled[b], timestep, batch[b].Conditioning);
             }
 
-            denoiser.Predict(inputs, outputs);
+            denoiser.Predict(inputs, _outputs);
             for (int b = 0; b < batch.Count; b++)
             {
-                scheduler.Step(batch[b].Trajectory.State, outputs[b], batch[b].Trajectory.Latent, batch[b].Noise);
+                scheduler.Step(batch[b].Trajectory.State, _outputs[b], batch[b].Trajectory.Latent, batch[b].Noise);
             }
+
+            OnBatchDone?.Invoke(batch.Count);
         }
     }
 
