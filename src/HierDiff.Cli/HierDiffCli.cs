@@ -15,6 +15,7 @@ public static class HierDiffCli
         var root = new RootCommand("HierDiff: generate sets of images from text prompts, sharing the early denoising steps of similar prompts.")
         {
             PlanCommand.Create(),
+            GenerateCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

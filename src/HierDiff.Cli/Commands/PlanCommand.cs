@@ -5,6 +5,10 @@ using HierDiff.Core;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Embeddings;
 using HierDiff.Core.Planning;
+using HierDiff.Core.Prompts;
+using HierDiff.Models;
+using HierDiff.Models.Onnx;
+using HierDiff.Models.Pipelines;
 using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
@@ -14,11 +18,12 @@ public static class PlanCommand
 {
     public static Command Create()
     {
-        var embeddings = new Option<FileInfo>("--embeddings")
+        var embeddings = new Option<FileInfo?>("--embeddings")
         {
             Description = "Embedding matrix, one row per prompt: .npy (float32/float64, 2-D) or .json",
-            Required = true,
         };
+        var prompts = new Option<FileInfo?>("--prompts") { Description = "Prompt file, embedded with --model's text encoder" };
+        var modelDir = new Option<DirectoryInfo?>("--model") { Description = "A Stable Diffusion ONNX export folder (with --prompts)" };
         Option<double?> tau = HierDiffCli.NumberOption("--tau", "Highest merge height shared at the first step (the paper's tau)");
         Option<double?> target = HierDiffCli.NumberOption(
             "--target-savings", "Pick the smallest tau that saves at least this fraction of denoiser calls, e.g. 0.5");
@@ -27,7 +32,7 @@ public static class PlanCommand
 
         var command = new Command("plan", "Cluster prompt embeddings and show which tree node runs which steps, and what it saves")
         {
-            embeddings, tau, target, steps, json,
+            embeddings, prompts, modelDir, tau, target, steps, json,
         };
         command.SetAction(parse =>
         {
@@ -43,8 +48,8 @@ public static class PlanCommand
                 throw new HierDiffInputException($"--steps must be at least 1, not {k}");
             }
 
-            string path = parse.GetValue(embeddings)!.ToString();
-            Linkage tree = WardLinkage.FromEmbeddings(EmbeddingFile.Read(path));
+            (EmbeddingMatrix matrix, string path) = ReadEmbeddings(parse.GetValue(embeddings), parse.GetValue(prompts), parse.GetValue(modelDir));
+            Linkage tree = WardLinkage.FromEmbeddings(matrix);
             double chosenTau = savingsTarget is double s ? TauSearch.SmallestTauForSavings(tree, k, s) : parse.GetValue(tau)!.Value;
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k);
             if (parse.GetValue(json))
@@ -61,12 +66,35 @@ public static class PlanCommand
         return command;
     }
 
+    /// <summary>An embedding file, or a prompt file embedded with a model's text encoder (pooled output).</summary>
+    private static (EmbeddingMatrix, string) ReadEmbeddings(FileInfo? embeddings, FileInfo? prompts, DirectoryInfo? model)
+    {
+        if ((embeddings is null) == (prompts is null))
+        {
+            throw new HierDiffInputException("give --embeddings FILE, or --prompts FILE with --model DIR");
+        }
+
+        if (embeddings is not null)
+        {
+            return (EmbeddingFile.Read(embeddings.ToString()), embeddings.ToString());
+        }
+
+        if (model is null)
+        {
+            throw new HierDiffInputException("--prompts needs --model DIR: the prompts are embedded with that model's text encoder");
+        }
+
+        PromptSet set = PromptFileReader.Read(prompts!.ToString());
+        StableDiffusionModel sd = StableDiffusionModel.Shared(model.ToString(), OnnxDevice.Cpu);
+        return (StableDiffusionPipeline.PooledEmbeddings(sd.TextEncoder.Encode(set.Texts)), prompts.ToString());
+    }
+
     private static void WriteTable(HierarchicalPlan plan, string source, double? target)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("hierarchical plan").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
         void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
-        Row("embeddings", source);
+        Row("input", source);
         Row("prompts", plan.PromptCount.ToString(CultureInfo.InvariantCulture));
         Row("steps (K)", plan.Steps.ToString(CultureInfo.InvariantCulture));
         Row("tau", plan.Tau.ToString("0.######", CultureInfo.InvariantCulture) + (target is null ? "" : $"  (smallest for {target:0.##%} savings)"));

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace HierDiff.Models.Pipelines;
+
+/// <summary>One prompt's line in a manifest: where its image is and how its text fit the token window.</summary>
+public sealed record ManifestPrompt(int Index, string Text, string Image, int Tokens, bool Truncated);
+
+/// <summary>Seconds per phase; total covers everything from reading the prompts to the last file written.</summary>
+public sealed record ManifestTimings(
+    [property: JsonPropertyName("total_s")] double Total,
+    [property: JsonPropertyName("encode_s")] double Encode,
+    [property: JsonPropertyName("cluster_s")] double Cluster,
+    [property: JsonPropertyName("denoise_s")] double Denoise,
+    [property: JsonPropertyName("decode_s")] double Decode);
+
+/// <summary><c>manifest.json</c> of a run: what was asked, what was made, and what it cost in denoiser calls.</summary>
+public sealed record GenerationManifest(
+    string Mode,
+    string Model,
+    string Device,
+    IReadOnlyList<ManifestPrompt> Prompts,
+    IReadOnlyList<string> Images,
+    int Steps,
+    double Tau,
+    double? TargetSavings,
+    ulong Seed,
+    string Scheduler,
+    double Guidance,
+    string NegativePrompt,
+    int MaxBatch,
+    int Width,
+    int Height,
+    long DenoiserCalls,
+    long StandardDenoiserCalls,
+    double Savings,
+    int TruncatedPrompts,
+    ManifestTimings Timings)
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The image file of prompt <paramref name="index"/> of <paramref name="count"/>: images/0000.png ...</summary>
+    public static string ImageName(int index, int count) =>
+        $"images/{index.ToString(new string('0', Math.Max(4, (count - 1).ToString(CultureInfo.InvariantCulture).Length)), CultureInfo.InvariantCulture)}.png";
+
+    public static GenerationManifest From(
+        GenerationResult result, GenerationOptions options, StableDiffusionModel model, IReadOnlyList<string> texts, double totalSeconds)
+    {
+        int n = texts.Count;
+        ManifestPrompt[] prompts = texts.Select((t, i) =>
+            new ManifestPrompt(i, t, ImageName(i, n), result.Prompts[i].Tokens.TokenCount, result.Prompts[i].Tokens.Truncated)).ToArray();
+        GenerationTimings t = result.Timings;
+        return new GenerationManifest(
+            options.Mode.ToString().ToLowerInvariant(),
+            model.Name,
+            model.Device.ToString(),
+            prompts,
+            prompts.Select(p => p.Image).ToArray(),
+            options.Steps,
+            result.Tau,
+            options.Mode == GenerationMode.Hierarchical ? options.TargetSavings : null,
+            options.Seed,
+            result.Scheduler,
+            options.Guidance,
+            options.NegativePrompt,
+            options.MaxBatch,
+            result.Images[0].Width,
+            result.Images[0].Height,
+            result.DenoiserCalls,
+            result.StandardDenoiserCalls,
+            result.Savings,
+            prompts.Count(p => p.Truncated),
+            new ManifestTimings(totalSeconds, t.EncodeSeconds, t.ClusterSeconds, t.DenoiseSeconds, t.DecodeSeconds));
+    }
+
+    public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    public static GenerationManifest Parse(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize<GenerationManifest>(json, Json) ?? throw new JsonException("empty manifest");
+
+    /// <summary>The PNG text entries of one prompt's image.</summary>
+    public IEnumerable<KeyValuePair<string, string>> PngText(int index)
+    {
+        yield return new("prompt", Prompts[index].Text);
+        yield return new("negative_prompt", NegativePrompt);
+        yield return new("seed", Seed.ToString(CultureInfo.InvariantCulture));
+        yield return new("steps", Steps.ToString(CultureInfo.InvariantCulture));
+        yield return new("tau", Tau.ToString("R", CultureInfo.InvariantCulture));
+        yield return new("mode", Mode);
+        yield return new("scheduler", Scheduler);
+        yield return new("guidance", Guidance.ToString("R", CultureInfo.InvariantCulture));
+        yield return new("model", Model);
+        yield return new("Software", "HierDiff");
+    }
+}

@@ -1,0 +1,69 @@
+using HierDiff.Core.Sampling;
+
+namespace HierDiff.Models.Pipelines;
+
+/// <summary>
+/// Classifier-free guidance around the UNet: each item is run twice in one batched call, with the negative
+/// prompt's embedding and with its own, and the outputs combined as uncond + g (cond - uncond). A guided item counts
+/// as one denoiser call, as in the paper. With g &lt;= 1 the unconditional half is skipped, as diffusers does.
+/// </summary>
+internal sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guidance, int latentHeight, int latentWidth) : IDenoiser
+{
+    private readonly Dictionary<int, (float[] Samples, float[] Hidden, float[] Output)> _buffers = [];
+
+    public bool Guided => guidance > 1;
+
+    public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
+    {
+        // Our samplers batch one step at a time, so a batch shares one timestep; split it if it ever does not.
+        foreach (IGrouping<double, int> group in Enumerable.Range(0, batch.Count).GroupBy(b => batch[b].Timestep))
+        {
+            int[] items = [.. group];
+            RunGroup(items.Select(b => batch[b]).ToArray(), items.Select(b => outputs[b]).ToArray(), group.Key);
+        }
+    }
+
+    private void RunGroup(DenoiserInput[] batch, float[][] outputs, double timestep)
+    {
+        int n = batch.Length;
+        int latent = batch[0].Latent.Length;
+        int hidden = unconditional.Length;
+        int rows = Guided ? 2 * n : n;
+        if (!_buffers.TryGetValue(n, out var buffers))
+        {
+            buffers = (new float[rows * latent], new float[rows * hidden], new float[rows * latent]);
+            _buffers[n] = buffers;
+        }
+
+        // diffusers' order: the unconditional half first, then the conditional half.
+        int conditional = Guided ? n : 0;
+        for (int b = 0; b < n; b++)
+        {
+            batch[b].Latent.CopyTo(buffers.Samples, (conditional + b) * latent);
+            batch[b].Conditioning.CopyTo(buffers.Hidden, (conditional + b) * hidden);
+            if (Guided)
+            {
+                batch[b].Latent.CopyTo(buffers.Samples, b * latent);
+                unconditional.CopyTo(buffers.Hidden, b * hidden);
+            }
+        }
+
+        unet.Run(rows, buffers.Samples, timestep, buffers.Hidden, buffers.Output, latentHeight, latentWidth);
+        float g = (float)guidance;
+        for (int b = 0; b < n; b++)
+        {
+            Span<float> cond = buffers.Output.AsSpan((conditional + b) * latent, latent);
+            if (!Guided)
+            {
+                cond.CopyTo(outputs[b]);
+                continue;
+            }
+
+            ReadOnlySpan<float> uncond = buffers.Output.AsSpan(b * latent, latent);
+            for (int j = 0; j < latent; j++)
+            {
+                outputs[b][j] = uncond[j] + (g * (cond[j] - uncond[j]));
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using HierDiff.Core;
+using HierDiff.Core.Schedulers;
+using HierDiff.Models.Onnx;
+using HierDiff.Models.Tokenization;
+
+namespace HierDiff.Models;
+
+/// <summary>
+/// A diffusers/optimum ONNX export of Stable Diffusion (1.x layout; 2.x loads the same way): tokenizer, text
+/// encoder, UNet and VAE decoder, with its scheduler config. Sessions are opened once per folder and device per
+/// process (<see cref="Shared"/>) and reused by every run.
+/// </summary>
+public sealed class StableDiffusionModel : IDisposable
+{
+    /// <summary>Every file an export must have, relative to its folder.</summary>
+    public static readonly IReadOnlyList<string> RequiredFiles =
+    [
+        "model_index.json",
+        "scheduler/scheduler_config.json",
+        "tokenizer/vocab.json",
+        "tokenizer/merges.txt",
+        "text_encoder/model.onnx",
+        "unet/model.onnx",
+        "vae_decoder/model.onnx",
+    ];
+
+    private static readonly ConcurrentDictionary<(string, string), Lazy<StableDiffusionModel>> Cache = new();
+
+    private StableDiffusionModel(string directory, OnnxDevice device)
+    {
+        Directory = directory;
+        Device = device;
+        Name = System.IO.Path.GetFileName(directory.TrimEnd('/', '\\'));
+        Tokenizer = ClipTokenizer.Load(File("tokenizer"));
+        SchedulerConfig = SchedulerConfig.Load(File("scheduler/scheduler_config.json"));
+        try
+        {
+            TextEncoder = new TextEncoder(File("text_encoder/model.onnx"), device, Tokenizer);
+            UNet = new UNet(File("unet/model.onnx"), device);
+            Vae = new VaeDecoder(File("vae_decoder/model.onnx"), device, ReadScalingFactor());
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        LatentChannels = UNet.LatentChannels;
+        (LatentHeight, LatentWidth) = UNet.LatentSize(ReadSampleSize());
+    }
+
+    public string Directory { get; }
+
+    /// <summary>The folder's name, as manifests and PNG metadata show it.</summary>
+    public string Name { get; }
+
+    public OnnxDevice Device { get; }
+
+    public ClipTokenizer Tokenizer { get; }
+
+    public SchedulerConfig SchedulerConfig { get; }
+
+    public TextEncoder TextEncoder { get; }
+
+    public UNet UNet { get; }
+
+    public VaeDecoder Vae { get; }
+
+    public int LatentChannels { get; }
+
+    public int LatentHeight { get; }
+
+    public int LatentWidth { get; }
+
+    public int LatentLength => LatentChannels * LatentHeight * LatentWidth;
+
+    /// <summary>Opens an export folder, checking every file and every model's inputs and outputs.</summary>
+    public static StableDiffusionModel Load(string directory, OnnxDevice device)
+    {
+        string full = System.IO.Path.GetFullPath(directory);
+        if (!System.IO.Directory.Exists(full))
+        {
+            throw new HierDiffInputException($"{directory}: no such model folder");
+        }
+
+        string[] missing = RequiredFiles.Where(f => !System.IO.File.Exists(System.IO.Path.Combine(full, f))).ToArray();
+        if (missing.Length > 0)
+        {
+            throw new HierDiffInputException(
+                $"{directory}: not a complete Stable Diffusion ONNX export: missing {string.Join(", ", missing)} " +
+                $"(expected {string.Join(", ", RequiredFiles)})");
+        }
+
+        return new StableDiffusionModel(full, device);
+    }
+
+    /// <summary>The process-wide instance for a folder and device, loaded on first use.</summary>
+    public static StableDiffusionModel Shared(string directory, OnnxDevice device)
+    {
+        var key = (System.IO.Path.GetFullPath(directory), device.ToString());
+        Lazy<StableDiffusionModel> lazy = Cache.GetOrAdd(key, k => new Lazy<StableDiffusionModel>(() => Load(k.Item1, device)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            Cache.TryRemove(new KeyValuePair<(string, string), Lazy<StableDiffusionModel>>(key, lazy));
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        TextEncoder?.Dispose();
+        UNet?.Dispose();
+        Vae?.Dispose();
+    }
+
+    private string File(string relative) => System.IO.Path.Combine(Directory, relative);
+
+    /// <summary>unet/config.json's sample_size (64 for SD 1.x at 512 px), where the export has one.</summary>
+    private int? ReadSampleSize() => ReadConfigNumber("unet/config.json", "sample_size") is double d ? (int)d : null;
+
+    /// <summary>vae_decoder/config.json's scaling_factor, or SD's 0.18215.</summary>
+    private double ReadScalingFactor() => ReadConfigNumber("vae_decoder/config.json", "scaling_factor") ?? 0.18215;
+
+    private double? ReadConfigNumber(string relative, string key)
+    {
+        string path = File(relative);
+        if (!System.IO.File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(System.IO.File.ReadAllBytes(path));
+            return doc.RootElement.TryGetProperty(key, out JsonElement value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null;
+        }
+        catch (JsonException e)
+        {
+            throw new HierDiffInputException($"{path}: invalid JSON ({e.Message.Split('.')[0]})");
+        }
+    }
+}
