@@ -32,20 +32,20 @@ internal static class PngReader
                     idat.Write(data);
                     break;
                 case "tEXt":
-                {
-                    int zero = Array.IndexOf(data, (byte)0);
-                    text[Encoding.Latin1.GetString(data, 0, zero)] = Encoding.Latin1.GetString(data, zero + 1, data.Length - zero - 1);
-                    break;
-                }
+                    {
+                        int zero = Array.IndexOf(data, (byte)0);
+                        text[Encoding.Latin1.GetString(data, 0, zero)] = Encoding.Latin1.GetString(data, zero + 1, data.Length - zero - 1);
+                        break;
+                    }
 
                 case "iTXt":
-                {
-                    int zero = Array.IndexOf(data, (byte)0);
-                    int language = Array.IndexOf(data, (byte)0, zero + 3);
-                    int translated = Array.IndexOf(data, (byte)0, language + 1);
-                    text[Encoding.Latin1.GetString(data, 0, zero)] = Encoding.UTF8.GetString(data, translated + 1, data.Length - translated - 1);
-                    break;
-                }
+                    {
+                        int zero = Array.IndexOf(data, (byte)0);
+                        int language = Array.IndexOf(data, (byte)0, zero + 3);
+                        int translated = Array.IndexOf(data, (byte)0, language + 1);
+                        text[Encoding.Latin1.GetString(data, 0, zero)] = Encoding.UTF8.GetString(data, translated + 1, data.Length - translated - 1);
+                        break;
+                    }
             }
         }
 
