@@ -101,7 +101,7 @@ internal static class ClipTokenizerFiles
             throw new HierDiffInputException($"{path}: not UTF-8 text");
         }
 
-        string[] lines = text.Split('\n');
+        string[] lines = text.TrimStart('\uFEFF').Split('\n');
         if (!lines[0].StartsWith("#version", StringComparison.Ordinal))
         {
             throw new HierDiffInputException($"{path}:1: expected the '#version: ...' header line");
@@ -199,7 +199,8 @@ internal static class ClipTokenizerFiles
     {
         try
         {
-            return JsonDocument.Parse(bytes);
+            ReadOnlyMemory<byte> json = bytes;
+            return JsonDocument.Parse(json.Span.StartsWith("\uFEFF"u8) ? json[3..] : json);
         }
         catch (JsonException e)
         {

@@ -202,6 +202,31 @@ public class ClipTokenizerTests
     }
 
     [Fact]
+    public void FilesSavedWithAByteOrderMarkLoad()
+    {
+        string folder = ClipTestData.CopyToTemporaryFolder();
+        try
+        {
+            foreach (string name in new[] { "vocab.json", "merges.txt" })
+            {
+                string path = Path.Combine(folder, name);
+                File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
+            }
+
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "\uFEFF{\"pad_token\": \"!\"}");
+
+            ClipTokenizer tokenizer = ClipTokenizer.Load(folder);
+
+            Assert.Equal([Start, 320, 1125, 539, 320, 2368, End], tokenizer.Encode("a photo of a cat"));
+            Assert.Equal(0, tokenizer.PadTokenId);
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Fact]
     public void AMissingFolderIsRejectedNamingIt()
     {
         string folder = Path.Combine(Path.GetTempPath(), "hierdiff-no-such-tokenizer-" + Guid.NewGuid().ToString("N"));
