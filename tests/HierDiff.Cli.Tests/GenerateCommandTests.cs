@@ -1,0 +1,170 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using HierDiff.TestModels;
+
+namespace HierDiff.Cli.Tests;
+
+/// <summary><c>hierdiff generate</c> as a user runs it, on a tiny model in the real export layout.</summary>
+public sealed class GenerateCommandTests : IDisposable
+{
+    private static readonly string[] Prompts =
+    [
+        "a red circle on a blue background",
+        "a red circle on a blue background, striped",
+        "a green square on a white background",
+        "a green square on a white background, dotted",
+        "a yellow triangle on a black background",
+    ];
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-cli-" + Guid.NewGuid().ToString("N"));
+    private readonly string _model;
+    private readonly string _prompts;
+
+    public GenerateCommandTests()
+    {
+        Directory.CreateDirectory(_root);
+        _model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
+        _prompts = Path.Combine(_root, "prompts.txt");
+        File.WriteAllLines(_prompts, Prompts);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Out(string name) => Path.Combine(_root, name);
+
+    private CliRunner.Result Generate(string outName, params string[] extra) =>
+        CliRunner.Run(["generate", "--prompts", _prompts, "--model", _model, "--out", Out(outName), "--steps", "6", .. extra]);
+
+    [Fact]
+    public void WritesOneImagePerPromptAndAManifest()
+    {
+        CliRunner.Result result = Generate("run", "--target-savings", "0.4", "--seed", "5");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("savings", result.Stdout);
+
+        string[] images = Directory.GetFiles(Path.Combine(Out("run"), "images")).Select(Path.GetFileName).Order().ToArray()!;
+        Assert.Equal(["0000.png", "0001.png", "0002.png", "0003.png", "0004.png"], images);
+
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("run"), "manifest.json")));
+        JsonElement m = manifest.RootElement;
+        Assert.Equal("hierarchical", m.GetProperty("mode").GetString());
+        Assert.Equal("tiny-sd", m.GetProperty("model").GetString());
+        Assert.Equal(5, m.GetProperty("prompts").GetArrayLength());
+        Assert.Equal(Prompts[1], m.GetProperty("prompts")[1].GetProperty("text").GetString());
+        Assert.Equal("images/0001.png", m.GetProperty("images")[1].GetString());
+        Assert.Equal(6, m.GetProperty("steps").GetInt32());
+        Assert.Equal(5UL, m.GetProperty("seed").GetUInt64());
+        Assert.Equal("ddpm", m.GetProperty("scheduler").GetString());
+        Assert.Equal(7.5, m.GetProperty("guidance").GetDouble());
+        Assert.Equal(30, m.GetProperty("standard_denoiser_calls").GetInt64());
+        Assert.True(m.GetProperty("savings").GetDouble() >= 0.4);
+        Assert.Equal(1 - (m.GetProperty("denoiser_calls").GetDouble() / 30), m.GetProperty("savings").GetDouble(), 12);
+        Assert.True(m.GetProperty("tau").GetDouble() > 0);
+        foreach (string phase in new[] { "total_s", "encode_s", "cluster_s", "denoise_s", "decode_s" })
+        {
+            Assert.True(m.GetProperty("timings").GetProperty(phase).GetDouble() >= 0, phase);
+        }
+
+        Dictionary<string, string> text = PngText(File.ReadAllBytes(Path.Combine(Out("run"), "images", "0001.png")));
+        Assert.Equal(Prompts[1], text["prompt"]);
+        Assert.Equal("5", text["seed"]);
+        Assert.Equal("6", text["steps"]);
+        Assert.Equal("tiny-sd", text["model"]);
+        Assert.Equal(m.GetProperty("tau").GetDouble(), double.Parse(text["tau"], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void TauZeroGivesStandardGenerationsPixels()
+    {
+        Assert.Equal(0, Generate("tau0", "--tau", "0").ExitCode);
+        Assert.Equal(0, Generate("standard", "--mode", "standard").ExitCode);
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            string name = $"{i:0000}.png";
+            Assert.Equal(ImageData(Path.Combine(Out("tau0"), "images", name)), ImageData(Path.Combine(Out("standard"), "images", name)));
+        }
+    }
+
+    [Fact]
+    public void TheSameInputsGiveTheSameBytes()
+    {
+        Assert.Equal(0, Generate("a", "--tau", "1").ExitCode);
+        Assert.Equal(0, Generate("b", "--tau", "1").ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Out("a"), "images", "0003.png")), File.ReadAllBytes(Path.Combine(Out("b"), "images", "0003.png")));
+    }
+
+    [Fact]
+    public void ANonEmptyOutputFolderIsRefusedUnlessOverwrite()
+    {
+        Directory.CreateDirectory(Out("busy"));
+        File.WriteAllText(Path.Combine(Out("busy"), "keep.txt"), "mine");
+
+        CliRunner.Result refused = Generate("busy");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("the output folder exists and is not empty", refused.Stderr);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(Out("busy"), "keep.txt")));
+
+        Assert.Equal(0, Generate("busy", "--overwrite").ExitCode);
+        Assert.False(File.Exists(Path.Combine(Out("busy"), "keep.txt")));
+        Assert.True(File.Exists(Path.Combine(Out("busy"), "manifest.json")));
+    }
+
+    [Fact]
+    public void AMissingModelFileIsNamed()
+    {
+        BrokenModels.DeleteFile(_model, "vae_decoder/model.onnx");
+        AssertRefused(Generate("out"), "missing vae_decoder/model.onnx");
+    }
+
+    [Fact]
+    public void AModelWithWrongInputNamesIsNamed()
+    {
+        BrokenModels.RenameUNetInput(_model, "encoder_hidden_states", "hidden_states");
+        AssertRefused(Generate("out"), "unet/model.onnx: expected inputs sample");
+    }
+
+    [Theory]
+    [InlineData("'heun'", "--scheduler", "heun")]
+    [InlineData("--device cuda:0:", "--device", "cuda:0")]
+    [InlineData("--mode 'fast' is not a mode", "--mode", "fast")]
+    [InlineData("--max-batch must be at least 1", "--max-batch", "0")]
+    public void BadOptionsAreRefused(string expected, params string[] options) => AssertRefused(Generate("out", options), expected);
+
+    [Fact]
+    public void AnUnreadablePromptFileIsRefusedAndNothingIsWritten()
+    {
+        File.WriteAllBytes(_prompts, [0x61, 0x0A, 0x00, 0x01, 0x02]);
+        AssertRefused(Generate("out"), "prompts.txt:2: NUL byte");
+    }
+
+    private void AssertRefused(CliRunner.Result result, string expected)
+    {
+        Assert.Equal(2, result.ExitCode);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(expected, line);
+        Assert.False(Directory.Exists(Out("out")), "a refused run must leave no output folder");
+        Assert.Empty(Directory.GetDirectories(_root, ".out.partial-*"));
+    }
+
+    private static IEnumerable<(string Type, byte[] Data)> Chunks(byte[] png)
+    {
+        for (int pos = 8; pos < png.Length;)
+        {
+            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(pos));
+            yield return (Encoding.ASCII.GetString(png, pos + 4, 4), png[(pos + 8)..(pos + 8 + length)]);
+            pos += 12 + length;
+        }
+    }
+
+    /// <summary>The compressed pixels: equal when the pixels are, since compression is deterministic.</summary>
+    private static byte[] ImageData(string path) => Chunks(File.ReadAllBytes(path)).Where(c => c.Type == "IDAT").SelectMany(c => c.Data).ToArray();
+
+    private static Dictionary<string, string> PngText(byte[] png) => Chunks(png)
+        .Where(c => c.Type is "tEXt" or "iTXt")
+        .ToDictionary(
+            c => Encoding.Latin1.GetString(c.Data, 0, Array.IndexOf(c.Data, (byte)0)),
+            c => c.Type == "tEXt"
+                ? Encoding.Latin1.GetString(c.Data[(Array.IndexOf(c.Data, (byte)0) + 1)..])
+                : Encoding.UTF8.GetString(c.Data[(Array.IndexOf(c.Data, (byte)0) + 5)..]));
+}
