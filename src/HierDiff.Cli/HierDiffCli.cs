@@ -16,6 +16,7 @@ public static class HierDiffCli
         {
             PlanCommand.Create(),
             GenerateCommand.Create(),
+            TokenizeCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);
