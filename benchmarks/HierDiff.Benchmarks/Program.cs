@@ -21,4 +21,11 @@ if (args.Length is 2 or 3 && args[0] == "phases")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- pipeline [ROUNDS] [STEPS]
+if (args.Length >= 1 && args[0] == "pipeline")
+{
+    HierDiff.Benchmarks.PipelineTiming.Run(args.Length > 1 ? int.Parse(args[1]) : 3, args.Length > 2 ? int.Parse(args[2]) : 40);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(HierDiff.Benchmarks.ClusteringBenchmarks).Assembly).Run(args);

@@ -21,7 +21,7 @@ public sealed class UNet : IDisposable
     private static readonly Port[] Outputs = [new("out_sample", Port.Floats, [4])];
 
     private readonly OnnxModel _model;
-    private readonly Dictionary<(int Batch, int Hidden), Buffers> _buffers = [];
+    private Buffers? _buffers;
     private readonly RunOptions _runOptions = new();
     private readonly object _gate = new();
 
@@ -47,29 +47,39 @@ public sealed class UNet : IDisposable
     /// </summary>
     public void Run(int batch, ReadOnlySpan<float> samples, double timestep, ReadOnlySpan<float> hiddenStates, Span<float> output, int latentHeight, int latentWidth)
     {
-        int hidden = hiddenStates.Length / batch;
+        int tokens = _model.FixedDimension("encoder_hidden_states", 1) ?? 77;
+        int perItem = hiddenStates.Length / batch;
+        if (perItem % tokens != 0)
+        {
+            throw new HierDiffInputException($"{_model.Path}: encoder_hidden_states of {perItem} values per item do not split into {tokens} tokens");
+        }
+
         lock (_gate)
         {
-            Buffers buffers = Get(batch, hidden, latentHeight, latentWidth);
+            Buffers buffers = Reserve(batch, samples.Length, hiddenStates.Length);
+            long[] latentShape = [batch, LatentChannels, latentHeight, latentWidth];
+            long[] timestepShape = _model.Inputs["timestep"].Dimensions.Length == 0 ? [] : [batch];
             buffers.Sample.WriteFloats(0, samples);
-            for (int i = 0; i < buffers.Timestep.Length; i++)
+            for (int i = 0; i < (timestepShape.Length == 0 ? 1 : batch); i++)
             {
                 buffers.Timestep.Write(i, timestep);
             }
 
             buffers.Hidden.WriteFloats(0, hiddenStates);
-            _model.Session.Run(_runOptions, InputNames, [buffers.Sample.Value, buffers.Timestep.Value, buffers.Hidden.Value], OutputNames, [buffers.Output.Value]);
+            OrtValue[] inputs =
+            [
+                buffers.Sample.View(latentShape),
+                buffers.Timestep.View(timestepShape),
+                buffers.Hidden.View([batch, tokens, perItem / tokens]),
+            ];
+            _model.Session.Run(_runOptions, InputNames, inputs, OutputNames, [buffers.Output.View(latentShape)]);
             buffers.Output.ReadFloats(0, output);
         }
     }
 
     public void Dispose()
     {
-        foreach (Buffers b in _buffers.Values)
-        {
-            b.Dispose();
-        }
-
+        _buffers?.Dispose();
         _runOptions.Dispose();
         _model.Dispose();
     }
@@ -77,29 +87,21 @@ public sealed class UNet : IDisposable
     private static readonly string[] InputNames = ["sample", "timestep", "encoder_hidden_states"];
     private static readonly string[] OutputNames = ["out_sample"];
 
-    private Buffers Get(int batch, int hidden, int height, int width)
+    /// <summary>Buffers big enough for this call: the largest call so far sets their size, smaller ones share them.</summary>
+    private Buffers Reserve(int batch, int sampleLength, int hiddenLength)
     {
-        if (_buffers.TryGetValue((batch, hidden), out Buffers? existing))
+        if (_buffers is not null && _buffers.Sample.Capacity >= sampleLength && _buffers.Hidden.Capacity >= hiddenLength && _buffers.Timestep.Capacity >= batch)
         {
-            return existing;
+            return _buffers;
         }
 
-        // The token count is the text encoder's window; the hidden size follows from it.
-        int? tokens = _model.FixedDimension("encoder_hidden_states", 1);
-        int tokenCount = tokens ?? 77;
-        if (hidden % tokenCount != 0)
-        {
-            throw new HierDiffInputException($"{_model.Path}: encoder_hidden_states of {hidden} values per item do not split into {tokenCount} tokens");
-        }
-
-        long[] timestepShape = _model.Inputs["timestep"].Dimensions.Length == 0 ? [] : [batch];
-        var created = new Buffers(
-            new ModelTensor(_model.InputType("sample"), [batch, LatentChannels, height, width]),
-            new ModelTensor(_model.InputType("timestep"), timestepShape),
-            new ModelTensor(_model.InputType("encoder_hidden_states"), [batch, tokenCount, hidden / tokenCount]),
-            new ModelTensor(_model.OutputType("out_sample"), [batch, LatentChannels, height, width]));
-        _buffers[(batch, hidden)] = created;
-        return created;
+        _buffers?.Dispose();
+        _buffers = new Buffers(
+            new ModelTensor(_model.InputType("sample"), sampleLength),
+            new ModelTensor(_model.InputType("timestep"), Math.Max(1, batch)),
+            new ModelTensor(_model.InputType("encoder_hidden_states"), hiddenLength),
+            new ModelTensor(_model.OutputType("out_sample"), sampleLength));
+        return _buffers;
     }
 
     private sealed record Buffers(ModelTensor Sample, ModelTensor Timestep, ModelTensor Hidden, ModelTensor Output) : IDisposable

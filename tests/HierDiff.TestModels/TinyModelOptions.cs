@@ -30,6 +30,12 @@ public sealed record TinyModelOptions
     /// <summary>The UNet's weights go to <c>unet/model.onnx_data</c> as ONNX external data, as in exports over 2 GB.</summary>
     public bool UNetExternalData { get; init; }
 
+    /// <summary>
+    /// Channels of a hidden 3x3 convolution layer in the UNet (0: none). A few dozen make the UNet, not bookkeeping,
+    /// the cost of a denoising step, as it is in real models: what benchmarks need.
+    /// </summary>
+    public int UNetWidth { get; init; }
+
     /// <summary>Seed of the random weights; the same options always give byte-identical files.</summary>
     public int Seed { get; init; } = 1;
 

@@ -136,9 +136,23 @@ public static class TinyStableDiffusion
 
         var conditioning = g.FloatInput("encoder_hidden_states", options.Float16, "batch", s, h);
 
-        var convolved = g.Node("Conv",
-            [sample, g.RandomWeights("conv_weight", random, 0.5 * Math.Sqrt(3.0 / (9 * c)), c, c, 3, 3), g.RandomWeights("conv_bias", random, 0.1, c)],
-            null, OnnxGraphBuilder.IntsAttribute("kernel_shape", 3, 3), OnnxGraphBuilder.IntsAttribute("pads", 1, 1, 1, 1));
+        string convolved;
+        if (options.UNetWidth > 0)
+        {
+            int w = options.UNetWidth;
+            var hidden = g.Node("Relu", [g.Node("Conv",
+                [sample, g.RandomWeights("hidden_weight", random, Math.Sqrt(3.0 / (9 * c)), w, c, 3, 3), g.RandomWeights("hidden_bias", random, 0.1, w)],
+                null, OnnxGraphBuilder.IntsAttribute("kernel_shape", 3, 3), OnnxGraphBuilder.IntsAttribute("pads", 1, 1, 1, 1))]);
+            convolved = g.Node("Conv",
+                [hidden, g.RandomWeights("conv_weight", random, 0.5 * Math.Sqrt(3.0 / (9 * w)), c, w, 3, 3), g.RandomWeights("conv_bias", random, 0.1, c)],
+                null, OnnxGraphBuilder.IntsAttribute("kernel_shape", 3, 3), OnnxGraphBuilder.IntsAttribute("pads", 1, 1, 1, 1));
+        }
+        else
+        {
+            convolved = g.Node("Conv",
+                [sample, g.RandomWeights("conv_weight", random, 0.5 * Math.Sqrt(3.0 / (9 * c)), c, c, 3, 3), g.RandomWeights("conv_bias", random, 0.1, c)],
+                null, OnnxGraphBuilder.IntsAttribute("kernel_shape", 3, 3), OnnxGraphBuilder.IntsAttribute("pads", 1, 1, 1, 1));
+        }
 
         var channelShape = g.Int64s("channel_shape", [-1, c, 1, 1], 4);
         var pooled = g.Node("ReduceMean", [conditioning], null,

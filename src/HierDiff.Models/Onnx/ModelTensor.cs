@@ -6,7 +6,9 @@ namespace HierDiff.Models.Onnx;
 
 /// <summary>
 /// A tensor in the element type a model declares (float32, float16, int32 or int64), allocated once and reused
-/// call after call; values go in and out as float or long, converted at the boundary.
+/// call after call; values go in and out as float or double, converted at the boundary. Its buffer can hold more
+/// than the current shape: <see cref="View"/> gives an OrtValue over the first part, so a smaller batch reuses the
+/// memory of a larger one instead of allocating its own.
 /// </summary>
 internal sealed class ModelTensor : IDisposable
 {
@@ -14,30 +16,73 @@ internal sealed class ModelTensor : IDisposable
     private readonly Float16[]? _float16;
     private readonly int[]? _int32;
     private readonly long[]? _int64;
+    private readonly Dictionary<string, OrtValue> _views = [];
 
     public ModelTensor(TensorElementType type, long[] shape)
+        : this(type, checked((int)shape.Aggregate(1L, (a, b) => a * b)))
+    {
+        Value = View(shape);
+    }
+
+    /// <summary>A buffer of <paramref name="capacity"/> elements, used through <see cref="View"/>.</summary>
+    public ModelTensor(TensorElementType type, int capacity)
     {
         Type = type;
-        Shape = shape;
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        Length = checked((int)count);
-        Value = type switch
+        Capacity = capacity;
+        switch (type)
         {
-            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(_float32 = new float[Length], shape),
-            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(_float16 = new Float16[Length], shape),
-            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(_int32 = new int[Length], shape),
-            TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(_int64 = new long[Length], shape),
-            _ => throw new NotSupportedException($"tensor element type {type}"),
-        };
+            case TensorElementType.Float:
+                _float32 = new float[capacity];
+                break;
+            case TensorElementType.Float16:
+                _float16 = new Float16[capacity];
+                break;
+            case TensorElementType.Int32:
+                _int32 = new int[capacity];
+                break;
+            case TensorElementType.Int64:
+                _int64 = new long[capacity];
+                break;
+            default:
+                throw new NotSupportedException($"tensor element type {type}");
+        }
+
+        Value = null!;
     }
 
     public TensorElementType Type { get; }
 
-    public long[] Shape { get; }
+    public int Capacity { get; }
 
-    public int Length { get; }
-
+    /// <summary>The whole tensor, for tensors made with a shape.</summary>
     public OrtValue Value { get; }
+
+    /// <summary>An OrtValue of the given shape over the start of the buffer (made once per shape).</summary>
+    public OrtValue View(long[] shape)
+    {
+        string key = string.Join(',', shape);
+        if (_views.TryGetValue(key, out OrtValue? view))
+        {
+            return view;
+        }
+
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        if (count > Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(shape), $"shape [{key}] needs {count} elements; the buffer holds {Capacity}");
+        }
+
+        int n = (int)count;
+        view = Type switch
+        {
+            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float32.AsMemory(0, n), shape),
+            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float16.AsMemory(0, n), shape),
+            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int32.AsMemory(0, n), shape),
+            _ => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int64.AsMemory(0, n), shape),
+        };
+        _views[key] = view;
+        return view;
+    }
 
     public void WriteFloats(int offset, ReadOnlySpan<float> values)
     {
@@ -89,5 +134,11 @@ internal sealed class ModelTensor : IDisposable
         }
     }
 
-    public void Dispose() => Value.Dispose();
+    public void Dispose()
+    {
+        foreach (OrtValue view in _views.Values)
+        {
+            view.Dispose();
+        }
+    }
 }

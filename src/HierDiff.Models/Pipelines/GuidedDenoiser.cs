@@ -9,7 +9,10 @@ namespace HierDiff.Models.Pipelines;
 /// </summary>
 internal sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guidance, int latentHeight, int latentWidth) : IDenoiser
 {
-    private readonly Dictionary<int, (float[] Samples, float[] Hidden, float[] Output)> _buffers = [];
+    // Sized by the largest call so far; smaller calls use the front of the same arrays.
+    private float[] _samples = [];
+    private float[] _hidden = [];
+    private float[] _output = [];
 
     public bool Guided => guidance > 1;
 
@@ -29,11 +32,14 @@ internal sealed class GuidedDenoiser(UNet unet, float[] unconditional, double gu
         int latent = batch[0].Latent.Length;
         int hidden = unconditional.Length;
         int rows = Guided ? 2 * n : n;
-        if (!_buffers.TryGetValue(n, out var buffers))
+        if (_samples.Length < rows * latent || _hidden.Length < rows * hidden)
         {
-            buffers = (new float[rows * latent], new float[rows * hidden], new float[rows * latent]);
-            _buffers[n] = buffers;
+            _samples = new float[rows * latent];
+            _hidden = new float[rows * hidden];
+            _output = new float[rows * latent];
         }
+
+        var buffers = (Samples: _samples, Hidden: _hidden, Output: _output);
 
         // diffusers' order: the unconditional half first, then the conditional half.
         int conditional = Guided ? n : 0;
@@ -48,7 +54,7 @@ internal sealed class GuidedDenoiser(UNet unet, float[] unconditional, double gu
             }
         }
 
-        unet.Run(rows, buffers.Samples, timestep, buffers.Hidden, buffers.Output, latentHeight, latentWidth);
+        unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
         float g = (float)guidance;
         for (int b = 0; b < n; b++)
         {
