@@ -17,6 +17,7 @@ public static class HierDiffCli
             PlanCommand.Create(),
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
+            WorldCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using HierDiff.Core;
+using HierDiff.ShapesWorld.World;
+
+namespace HierDiff.Cli.Commands;
+
+/// <summary><c>hierdiff world</c>: images and prompts from the built-in model's world of shapes (training data).</summary>
+public static class WorldCommand
+{
+    public static Command Create()
+    {
+        var count = new Option<int>("--count") { Description = "How many images", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Folder for images.npy, prompts.txt, labels.jsonl", Required = true };
+        var command = new Command("world", "Write images and prompts of the shapes world (the built-in model's training data)") { count, seed, output };
+        command.SetAction(parse =>
+        {
+            int n = parse.GetValue(count);
+            if (n < 1)
+            {
+                throw new HierDiffInputException($"--count must be at least 1, not {n}");
+            }
+
+            WorldDataset.Write(parse.GetValue(output)!.ToString(), n, parse.GetValue(seed));
+            return 0;
+        });
+        return command;
+    }
+}
