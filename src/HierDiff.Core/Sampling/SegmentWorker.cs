@@ -11,27 +11,62 @@ namespace HierDiff.Core.Sampling;
 /// </summary>
 public sealed class SegmentWorker(DiffusionScheduler scheduler, IDenoiser denoiser, IConditioning conditioning, ulong seed)
 {
-    public Trajectory Run(PlanSegment segment, int latentLength, byte[]? handOff)
+    public Trajectory Run(PlanSegment segment, int latentLength, byte[]? handOff) =>
+        RunBatch([segment], latentLength, handOff, maxBatch: 1)[0];
+
+    /// <summary>
+    /// Sibling segments that continue the same trajectory over the same steps, denoised together in batches of at
+    /// most <paramref name="maxBatch"/>: each starts from its own copy of <paramref name="handOff"/> (or its own
+    /// noise when there is none) and ends in its own trajectory, in the order given.
+    /// </summary>
+    public Trajectory[] RunBatch(IReadOnlyList<PlanSegment> segments, int latentLength, byte[]? handOff, int maxBatch)
     {
-        Trajectory trajectory = Begin(scheduler, segment, latentLength, handOff, seed);
-        if (trajectory.State.StepIndex != segment.StartStep)
+        PlanSegment first = segments[0];
+        if (segments.Any(s => s.StartStep != first.StartStep || s.EndStep != first.EndStep))
         {
-            throw new InvalidOperationException(
-                $"node {segment.Node} starts at step {segment.StartStep}, but the trajectory handed to it is at step {trajectory.State.StepIndex}");
+            throw new ArgumentException("a batch of segments must share its step range", nameof(segments));
         }
 
-        var noise = new NoiseStream(seed, segment.NoiseMember);
-        float[] cond = conditioning.For(segment.Members);
-        var scaled = new float[latentLength];
-        var output = new float[latentLength];
-        for (int k = segment.StartStep; k < segment.EndStep; k++)
+        var trajectories = new Trajectory[segments.Count];
+        var noises = new NoiseStream[segments.Count];
+        var conditionings = new float[segments.Count][];
+        for (int i = 0; i < segments.Count; i++)
         {
-            scheduler.ScaleModelInput(trajectory.Latent, scaled, k);
-            denoiser.Predict([new DenoiserInput(scaled, scheduler.Timesteps[k], cond)], [output]);
-            scheduler.Step(trajectory.State, output, trajectory.Latent, noise);
+            trajectories[i] = Begin(scheduler, segments[i], latentLength, handOff, seed);
+            if (trajectories[i].State.StepIndex != first.StartStep)
+            {
+                throw new InvalidOperationException(
+                    $"node {segments[i].Node} starts at step {first.StartStep}, but the trajectory handed to it is at step {trajectories[i].State.StepIndex}");
+            }
+
+            noises[i] = new NoiseStream(seed, segments[i].NoiseMember);
+            conditionings[i] = conditioning.For(segments[i].Members);
         }
 
-        return trajectory;
+        int width = Math.Min(maxBatch, segments.Count);
+        var scaled = Enumerable.Range(0, width).Select(_ => new float[latentLength]).ToArray();
+        var outputs = Enumerable.Range(0, width).Select(_ => new float[latentLength]).ToArray();
+        for (int k = first.StartStep; k < first.EndStep; k++)
+        {
+            for (int from = 0; from < segments.Count; from += width)
+            {
+                int count = Math.Min(width, segments.Count - from);
+                var inputs = new DenoiserInput[count];
+                for (int b = 0; b < count; b++)
+                {
+                    scheduler.ScaleModelInput(trajectories[from + b].Latent, scaled[b], k);
+                    inputs[b] = new DenoiserInput(scaled[b], scheduler.Timesteps[k], conditionings[from + b]);
+                }
+
+                denoiser.Predict(inputs, outputs);
+                for (int b = 0; b < count; b++)
+                {
+                    scheduler.Step(trajectories[from + b].State, outputs[b], trajectories[from + b].Latent, noises[from + b]);
+                }
+            }
+        }
+
+        return trajectories;
     }
 
     /// <summary>A segment's starting trajectory: its source's, from bytes, or fresh noise from its lowest prompt.</summary>

@@ -86,17 +86,22 @@ public sealed record GenerationManifest(
         JsonSerializer.Deserialize<GenerationManifest>(json, Json) ?? throw new JsonException("empty manifest");
 
     /// <summary>The PNG text entries of one prompt's image.</summary>
-    public IEnumerable<KeyValuePair<string, string>> PngText(int index)
+    public IEnumerable<KeyValuePair<string, string>> PngText(int index) =>
+        ImageText(Prompts[index].Text, NegativePrompt, Seed, Steps, Tau, Mode, Scheduler, Guidance, Model);
+
+    /// <summary>The PNG text entries of an image: what made it, never when or how fast (the bytes must repeat).</summary>
+    public static IEnumerable<KeyValuePair<string, string>> ImageText(
+        string prompt, string negativePrompt, ulong seed, int steps, double tau, string mode, string scheduler, double guidance, string model)
     {
-        yield return new("prompt", Prompts[index].Text);
-        yield return new("negative_prompt", NegativePrompt);
-        yield return new("seed", Seed.ToString(CultureInfo.InvariantCulture));
-        yield return new("steps", Steps.ToString(CultureInfo.InvariantCulture));
-        yield return new("tau", Tau.ToString("R", CultureInfo.InvariantCulture));
-        yield return new("mode", Mode);
-        yield return new("scheduler", Scheduler);
-        yield return new("guidance", Guidance.ToString("R", CultureInfo.InvariantCulture));
-        yield return new("model", Model);
+        yield return new("prompt", prompt);
+        yield return new("negative_prompt", negativePrompt);
+        yield return new("seed", seed.ToString(CultureInfo.InvariantCulture));
+        yield return new("steps", steps.ToString(CultureInfo.InvariantCulture));
+        yield return new("tau", tau.ToString("R", CultureInfo.InvariantCulture));
+        yield return new("mode", mode);
+        yield return new("scheduler", scheduler);
+        yield return new("guidance", guidance.ToString("R", CultureInfo.InvariantCulture));
+        yield return new("model", model);
         yield return new("Software", "HierDiff");
     }
 }

@@ -1,0 +1,30 @@
+using System.Diagnostics;
+using HierDiff.Models;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+
+namespace HierDiff.Pipeline;
+
+/// <summary>
+/// The serverless pipeline on one machine: the same orchestration and activities as the Functions app, over a
+/// local folder or blob storage, with the model loaded once in this process.
+/// </summary>
+public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null)
+{
+    private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings());
+
+    public IRunStore Store => store;
+
+    public Task<RunOutcome> RunAsync(RunInput input)
+    {
+        var context = new InProcessRunContext();
+        context
+            .Register<RunInput, PreparedRun>(RunFunctions.Prepare, _activities.PrepareAsync)
+            .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
+            .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
+            .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s.RunId, s.Source, s.Segments));
+        var clock = Stopwatch.StartNew();
+        return RunOrchestration.RunAsync(context, input, () => clock.Elapsed.TotalSeconds);
+    }
+}

@@ -1,0 +1,30 @@
+using System.Text.Json;
+
+namespace HierDiff.Pipeline.Orchestration;
+
+/// <summary>
+/// Hosts the run orchestration on one machine: activities and sub-orchestrations are plain calls, and every message
+/// goes through JSON as it would between Durable Functions workers, so both hosts see the same inputs.
+/// </summary>
+public sealed class InProcessRunContext : IRunContext
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly Dictionary<string, Func<string, Task<string>>> _functions = [];
+
+    /// <summary>Registers an activity or sub-orchestration under its name.</summary>
+    public InProcessRunContext Register<TInput, TResult>(string name, Func<TInput, Task<TResult>> function)
+    {
+        _functions[name] = async json => JsonSerializer.Serialize(await function(JsonSerializer.Deserialize<TInput>(json, Json)!), Json);
+        return this;
+    }
+
+    public Task<TResult> CallActivityAsync<TResult>(string name, object input) => CallAsync<TResult>(name, input);
+
+    public Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input) => CallAsync<TResult>(name, input);
+
+    private async Task<TResult> CallAsync<TResult>(string name, object input)
+    {
+        string result = await _functions[name](JsonSerializer.Serialize(input, input.GetType(), Json));
+        return JsonSerializer.Deserialize<TResult>(result, Json)!;
+    }
+}

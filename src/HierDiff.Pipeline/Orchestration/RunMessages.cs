@@ -1,0 +1,45 @@
+using HierDiff.Models.Pipelines;
+
+namespace HierDiff.Pipeline.Orchestration;
+
+// The small JSON messages that pass through an orchestration: ids, step ranges and blob names, never latents.
+
+/// <summary>Start a run: its id, the prompt file in the prompts container, options, where to report when done.</summary>
+public sealed record RunInput(string RunId, string PromptsBlob, GenerationOptions Options, string? CallbackUrl = null);
+
+/// <summary>One tree node's step range and the node whose trajectory it continues (-1: fresh noise).</summary>
+public sealed record SegmentSpec(int Node, int Start, int End, int Source);
+
+/// <summary>What preparing a run found: the schedule of segments, or why the run cannot go on.</summary>
+public sealed record PreparedRun(
+    string RunId,
+    string? Error,
+    int PromptCount,
+    int Steps,
+    double Tau,
+    string Scheduler,
+    long DenoiserCalls,
+    long StandardDenoiserCalls,
+    IReadOnlyList<SegmentSpec> Segments);
+
+/// <summary>Sibling segments that run the same steps from the same source, denoised together in one activity.</summary>
+public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes);
+
+/// <summary>What an activity used: seconds the model was busy (denoising and decoding), seconds it ran, denoiser
+/// calls it made, and the part of the model seconds spent decoding.</summary>
+public sealed record ActivityReport(double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds)
+{
+    public static ActivityReport Zero { get; } = new(0, 0, 0, 0);
+
+    public static ActivityReport operator +(ActivityReport a, ActivityReport b) =>
+        new(a.ModelSeconds + b.ModelSeconds, a.WallSeconds + b.WallSeconds, a.DenoiserCalls + b.DenoiserCalls, a.DecodeSeconds + b.DecodeSeconds);
+}
+
+/// <summary>A part of the tree run by a sub-orchestration, so no single history grows past a few hundred activities.</summary>
+public sealed record SubtreeInput(string RunId, int Source, IReadOnlyList<SegmentSpec> Segments);
+
+/// <summary>Finish a run: write its manifest from the plan and what every activity reported.</summary>
+public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);
+
+/// <summary>How a run ended.</summary>
+public sealed record RunOutcome(string RunId, bool Succeeded, string? Error, string? ManifestBlob);

@@ -1,0 +1,27 @@
+namespace HierDiff.Pipeline.Storage;
+
+/// <summary>
+/// Where a run keeps what does not belong in an orchestration's history: prompt files, plans, conditioning,
+/// trajectories, images and manifests. Blob storage in Azure, a local folder on one machine. Names are checked by
+/// <see cref="StoreNames"/> before they reach either, so a name from a user never escapes its container.
+/// </summary>
+public interface IRunStore
+{
+    Task WriteAsync(string container, string name, ReadOnlyMemory<byte> data, CancellationToken cancellation = default);
+
+    /// <summary>The bytes, or null where there is no such blob.</summary>
+    Task<byte[]?> ReadAsync(string container, string name, CancellationToken cancellation = default);
+
+    /// <summary>A blob's version tag (its ETag in blob storage), or null where there is no such blob.</summary>
+    Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default);
+}
+
+/// <summary>The containers a run uses.</summary>
+public static class Containers
+{
+    public const string Prompts = "prompts";
+    public const string Images = "images";
+    public const string Runs = "runs";
+
+    public static readonly IReadOnlyList<string> All = [Prompts, Images, Runs];
+}

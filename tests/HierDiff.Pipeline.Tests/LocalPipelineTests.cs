@@ -1,0 +1,161 @@
+using System.Text;
+using System.Text.Json;
+using HierDiff.Models;
+using HierDiff.Models.Onnx;
+using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+using HierDiff.TestModels;
+
+namespace HierDiff.Pipeline.Tests;
+
+/// <summary>The pipeline's orchestration and activities on one machine, over a local folder, on a tiny model.</summary>
+public sealed class LocalPipelineTests : IDisposable
+{
+    private static readonly string[] Prompts =
+    [
+        "a red circle on a blue background",
+        "a red circle on a blue background, striped",
+        "a red circle on a blue background, dotted",
+        "a green square on a white background",
+        "a green square on a white background, checkered",
+        "a yellow triangle on a black background",
+        "a yellow triangle on a black background, dotted",
+    ];
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-pipeline-" + Guid.NewGuid().ToString("N"));
+    private readonly StableDiffusionModel _model;
+
+    public LocalPipelineTests()
+    {
+        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model")), OnnxDevice.Cpu);
+    }
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private LocalPipeline Pipeline(string name, out LocalRunStore store)
+    {
+        store = new LocalRunStore(Path.Combine(_root, name));
+        return new LocalPipeline(store, () => _model, new PipelineSettings { PricePerGpuSecond = 0.001 });
+    }
+
+    private static async Task Upload(IRunStore store, string name, string text) =>
+        await store.WriteAsync(Containers.Prompts, name, Encoding.UTF8.GetBytes(text));
+
+    private static async Task<byte[][]> Images(IRunStore store, string run, int count) =>
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async i => (await store.ReadAsync(Containers.Images, RunBlobs.Image(run, i, count)))!));
+
+    [Fact]
+    public async Task ARunWritesAnImagePerPromptAndAManifestWithGpuSeconds()
+    {
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        await Upload(store, "batch/p.txt", string.Join('\n', Prompts));
+        RunOutcome outcome = await pipeline.RunAsync(new RunInput("run1", "batch/p.txt", new GenerationOptions { Steps = 6, TargetSavings = 0.4 }));
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.All(await Images(store, "run1", Prompts.Length), png => Assert.NotNull(png));
+        using JsonDocument manifest = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("run1")))!);
+        JsonElement m = manifest.RootElement;
+        Assert.Equal(Prompts.Length, m.GetProperty("prompts").GetArrayLength());
+        Assert.True(m.GetProperty("savings").GetDouble() >= 0.4);
+        Assert.Equal(42, m.GetProperty("standard_denoiser_calls").GetInt64());
+        JsonElement gpu = m.GetProperty("gpu");
+        Assert.True(gpu.GetProperty("model_busy_seconds").GetDouble() > 0);
+        Assert.True(gpu.GetProperty("activity_wall_seconds").GetDouble() >= gpu.GetProperty("model_busy_seconds").GetDouble());
+        Assert.True(gpu.GetProperty("standard_estimate_seconds").GetDouble() > gpu.GetProperty("model_busy_seconds").GetDouble() * 0.9);
+        Assert.Equal(gpu.GetProperty("activity_wall_seconds").GetDouble() * 0.001, gpu.GetProperty("cost").GetDouble(), 12);
+    }
+
+    [Fact]
+    public async Task TheSameInputsGiveTheSameBytesAndTauZeroGivesStandardPixels()
+    {
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        await Upload(store, "p.txt", string.Join('\n', Prompts));
+        var options = new GenerationOptions { Steps = 5, Tau = 1.0 };
+        Assert.True((await pipeline.RunAsync(new RunInput("a", "p.txt", options))).Succeeded);
+        Assert.True((await pipeline.RunAsync(new RunInput("b", "p.txt", options))).Succeeded);
+        Assert.Equal(await Images(store, "a", Prompts.Length), await Images(store, "b", Prompts.Length));
+
+        // With tau = 0 every prompt runs alone from its own noise: the images are standard generation's.
+        Assert.True((await pipeline.RunAsync(new RunInput("t0", "p.txt", options with { Tau = 0 }))).Succeeded);
+        Assert.True((await pipeline.RunAsync(new RunInput("std", "p.txt", options with { Mode = GenerationMode.Standard }))).Succeeded);
+        byte[][] t0 = await Images(store, "t0", Prompts.Length);
+        byte[][] std = await Images(store, "std", Prompts.Length);
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.Equal(Pixels(std[i]), Pixels(t0[i]));
+        }
+    }
+
+    [Fact]
+    public async Task ASegmentActivityRunTwiceWritesTheSameBytes()
+    {
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        await Upload(store, "p.txt", string.Join('\n', Prompts));
+        var activities = new RunActivities(store, () => _model, new PipelineSettings());
+        PreparedRun prepared = await activities.PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 6, Tau = 1.0 }));
+        SegmentSpec first = prepared.Segments.First(s => s.Source == -1 && s.End < 6);
+        var batch = new SegmentBatch("r", -1, first.Start, first.End, [first.Node]);
+        await activities.RunSegmentsAsync(batch);
+        byte[] once = (await store.ReadAsync(Containers.Runs, RunBlobs.Trajectory("r", first.Node)))!;
+        await activities.RunSegmentsAsync(batch);
+        Assert.Equal(once, await store.ReadAsync(Containers.Runs, RunBlobs.Trajectory("r", first.Node)));
+    }
+
+    [Theory]
+    [InlineData("", "p.txt:1: the prompt file is empty")]
+    [InlineData("a\nb\0", "p.txt:2: NUL byte")]
+    public async Task BadPromptFilesFailTheRunWithTheReasonAndLoseNothing(string content, string reason)
+    {
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        await Upload(store, "p.txt", content);
+        RunOutcome outcome = await pipeline.RunAsync(new RunInput("bad", "p.txt", new GenerationOptions { Steps = 4 }));
+        Assert.False(outcome.Succeeded);
+        Assert.StartsWith(reason, outcome.Error);
+        using JsonDocument error = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Error("bad")))!);
+        Assert.StartsWith(reason, error.RootElement.GetProperty("error").GetString());
+        Assert.Equal(Encoding.UTF8.GetBytes(content), await store.ReadAsync(Containers.Prompts, "p.txt"));
+        Assert.False(Directory.Exists(Path.Combine(store.Root, Containers.Images, "bad")));
+        Assert.Null(await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("bad")));
+    }
+
+    [Fact]
+    public async Task AMissingPromptFileFailsTheRun()
+    {
+        LocalPipeline pipeline = Pipeline("store", out _);
+        RunOutcome outcome = await pipeline.RunAsync(new RunInput("none", "missing.txt", new GenerationOptions { Steps = 4 }));
+        Assert.Equal("prompts/missing.txt: no such prompt file", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData("../../etc/passwd")]
+    [InlineData("/abs/path.txt")]
+    [InlineData("a/../../b.txt")]
+    [InlineData("a\\b.txt")]
+    [InlineData("")]
+    public void NamesFromUsersNeverLeaveTheirContainer(string name) =>
+        Assert.Throws<HierDiff.Core.HierDiffInputException>(() => StoreNames.Check(name));
+
+    /// <summary>The compressed pixels (IDAT): equal exactly when the pixels are, compression being deterministic.</summary>
+    private static byte[] Pixels(byte[] png)
+    {
+        var data = new List<byte>();
+        for (int pos = 8; pos < png.Length;)
+        {
+            int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(pos));
+            if (Encoding.ASCII.GetString(png, pos + 4, 4) == "IDAT")
+            {
+                data.AddRange(png.AsSpan(pos + 8, length).ToArray());
+            }
+
+            pos += 12 + length;
+        }
+
+        return [.. data];
+    }
+}
