@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Globalization;
+using HierDiff.ShapesWorld.Evaluation;
+using Spectre.Console;
+
+namespace HierDiff.Cli.Commands;
+
+/// <summary><c>hierdiff compare</c>: two runs of the same prompts, image by image: wins, ties and losses of the first.</summary>
+public static class CompareCommand
+{
+    public static Command Create()
+    {
+        var runA = new Argument<DirectoryInfo>("run-a") { Description = "Run folder A (e.g. hierarchical)" };
+        var runB = new Argument<DirectoryInfo>("run-b") { Description = "Run folder B (e.g. standard), of the same prompts" };
+        var output = new Option<FileInfo?>("--out") { Description = "Where to write the JSON (default: RUN_A/compare.json)" };
+        var command = new Command(
+            "compare",
+            $"Compare two runs of the same prompts by evaluation score (uses or writes each run's scores.json; a tie is within {RunEvaluation.TieThreshold.ToString(CultureInfo.InvariantCulture)})")
+        {
+            runA, runB, output,
+        };
+        command.SetAction(parse =>
+        {
+            RunComparison result = RunEvaluation.Compare(parse.GetValue(runA)!.ToString(), parse.GetValue(runB)!.ToString(), parse.GetValue(output)?.ToString());
+            WriteTable(result);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void WriteTable(RunComparison r)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var table = new Table().Border(TableBorder.Rounded).Title("A against B").AddColumn("").AddColumn(new TableColumn("").RightAligned());
+        table.HideHeaders();
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        Row("A", r.RunA + (r.ModeA is null ? "" : $"  ({r.ModeA})"));
+        Row("B", r.RunB + (r.ModeB is null ? "" : $"  ({r.ModeB})"));
+        Row("prompts", r.Prompts.ToString(c));
+        Row("wins / ties / losses of A", $"{r.Wins} / {r.Ties} / {r.Losses}");
+        Row("win % of A (ties count half)", r.WinPercent.ToString("0.0", c) + "%");
+        Row("mean score A / B", $"{r.MeanScoreA.ToString("0.0000", c)} / {r.MeanScoreB.ToString("0.0000", c)}");
+        Row("mean score difference (A - B)", r.MeanScoreDifference.ToString("+0.0000;-0.0000;0.0000", c));
+        Row("savings A", r.SavingsA is double sa ? sa.ToString("0.00%", c) : "n/a");
+        Row("savings B", r.SavingsB is double sb ? sb.ToString("0.00%", c) : "n/a");
+        Row("written", r.OutputPath);
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Globalization;
+using HierDiff.ShapesWorld.Evaluation;
+using Spectre.Console;
+
+namespace HierDiff.Cli.Commands;
+
+/// <summary><c>hierdiff eval</c>: scores a generated run of shapes-world prompts from its pixels, writing scores.json.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var run = new Option<DirectoryInfo>("--run")
+        {
+            Description = "Run folder written by hierdiff generate (manifest.json and images/); scores.json is written into it",
+            Required = true,
+        };
+        var command = new Command("eval", "Score each image of a shapes-world run against its prompt (colours, kind, size, position, pattern) and measure diversity")
+        {
+            run,
+        };
+        command.SetAction(parse =>
+        {
+            string folder = parse.GetValue(run)!.ToString();
+            RunScores scores = RunEvaluation.Evaluate(folder);
+            WriteTable(scores, Path.Combine(folder, RunEvaluation.ScoresFile));
+            return 0;
+        });
+        return command;
+    }
+
+    private static void WriteTable(RunScores scores, string path)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var table = new Table().Border(TableBorder.Rounded).Title("evaluation").AddColumn("").AddColumn(new TableColumn("").RightAligned());
+        table.HideHeaders();
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        Row("images", scores.Images.Count.ToString(c));
+        Row("mean score", scores.MeanScore.ToString("0.0000", c));
+        foreach ((string name, double mean) in scores.AttributeMeans)
+        {
+            int named = scores.Images.Count(i => i.Attributes.ContainsKey(name));
+            Row($"  {name.Replace('_', ' ')}", $"{mean.ToString("0.0000", c)}  ({named} prompts)");
+        }
+
+        int missing = scores.Images.Count(i => !i.ShapeFound);
+        if (missing > 0)
+        {
+            Row("images with no shape", missing.ToString(c));
+        }
+
+        Row("diversity (lower: more diverse)", scores.Diversity is double d
+            ? $"{d.ToString("0.0000", c)}  (mean cosine, {Math.Min(scores.Images.Count, RunEvaluation.DiversityImages)} images)"
+            : "n/a (one image)");
+        if (scores.Savings is double s)
+        {
+            Row("savings (from manifest)", s.ToString("0.00%", c));
+        }
+
+        Row("written", path);
+        AnsiConsole.Write(table);
+    }
+}
