@@ -95,6 +95,7 @@ public static class ImageEvaluator
     // Pattern: softmax of -(mean squared misfit of the folded 6 x 6 profile) / temperature.
     private const double PatternTemperature = 0.005;
     private const double MinPatternGain = 0.85;
+    private const double MaxPatternOffset = 0.2;
 
     private static readonly double[][][] PatternPrototypes = MakePatternPrototypes();
 
@@ -755,7 +756,7 @@ public static class ImageEvaluator
         return Softmax(logits);
     }
 
-    /// <summary>Mean squared misfit of profile ~ a + b prototype, a in [-0.1, 0.1], b in [0.85, 1] (b = 0 for a flat prototype).</summary>
+    /// <summary>Mean squared misfit of profile ~ a + b prototype, |a| at most MaxPatternOffset, b in [0.85, 1] (b = 0 for a flat prototype).</summary>
     private static double Misfit(double[] profile, double[] prototype)
     {
         int n = profile.Length;
@@ -768,7 +769,7 @@ public static class ImageEvaluator
         }
 
         double b = var == 0 ? 0 : Math.Clamp(cov / var, MinPatternGain, 1);
-        double a = Math.Clamp(mf - (b * mp), -0.1, 0.1);
+        double a = Math.Clamp(mf - (b * mp), -MaxPatternOffset, MaxPatternOffset);
         double misfit = 0;
         for (int i = 0; i < n; i++)
         {
