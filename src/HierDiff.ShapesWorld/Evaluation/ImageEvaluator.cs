@@ -11,7 +11,8 @@ public sealed record ImageScore(double Score, IReadOnlyDictionary<string, double
 /// <summary>
 /// What the evaluator reads from an image: for each attribute a probability for each value (indexed by the enum's
 /// value; they sum to 1), the most probable scene, and the shape's area in pixels. Where no shape stands out from the
-/// background, <see cref="ShapeFound"/> is false and every shape attribute's probabilities are 0.
+/// background, <see cref="ShapeFound"/> is false, every shape attribute's probabilities are 0 (so a prompt scores 0 on
+/// them) and <see cref="Scene"/> has the background read and placeholder shape attributes.
 /// </summary>
 public sealed record ImageReading(
     bool ShapeFound,
