@@ -18,6 +18,8 @@ public static class HierDiffCli
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
             WorldCommand.Create(),
+            EvalCommand.Create(),
+            CompareCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

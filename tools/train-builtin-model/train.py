@@ -355,7 +355,7 @@ def stage_vae(work, images, minutes):
         state = torch.load(path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        if state.get("done"):
+        if state.get("done") and state["seconds"] >= minutes * 60:
             return model, state
     start = time.time() - state["seconds"]
     step = state["step"]
@@ -415,7 +415,7 @@ def stage_unet(work, text, latents, prompts, minutes, batch):
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
-        if state.get("done"):
+        if state.get("done") and state["seconds"] >= minutes * 60:
             return ema, state
     else:
         ema.load_state_dict(model.state_dict())
@@ -542,8 +542,8 @@ def main():
     p.add_argument("--out", default=os.path.join(REPO, "models", "shapes-sd"))
     p.add_argument("--count", type=int, default=40000)
     p.add_argument("--text-minutes", type=float, default=4)
-    p.add_argument("--vae-minutes", type=float, default=8)
-    p.add_argument("--unet-minutes", type=float, default=60)
+    p.add_argument("--vae-minutes", type=float, default=16)
+    p.add_argument("--unet-minutes", type=float, default=50)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()

@@ -158,8 +158,11 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         GenerationOptions options = input.Options;
         options.Validate();
         string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
-        byte[] bytes = await store.ReadAsync(Containers.Prompts, blob)
-            ?? throw new HierDiffInputException($"{Containers.Prompts}/{blob}: no such prompt file");
+        string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
+            ? input.PromptsContainer
+            : throw new HierDiffInputException($"prompt files are read from the {Containers.Prompts} container, not '{input.PromptsContainer}'");
+        byte[] bytes = await store.ReadAsync(container, blob)
+            ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
         PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
 
         StableDiffusionModel sd = model();
