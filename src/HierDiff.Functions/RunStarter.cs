@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using HierDiff.Core;
+using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+
+namespace HierDiff.Functions;
+
+/// <summary>A request to start a run over HTTP (snake_case JSON): inline prompts or a blob in the prompts container.</summary>
+public sealed record StartRunRequest(IReadOnlyList<string>? Prompts, string? PromptsBlob, GenerationOptions? Options, string? CallbackUrl);
+
+/// <summary>Starts runs: one per uploaded prompt blob and ETag (Event Grid delivers at least once), or per HTTP request.</summary>
+public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    /// <summary>The run of an uploaded blob: its id comes from the blob's name and ETag, so a repeated event for
+    /// the same upload finds the run already there and starts nothing.</summary>
+    public async Task<string?> StartFromBlobAsync(DurableTaskClient client, string blobName, string etag)
+    {
+        string runId = RunIdFor(blobName, etag);
+        OrchestrationMetadata? existing = await client.GetInstanceAsync(runId);
+        if (existing is not null)
+        {
+            return null;
+        }
+
+        var input = new RunInput(runId, StoreNames.Check(blobName, "prompt file"), new GenerationOptions());
+        await client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, input, new StartOrchestrationOptions(runId));
+        return runId;
+    }
+
+    /// <summary>Validates an HTTP request, stores inline prompts, and schedules the run. Bad requests throw
+    /// <see cref="HierDiffInputException"/> before anything is stored.</summary>
+    public async Task<string> StartFromRequestAsync(DurableTaskClient client, StartRunRequest request)
+    {
+        if ((request.Prompts is null) == (request.PromptsBlob is null))
+        {
+            throw new HierDiffInputException("give exactly one of prompts (a list of strings) and prompts_blob (a blob in the prompts container)");
+        }
+
+        GenerationOptions options = request.Options ?? new GenerationOptions();
+        options.Validate();
+        if (request.CallbackUrl is not null)
+        {
+            settings.Callbacks.Check(request.CallbackUrl);
+        }
+
+        string runId = "run-" + Guid.NewGuid().ToString("N");
+        RunInput input;
+        if (request.Prompts is not null)
+        {
+            string blob = $"{runId}/prompts.json";
+            await store.WriteAsync(Containers.Runs, blob, JsonSerializer.SerializeToUtf8Bytes(request.Prompts));
+            input = new RunInput(runId, blob, options, request.CallbackUrl, Containers.Runs);
+        }
+        else
+        {
+            input = new RunInput(runId, StoreNames.Check(request.PromptsBlob!, "prompts_blob"), options, request.CallbackUrl);
+        }
+
+        await client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, input, new StartOrchestrationOptions(runId));
+        return runId;
+    }
+
+    public static string RunIdFor(string blobName, string etag)
+    {
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{blobName}\n{etag}"));
+        return "blob-" + Convert.ToHexStringLower(hash.AsSpan(0, 12));
+    }
+}
