@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test. Needs the .NET 10 SDK and Node.js: installs the Azure Storage emulator (Azurite, from npm, into
+# .azurite/) on first use, starts it on 127.0.0.1 unless one is already listening there, and stops it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+started=""
+if ! (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null; then
+  if [ ! -x .azurite/node_modules/.bin/azurite ]; then
+    npm install --prefix .azurite --no-audit --no-fund --loglevel=error azurite@3.35.0 >/dev/null
+  fi
+  data=$(mktemp -d)
+  .azurite/node_modules/.bin/azurite --silent --skipApiVersionCheck --disableTelemetry --location "$data" \
+    --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
+  started=$!
+  trap 'kill "$started" 2>/dev/null || true; rm -rf "$data"' EXIT
+  for _ in $(seq 1 60); do
+    (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break
+    sleep 0.5
+  done
+fi
+
+dotnet test HierDiff.Functions.sln "$@"

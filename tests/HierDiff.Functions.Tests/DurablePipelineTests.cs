@@ -1,0 +1,153 @@
+using System.Text;
+using Azure.Storage.Blobs;
+using HierDiff.Functions.Functions;
+using HierDiff.Models;
+using HierDiff.Models.Onnx;
+using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+using HierDiff.TestModels;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+
+namespace HierDiff.Functions.Tests;
+
+/// <summary>
+/// The Functions app's orchestrators and activities under the real Durable Task framework (in-process host), over
+/// blob storage in Azurite (started by .ci/run on 127.0.0.1), on a tiny model in the real export layout.
+/// </summary>
+public sealed class DurablePipelineTests : IAsyncLifetime
+{
+    private static readonly string[] Prompts =
+    [
+        "a red circle on a blue background",
+        "a red circle on a blue background, striped",
+        "a green square on a white background",
+        "a green square on a white background, dotted",
+        "a yellow triangle on a black background",
+    ];
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-durable-" + Guid.NewGuid().ToString("N"));
+    private readonly string _prefix = "t" + Guid.NewGuid().ToString("N")[..8];
+    private StableDiffusionModel _model = null!;
+    private BlobRunStore _store = null!;
+    private int _segmentCalls;
+    private int _failuresLeft;
+
+    public Task InitializeAsync()
+    {
+        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model")), OnnxDevice.Cpu);
+        _store = new BlobRunStore(new BlobServiceClient("UseDevelopmentStorage=true"));
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        _model.Dispose();
+        Directory.Delete(_root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private Task<DurableTaskTestHost> StartHost()
+    {
+        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null));
+        var activities = new RunActivities(_store, () => _model, settings.Pipeline);
+        var functions = new RunActivityFunctions(activities, _store, settings);
+        return DurableTaskTestHost.StartAsync(registry =>
+        {
+            registry.AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context));
+            registry.AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context));
+            registry.AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input));
+            registry.AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) =>
+            {
+                Interlocked.Increment(ref _segmentCalls);
+                if (Interlocked.Decrement(ref _failuresLeft) >= 0)
+                {
+                    throw new IOException("a worker lost its GPU");
+                }
+
+                return functions.RunSegments(batch);
+            });
+            registry.AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input));
+        });
+    }
+
+    private async Task<string> Upload(string name, string text)
+    {
+        await _store.WriteAsync(Containers.Prompts, $"{_prefix}/{name}", Encoding.UTF8.GetBytes(text));
+        return $"{_prefix}/{name}";
+    }
+
+    private async Task<RunOutcome> Complete(DurableTaskClient client, string runId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        OrchestrationMetadata done = await client.WaitForInstanceCompletionAsync(runId, getInputsAndOutputs: true, timeout.Token);
+        Assert.True(done.RuntimeStatus == OrchestrationRuntimeStatus.Completed, done.FailureDetails?.ErrorMessage);
+        return done.ReadOutputAs<RunOutcome>()!;
+    }
+
+    [Fact]
+    public async Task AnUploadedPromptFileBecomesImagesAndAManifestAndARepeatedEventStartsNothing()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        var starter = new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null)));
+        string blob = await Upload("prompts.txt", string.Join('\n', Prompts));
+        string etag = (await _store.TagAsync(Containers.Prompts, blob))!;
+
+        string? runId = await starter.StartFromBlobAsync(host.Client, blob, etag);
+        Assert.NotNull(runId);
+        Assert.Null(await starter.StartFromBlobAsync(host.Client, blob, etag));
+
+        RunOutcome outcome = await Complete(host.Client, runId!);
+        Assert.True(outcome.Succeeded, outcome.Error);
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.NotNull(await _store.ReadAsync(Containers.Images, RunBlobs.Image(runId!, i, Prompts.Length)));
+        }
+
+        Assert.NotNull(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(runId!)));
+    }
+
+    [Fact]
+    public async Task AnActivityThatFailsOnceIsRetriedAndTheImagesAreUnchanged()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string blob = await Upload("p.txt", string.Join('\n', Prompts));
+        var options = new GenerationOptions { Steps = 5, Tau = 1.0 };
+
+        string clean = $"{_prefix}-clean";
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(clean, blob, options), new StartOrchestrationOptions(clean));
+        Assert.True((await Complete(host.Client, clean)).Succeeded);
+        int cleanCalls = _segmentCalls;
+
+        _failuresLeft = 1;
+        string retried = $"{_prefix}-retried";
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(retried, blob, options), new StartOrchestrationOptions(retried));
+        Assert.True((await Complete(host.Client, retried)).Succeeded);
+        Assert.Equal(2 * cleanCalls + 1, _segmentCalls);
+
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.Equal(
+                await _store.ReadAsync(Containers.Images, RunBlobs.Image(clean, i, Prompts.Length)),
+                await _store.ReadAsync(Containers.Images, RunBlobs.Image(retried, i, Prompts.Length)));
+        }
+    }
+
+    [Fact]
+    public async Task ABadPromptFileFailsTheRunWithItsReasonAndLeavesTheBlob()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string blob = await Upload("bad.csv", "text\nno prompt column here\n");
+        string run = $"{_prefix}-bad";
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(run, blob, new GenerationOptions()), new StartOrchestrationOptions(run));
+        RunOutcome outcome = await Complete(host.Client, run);
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("no 'prompt' column", outcome.Error);
+        Assert.Contains("no 'prompt' column", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!));
+        Assert.Equal("text\nno prompt column here\n", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Prompts, blob))!));
+        Assert.Null(await _store.ReadAsync(Containers.Images, RunBlobs.Image(run, 0, 1)));
+    }
+}
