@@ -1,4 +1,6 @@
+using System.Net;
 using System.Text;
+using System.Text.Json;
 using Azure.Storage.Blobs;
 using HierDiff.Functions.Functions;
 using HierDiff.Models;
@@ -135,6 +137,59 @@ public sealed class DurablePipelineTests : IAsyncLifetime
                 await _store.ReadAsync(Containers.Images, RunBlobs.Image(retried, i, Prompts.Length)));
         }
     }
+
+    [Fact]
+    public async Task TheHttpApiAnswers202WithALocationThen200WithTheManifest()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        RunStartFunctions functions = HttpFunctions();
+        string body = JsonSerializer.Serialize(new { prompts = Prompts, options = new { steps = 4, tau = 1.0 } });
+
+        var start = (FakeHttpResponse)await functions.StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string location = start.Header("Location")!;
+        string id = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        Assert.Equal($"https://app.example/api/runs/{id}", location);
+        Assert.Equal(location, JsonDocument.Parse(start.Text).RootElement.GetProperty("status_url").GetString());
+
+        Assert.True((await Complete(host.Client, id)).Succeeded);
+        var done = (FakeHttpResponse)await functions.GetRun(new FakeHttpRequest("GET", location), id, host.Client);
+        Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        JsonElement manifest = JsonDocument.Parse(done.Text).RootElement;
+        Assert.Equal(Prompts.Length, manifest.GetProperty("prompts").GetArrayLength());
+        Assert.Equal(4 * Prompts.Length, manifest.GetProperty("standard_denoiser_calls").GetInt32());
+        Assert.True(manifest.GetProperty("gpu").GetProperty("model_busy_seconds").GetDouble() > 0);
+    }
+
+    [Theory]
+    [InlineData("{\"prompts\": [\"a\"], \"prompts_blob\": \"p.txt\"}", "give exactly one of prompts")]
+    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]
+    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private or link-local")]
+    [InlineData("{\"prompts_blob\": \"../secrets.txt\"}", "prompts_blob '../secrets.txt' is not allowed")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps must be at least 1")]
+    [InlineData("{not json", "invalid JSON")]
+    public async Task BadRequestsAreRefusedWith400AndTheReason(string body, string reason)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        var response = (FakeHttpResponse)await HttpFunctions().StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, JsonDocument.Parse(response.Text).RootElement.GetProperty("error").GetString());
+    }
+
+    [Theory]
+    [InlineData("run-unknown", HttpStatusCode.NotFound)]
+    [InlineData("..", HttpStatusCode.BadRequest)]
+    public async Task StatusOfNoSuchRunIsRefused(string id, HttpStatusCode expected)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        var response = (FakeHttpResponse)await HttpFunctions().GetRun(new FakeHttpRequest("GET", "https://app.example/api/runs/x"), id, host.Client);
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    private RunStartFunctions HttpFunctions() => new(
+        new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null))),
+        _store,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<RunStartFunctions>.Instance);
 
     [Fact]
     public async Task ABadPromptFileFailsTheRunWithItsReasonAndLeavesTheBlob()
