@@ -10,9 +10,9 @@ namespace HierDiff.Pipeline;
 /// The serverless pipeline on one machine: the same orchestration and activities as the Functions app, over a
 /// local folder or blob storage, with the model loaded once in this process.
 /// </summary>
-public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null)
+public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null)
 {
-    private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings());
+    private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings()) { OnDenoised = onDenoised };
 
     public IRunStore Store => store;
 

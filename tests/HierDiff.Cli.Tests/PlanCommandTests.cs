@@ -58,7 +58,7 @@ public class PlanCommandTests
 
     [Theory]
     [InlineData("error: give exactly one of --tau and --target-savings", "--embeddings", "random-12x8.npy")]
-    [InlineData("error: give --embeddings FILE, or --prompts FILE with --model DIR", "--tau", "1")]
+    [InlineData("error: give --embeddings FILE or --prompts FILE", "--tau", "1")]
     [InlineData("error: --tau expects a number, not 'abc'", "--embeddings", "random-12x8.npy", "--tau", "abc")]
     [InlineData("error: --steps must be at least 1, not 0", "--embeddings", "random-12x8.npy", "--tau", "1", "--steps", "0")]
     [InlineData("error: tau must be a finite number >= 0, not -1", "--embeddings", "random-12x8.npy", "--tau", "-1")]

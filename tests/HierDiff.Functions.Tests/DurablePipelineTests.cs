@@ -6,6 +6,7 @@ using HierDiff.Functions.Functions;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
@@ -135,6 +136,30 @@ public sealed class DurablePipelineTests : IAsyncLifetime
             Assert.Equal(
                 await _store.ReadAsync(Containers.Images, RunBlobs.Image(clean, i, Prompts.Length)),
                 await _store.ReadAsync(Containers.Images, RunBlobs.Image(retried, i, Prompts.Length)));
+        }
+    }
+
+    [Fact]
+    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string text = string.Join('\n', Prompts);
+        string blob = await Upload("same.txt", text);
+        var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9 };
+        string durable = $"{_prefix}-durable";
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(durable, blob, options), new StartOrchestrationOptions(durable));
+        Assert.True((await Complete(host.Client, durable)).Succeeded);
+
+        // What `hierdiff generate` does: the same orchestration in-process, over a local folder.
+        var local = new LocalRunStore(Path.Combine(_root, "cli-store"));
+        await local.WriteAsync(Containers.Prompts, "same.txt", Encoding.UTF8.GetBytes(text));
+        Assert.True((await new LocalPipeline(local, () => _model).RunAsync(new RunInput("cli", "same.txt", options))).Succeeded);
+
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.Equal(
+                await _store.ReadAsync(Containers.Images, RunBlobs.Image(durable, i, Prompts.Length)),
+                await local.ReadAsync(Containers.Images, RunBlobs.Image("cli", i, Prompts.Length)));
         }
     }
 

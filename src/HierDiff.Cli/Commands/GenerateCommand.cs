@@ -1,12 +1,16 @@
 using System.CommandLine;
+using Azure.Storage.Blobs;
 using System.Diagnostics;
 using System.Globalization;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
 using HierDiff.Models;
-using HierDiff.Models.Images;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
 using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
@@ -18,7 +22,11 @@ public static class GenerateCommand
     {
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompt file: .txt, .json, .jsonl or .csv", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: images/0000.png ... and manifest.json", Required = true };
-        var modelDir = new Option<DirectoryInfo>("--model") { Description = "A Stable Diffusion ONNX export folder (diffusers/optimum layout)", Required = true };
+        var modelDir = new Option<DirectoryInfo>("--model")
+        {
+            Description = "A Stable Diffusion ONNX export folder (diffusers/optimum layout); default: the built-in shapes model",
+            DefaultValueFactory = _ => new DirectoryInfo(BuiltInModel.Directory),
+        };
         var mode = new Option<string>("--mode") { Description = "hierarchical (share early steps) or standard", DefaultValueFactory = _ => "hierarchical" };
         Option<double?> tau = HierDiffCli.NumberOption("--tau", $"The paper's tau (default {GenerationOptions.DefaultTau})");
         Option<double?> target = HierDiffCli.NumberOption("--target-savings", "Use the smallest tau that saves at least this fraction of denoiser calls");
@@ -30,10 +38,14 @@ public static class GenerateCommand
         var negative = new Option<string>("--negative-prompt") { Description = "Negative prompt (default empty)", DefaultValueFactory = _ => "" };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty output folder" };
+        var storage = new Option<string?>("--storage")
+        {
+            Description = "A blob storage connection string (Azurite's UseDevelopmentStorage=true, or Azure) for the run's intermediate files; default: a local folder",
+        };
 
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, storage,
         };
         command.SetAction(parse =>
         {
@@ -60,59 +72,66 @@ public static class GenerateCommand
             string outPath = parse.GetValue(output)!.ToString();
             using OutputFolder folder = OutputFolder.Open(outPath, parse.GetValue(overwrite));
 
-            PromptSet set = PromptFileReader.Read(parse.GetValue(prompts)!.ToString());
+            string promptPath = parse.GetValue(prompts)!.ToString();
+            PromptSet set = PromptFileReader.Read(promptPath);
             StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), onnxDevice);
-            IReadOnlyList<string> texts = set.Texts;
+            string? connection = parse.GetValue(storage);
+            IRunStore store = connection is null
+                ? new LocalRunStore(Path.Combine(folder.Staging, ".store"))
+                : new BlobRunStore(new BlobServiceClient(connection));
 
-            GenerationResult result = RunWithProgress(model, texts, options);
-            var manifest = GenerationManifest.From(result, options, model, texts, 0);
-            for (int i = 0; i < texts.Count; i++)
+            // The same orchestration and activities as the Functions app, hosted in this process.
+            string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+            string blob = $"{runId}/{Path.GetFileName(promptPath)}";
+            store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
+            RunOutcome outcome = RunWithProgress(store, model, new RunInput(runId, blob, options), (long)options.Steps * set.Count);
+            if (!outcome.Succeeded)
             {
-                folder.WriteFile(manifest.Images[i], PngEncoder.Encode(result.Images[i], manifest.PngText(i)));
+                throw new HierDiffInputException(outcome.Error ?? "the run failed");
             }
 
-            manifest = manifest with { Timings = manifest.Timings with { Total = clock.Elapsed.TotalSeconds } };
-            folder.WriteFile("manifest.json", manifest.ToJsonBytes());
+            byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
+            var manifest = GenerationManifest.Parse(manifestBytes);
+            for (int i = 0; i < set.Count; i++)
+            {
+                folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
+            }
+
+            folder.WriteFile("manifest.json", manifestBytes);
+            if (connection is null)
+            {
+                Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
+            }
+
             folder.Commit();
-            WriteSummary(manifest, outPath);
+            WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
     }
 
-    private static GenerationResult RunWithProgress(StableDiffusionModel model, IReadOnlyList<string> texts, GenerationOptions options)
+    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, RunInput input, long standardCalls)
     {
-        var pipeline = new StableDiffusionPipeline(model);
-        GenerationResult? result = null;
+        RunOutcome? outcome = null;
         AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
             .Start(context =>
             {
-                var tasks = new Dictionary<string, ProgressTask>();
-                result = pipeline.Generate(texts, options, p =>
-                {
-                    if (!tasks.TryGetValue(p.Phase, out ProgressTask? task))
-                    {
-                        foreach (ProgressTask earlier in tasks.Values)
-                        {
-                            earlier.Value = earlier.MaxValue;
-                        }
-
-                        task = tasks[p.Phase] = context.AddTask(p.Phase, maxValue: Math.Max(1, p.Total));
-                    }
-
-                    task.Value = p.Done;
-                });
-                foreach (ProgressTask task in tasks.Values)
-                {
-                    task.Value = task.MaxValue;
-                }
+                // The bar counts denoiser calls up to standard generation's; what sharing saves ends it early.
+                ProgressTask task = context.AddTask("denoising", maxValue: standardCalls);
+                long done = 0;
+                var pipeline = new LocalPipeline(store, () => model, new PipelineSettings(), items => task.Value = Interlocked.Add(ref done, items));
+                outcome = pipeline.RunAsync(input).GetAwaiter().GetResult();
+                task.Value = task.MaxValue;
             });
-        return result!;
+        return outcome!;
     }
 
-    private static void WriteSummary(GenerationManifest m, string outPath)
+    private static byte[] Read(IRunStore store, string container, string name) =>
+        store.ReadAsync(container, name).GetAwaiter().GetResult() ?? throw new InvalidOperationException($"{container}/{name} is missing");
+
+    private static void WriteSummary(GenerationManifest m, string outPath, double totalSeconds)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("generated").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
@@ -129,7 +148,7 @@ public static class GenerateCommand
             Row("prompts cut at 77 tokens", m.TruncatedPrompts.ToString(c));
         }
 
-        Row("time", $"{m.Timings.Total.ToString("0.00", c)} s (encode {m.Timings.Encode.ToString("0.00", c)}, cluster {m.Timings.Cluster.ToString("0.00", c)}, " +
+        Row("time", $"{totalSeconds.ToString("0.00", c)} s (encode {m.Timings.Encode.ToString("0.00", c)}, cluster {m.Timings.Cluster.ToString("0.00", c)}, " +
             $"denoise {m.Timings.Denoise.ToString("0.00", c)}, decode {m.Timings.Decode.ToString("0.00", c)})");
         AnsiConsole.Write(table);
     }

@@ -23,7 +23,7 @@ public static class PlanCommand
             Description = "Embedding matrix, one row per prompt: .npy (float32/float64, 2-D) or .json",
         };
         var prompts = new Option<FileInfo?>("--prompts") { Description = "Prompt file, embedded with --model's text encoder" };
-        var modelDir = new Option<DirectoryInfo?>("--model") { Description = "A Stable Diffusion ONNX export folder (with --prompts)" };
+        var modelDir = new Option<DirectoryInfo?>("--model") { Description = "A Stable Diffusion ONNX export folder (with --prompts); default: the built-in shapes model" };
         Option<double?> tau = HierDiffCli.NumberOption("--tau", "Highest merge height shared at the first step (the paper's tau)");
         Option<double?> target = HierDiffCli.NumberOption(
             "--target-savings", "Pick the smallest tau that saves at least this fraction of denoiser calls, e.g. 0.5");
@@ -71,7 +71,7 @@ public static class PlanCommand
     {
         if ((embeddings is null) == (prompts is null))
         {
-            throw new HierDiffInputException("give --embeddings FILE, or --prompts FILE with --model DIR");
+            throw new HierDiffInputException("give --embeddings FILE or --prompts FILE (embedded with --model, the built-in model by default)");
         }
 
         if (embeddings is not null)
@@ -79,13 +79,8 @@ public static class PlanCommand
             return (EmbeddingFile.Read(embeddings.ToString()), embeddings.ToString());
         }
 
-        if (model is null)
-        {
-            throw new HierDiffInputException("--prompts needs --model DIR: the prompts are embedded with that model's text encoder");
-        }
-
         PromptSet set = PromptFileReader.Read(prompts!.ToString());
-        StableDiffusionModel sd = StableDiffusionModel.Shared(model.ToString(), OnnxDevice.Cpu);
+        StableDiffusionModel sd = StableDiffusionModel.Shared(model?.ToString() ?? BuiltInModel.Directory, OnnxDevice.Cpu);
         return (StableDiffusionPipeline.PooledEmbeddings(sd.TextEncoder.Encode(set.Texts)), prompts.ToString());
     }
 

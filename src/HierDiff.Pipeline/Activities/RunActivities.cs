@@ -31,6 +31,9 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 {
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
 
+    /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
+    public Action<int>? OnDenoised { get; init; }
+
     /// <summary>Validates and encodes the prompts, builds the plan, and stores it with each segment's conditioning.
     /// Bad input fails the run with its reason in runs/{run}/error.json; the prompt file is never touched.</summary>
     public async Task<PreparedRun> PrepareAsync(RunInput input)
@@ -69,7 +72,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(batch.RunId)));
         byte[]? handOff = batch.Source >= 0 ? await ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
 
-        var denoiser = new TimedDenoiser(new GuidedDenoiser(sd.UNet, negative, options.Guidance, plan.LatentHeight, plan.LatentWidth));
+        var denoiser = new TimedDenoiser(new GuidedDenoiser(sd.UNet, negative, options.Guidance, plan.LatentHeight, plan.LatentWidth), OnDenoised);
         var worker = new SegmentWorker(scheduler, denoiser, new PreparedConditioning(conditioning), options.Seed);
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
         Trajectory[] done = worker.RunBatch(segments, latentLength, handOff, options.MaxBatch);
@@ -231,7 +234,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
     }
 
     /// <summary>Counts the seconds the model is busy: the GPU time a worker is billed for doing work.</summary>
-    private sealed class TimedDenoiser(IDenoiser inner) : IDenoiser
+    private sealed class TimedDenoiser(IDenoiser inner, Action<int>? onDenoised) : IDenoiser
     {
         private readonly Stopwatch _busy = new();
 
@@ -242,6 +245,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
             _busy.Start();
             inner.Predict(batch, outputs);
             _busy.Stop();
+            onDenoised?.Invoke(batch.Count);
         }
     }
 }
