@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Azure.Storage.Blobs;
 using System.Diagnostics;
 using System.Globalization;
+using Azure.Storage.Blobs;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
 using HierDiff.Models;
