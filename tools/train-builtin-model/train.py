@@ -312,9 +312,12 @@ def save(work, name, state):
     os.replace(tmp, checkpoint_path(work, name))
 
 
-def stage_text(work, prompts, said, minutes):
-    path = checkpoint_path(work, "text")
+def stage_text(work, prompts, said, minutes, name="text", start_from=None):
+    path = checkpoint_path(work, name)
     model = TextEncoder()
+    if start_from is not None:
+        # Fine-tune a trained reader on new wordings; the class embeddings the UNet learned on stay as they are.
+        model.load_state_dict(start_from.state_dict())
     if os.path.exists(path):
         state = torch.load(path)
         model.load_state_dict(state["model"])
@@ -323,13 +326,21 @@ def stage_text(work, prompts, said, minutes):
     vocab, ranks = load_tokenizer()
     ids = torch.from_numpy(tokenize(prompts, vocab, ranks))
     labels = torch.from_numpy(said)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    empty = torch.from_numpy(tokenize([""], vocab, ranks))
+    if start_from is not None:
+        # The empty prompt is the unconditional input of guidance: keep its reading exactly as the UNet learned it.
+        with torch.no_grad():
+            empty_targets = [F.softmax(l, dim=-1) for l in start_from.logits(empty)]
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3 if start_from is None else 5e-4, weight_decay=0.01)
     start = time.time()
     step = 0
     model.train()
     while time.time() - start < minutes * 60:
         idx = torch.randint(0, len(ids) - 2000, (256,))
         loss = sum(F.cross_entropy(l, labels[idx, i]) for i, l in enumerate(model.logits(ids[idx])))
+        if start_from is not None:
+            loss = loss + sum(F.kl_div(F.log_softmax(l, dim=-1), t, reduction="batchmean")
+                              for l, t in zip(model.logits(empty), empty_targets))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -342,7 +353,7 @@ def stage_text(work, prompts, said, minutes):
             if min(acc) == 1.0 and step >= 600:
                 break
     state = {"model": model.state_dict(), "done": True, "steps": step, "loss": loss.item(), "seconds": time.time() - start}
-    save(work, "text", state)
+    save(work, name, state)
     return model, state
 
 
@@ -564,6 +575,19 @@ def main():
     scale = 1.0 / vae_state["latent_std"]
     latents = encode_latents(args.work, vae, images, scale)
     unet, unet_state = stage_unet(args.work, text, latents, prompts, args.unet_minutes, args.batch)
+
+    # A second reading pass on a fresh draw of the world's wordings (seed 2), fine-tuning the reader only: the
+    # UNet sees the reader's class probabilities through fixed class embeddings, so it needs no retraining.
+    data2 = os.path.join(args.work, "data2")
+    if not os.path.exists(os.path.join(data2, "labels.jsonl")):
+        hierdiff("world", "--count", "30000", "--seed", "2", "--out", data2)
+    _, prompts2, said2 = load_data(data2)
+    text2, text2_state = stage_text(args.work, prompts2, said2, args.text_minutes / 2, name="text2", start_from=text)
+    text2.eval()
+    for name, a in text.class_embeddings.state_dict().items():
+        assert torch.equal(a, text2.class_embeddings.state_dict()[name])
+    text, text_state = text2, {"steps": text_state.get("steps", 0) + text2_state.get("steps", 0),
+                               "loss": text2_state.get("loss"), "seconds": text_state.get("seconds", 0) + text2_state.get("seconds", 0)}
 
     card = {
         "data": {"images": len(images), "generator": "hierdiff world --seed 1"},

@@ -56,7 +56,8 @@ public static class PromptWriter
 
         noun.Append(Palette.Name(d.ShapeColour)).Append(' ').Append(Name(d.Kind));
         string shape = noun.ToString();
-        bool article = d.Background is not null || d.Size is not null || d.Position is not null || random.Next(2) == 0;
+        // Most prompts say "a red circle", some just "red circle", whatever else they say.
+        bool article = random.Next(4) != 0;
         string withArticle = article ? Article(shape) + " " + shape : shape;
 
         string where = d.Position is Position p ? $"{(random.Next(3) switch { 0 => "in", 1 => "at", _ => "on" })} the {Name(p)}" : "";
