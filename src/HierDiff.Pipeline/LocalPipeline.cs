@@ -23,7 +23,7 @@ public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> mo
             .Register<RunInput, PreparedRun>(RunFunctions.Prepare, _activities.PrepareAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
-            .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s.RunId, s.Source, s.Segments));
+            .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s));
         var clock = Stopwatch.StartNew();
         return RunOrchestration.RunAsync(context, input, () => clock.Elapsed.TotalSeconds);
     }

@@ -132,6 +132,71 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.Equal("prompts/missing.txt: no such prompt file", outcome.Error);
     }
 
+    [Fact]
+    public async Task BigTreesRunPartlyInSubOrchestrationsWithTheSameImages()
+    {
+        // A history limit of 40 activities: the biggest subtrees must go to sub-orchestrations.
+        var random = new Random(3);
+        string[] words = ["red", "blue", "green", "yellow", "white", "black", "purple", "orange"];
+        string[] prompts = Enumerable.Range(0, 160)
+            .Select(i => $"a {words[i % 8]} {(i / 8 % 3 == 0 ? "circle" : i / 8 % 3 == 1 ? "square" : "triangle")} number {i} on a {words[(i / 24) % 8]} background")
+            .ToArray();
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        await Upload(store, "big.txt", string.Join('\n', prompts));
+        var activities = new RunActivities(store, () => _model, new PipelineSettings());
+        PreparedRun prepared = await activities.PrepareAsync(new RunInput("probe", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }));
+        Assert.True(prepared.Segments.Count > 100, $"{prepared.Segments.Count} segments");
+
+        var calls = new List<string>();
+        var context = new RecordingContext(activities, calls);
+        RunOutcome outcome = await RunOrchestration.RunAsync(
+            context, new RunInput("big", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }), () => 0, maxActivitiesPerHistory: 40);
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Contains(RunFunctions.SubtreeOrchestrator, calls);
+        Assert.True(context.MostActivitiesInOneHistory <= 40, $"{context.MostActivitiesInOneHistory} activities in one history");
+        Assert.True((await pipeline.RunAsync(new RunInput("flat", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }))).Succeeded);
+        Assert.Equal(await Images(store, "flat", prompts.Length), await Images(store, "big", prompts.Length));
+    }
+
+    /// <summary>An in-process host that records which functions the orchestration calls, and how many activities each
+    /// history (the orchestration, each sub-orchestration) holds.</summary>
+    private sealed class RecordingContext(RunActivities activities, List<string> calls, int[]? most = null) : IRunContext
+    {
+        private readonly int[] _most = most ?? [0];
+        private int _events;
+
+        public int MostActivitiesInOneHistory => _most[0];
+
+        public async Task<TResult> CallActivityAsync<TResult>(string name, object input)
+        {
+            Record(name);
+            object result = name switch
+            {
+                RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
+                RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
+                _ => await activities.FinishAsync((FinishInput)input),
+            };
+            return (TResult)result;
+        }
+
+        public async Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input)
+        {
+            Record(name);
+            var history = new RecordingContext(activities, calls, _most);
+            return (TResult)(object)await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
+        }
+
+        private void Record(string name)
+        {
+            lock (calls)
+            {
+                calls.Add(name);
+                _events++;
+                _most[0] = Math.Max(_most[0], _events);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("../../etc/passwd")]
     [InlineData("/abs/path.txt")]

@@ -28,8 +28,7 @@ public static class RunOrchestratorFunctions
     [Function(RunFunctions.SubtreeOrchestrator)]
     public static Task<ActivityReport> SubtreeOrchestrator([OrchestrationTrigger] TaskOrchestrationContext context)
     {
-        SubtreeInput input = context.GetInput<SubtreeInput>()!;
-        return RunOrchestration.RunChildrenAsync(new DurableRunContext(context), input.RunId, input.Source, input.Segments);
+        return RunOrchestration.RunChildrenAsync(new DurableRunContext(context), context.GetInput<SubtreeInput>()!);
     }
 }
 

@@ -36,8 +36,9 @@ public sealed record ActivityReport(double ModelSeconds, double WallSeconds, lon
         new(a.ModelSeconds + b.ModelSeconds, a.WallSeconds + b.WallSeconds, a.DenoiserCalls + b.DenoiserCalls, a.DecodeSeconds + b.DecodeSeconds);
 }
 
-/// <summary>A part of the tree run by a sub-orchestration, so no single history grows past a few hundred activities.</summary>
-public sealed record SubtreeInput(string RunId, int Source, IReadOnlyList<SegmentSpec> Segments);
+/// <summary>Part of the tree, run by a sub-orchestration so that no single history grows past a few hundred
+/// activities: every segment below the source nodes (-1: the whole tree).</summary>
+public sealed record SubtreeInput(string RunId, IReadOnlyList<int> Sources, IReadOnlyList<SegmentSpec> Segments, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory);
 
 /// <summary>Finish a run: write its manifest from the plan and what every activity reported.</summary>
 public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);
