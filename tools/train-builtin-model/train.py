@@ -85,7 +85,7 @@ def tokenize(texts, vocab, ranks):
 
 
 def hierdiff(*args, capture=False):
-    return subprocess.run(["dotnet", "run", "--project", os.path.join(REPO, "src", "HierDiff.Cli"), "-c", "Release", "--", *args],
+    return subprocess.run(["dotnet", "run", "--project", os.path.join(REPO, "src", "HierDiff.Cli"), "-c", "Release", "-v", "q", "--", *args],
                           check=True, capture_output=capture, text=True).stdout
 
 
@@ -99,7 +99,7 @@ def stage_data(work, count):
     prompts = open(os.path.join(data, "prompts.txt"), encoding="utf-8").read().split("\n")[:3000]
     open(sample, "w", encoding="utf-8").write("\n".join(prompts) + "\n")
     reference = [json.loads(line)["ids"] for line in hierdiff("tokenize", "--tokenizer", os.path.join(REPO, "tests", "data", "clip"),
-                                                               "--prompts", sample, capture=True).splitlines()]
+                                                               "--prompts", sample, capture=True).splitlines() if line.startswith("{")]
     vocab, ranks = load_tokenizer()
     ours = tokenize(prompts, vocab, ranks)
     for n, ids in enumerate(reference):
