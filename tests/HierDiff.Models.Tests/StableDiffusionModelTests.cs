@@ -6,7 +6,7 @@ namespace HierDiff.Models.Tests;
 
 public sealed class StableDiffusionModelTests : IDisposable
 {
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 

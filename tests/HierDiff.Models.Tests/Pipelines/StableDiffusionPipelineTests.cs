@@ -19,7 +19,7 @@ public sealed class StableDiffusionPipelineTests : IDisposable
         "a yellow triangle on a black background",
     ];
 
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 

@@ -1,4 +1,4 @@
-namespace HierDiff.Models.Tests.Fixtures;
+namespace HierDiff.Models.Tests;
 
 /// <summary>A fresh folder under the system temp folder, deleted on dispose.</summary>
 internal sealed class TempDirectory : IDisposable
