@@ -415,8 +415,8 @@ def encode_latents(work, vae, images, scale):
     return out
 
 
-def stage_unet(work, text, latents, prompts, minutes, batch):
-    path = checkpoint_path(work, "unet")
+def stage_unet(work, text, latents, prompts, minutes, batch, name="unet", start_from=None, layout_weight=False):
+    path = checkpoint_path(work, name)
     model = UNet()
     ema = UNet()
     opt = torch.optim.AdamW(model.parameters(), lr=4e-4, weight_decay=0.0)
@@ -428,6 +428,12 @@ def stage_unet(work, text, latents, prompts, minutes, batch):
         opt.load_state_dict(state["opt"])
         if state.get("done") and state["seconds"] >= minutes * 60:
             return ema, state
+    elif start_from is not None:
+        # Continue from a finished stage's weights (its EMA), with its optimizer state.
+        model.load_state_dict(start_from["ema"])
+        ema.load_state_dict(start_from["ema"])
+        opt.load_state_dict(start_from["opt"])
+        state = {"step": start_from["step"], "seconds": 0.0, "losses": list(start_from["losses"])}
     else:
         ema.load_state_dict(model.state_dict())
     log(f"unet: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, resuming at step {state['step']}")
@@ -451,6 +457,9 @@ def stage_unet(work, text, latents, prompts, minutes, batch):
         drop = torch.rand(batch) < 0.1
         cond[drop] = empty
         t = torch.randint(0, T_TRAIN, (batch,))
+        if layout_weight:
+            # Half the batch from the noisiest 40 % of timesteps, where the layout (position, size, kind) is decided.
+            t[: batch // 2] = torch.randint(600, T_TRAIN, (batch // 2,))
         a = ac[t].reshape(-1, 1, 1, 1)
         noise = torch.randn_like(x0)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
@@ -458,6 +467,8 @@ def stage_unet(work, text, latents, prompts, minutes, batch):
         pred = model(xt, t, torch.cat([cond, pad], dim=1))
         snr = a / (1 - a)
         weight = torch.clamp(snr, max=5.0) / (snr + 1)  # min-SNR-5 for v-prediction
+        if layout_weight:
+            weight = torch.ones_like(weight)  # plain v loss: the noisiest steps count as much as the rest
         loss = (weight * (pred - v).pow(2).mean(dim=(1, 2, 3), keepdim=True)).mean()
         opt.zero_grad()
         loss.backward()
@@ -473,13 +484,13 @@ def stage_unet(work, text, latents, prompts, minutes, batch):
             log(f"unet step {step} loss {running:.4f} ({(time.time() - start) / 60:.1f} min)")
             state["losses"].append((step, running))
         if time.time() - last_save > 180:
-            save(work, "unet", {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+            save(work, name, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                                 "step": step, "seconds": time.time() - start, "losses": state["losses"]})
             last_save = time.time()
     state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
              "seconds": time.time() - start, "losses": state["losses"], "done": True, "loss": running, "batch": batch}
-    save(work, "unet", state)
-    log(f"unet done: {step} steps, loss {running:.4f}")
+    save(work, name, state)
+    log(f"{name} done: {step} steps, loss {running:.4f}")
     return ema, state
 
 
@@ -556,6 +567,7 @@ def main():
     p.add_argument("--vae-minutes", type=float, default=16)
     p.add_argument("--unet-minutes", type=float, default=50)
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--layout-minutes", type=float, default=15)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -575,6 +587,11 @@ def main():
     scale = 1.0 / vae_state["latent_std"]
     latents = encode_latents(args.work, vae, images, scale)
     unet, unet_state = stage_unet(args.work, text, latents, prompts, args.unet_minutes, args.batch)
+    if args.layout_minutes > 0:
+        # A second phase that weights the noisiest steps, where the layout is decided, as much as the rest.
+        unet, layout_state = stage_unet(args.work, text, latents, prompts, args.layout_minutes, args.batch,
+                                        name="unet-layout", start_from=torch.load(checkpoint_path(args.work, "unet")), layout_weight=True)
+        unet_state = {**layout_state, "seconds": unet_state["seconds"] + layout_state["seconds"], "layout_seconds": layout_state["seconds"]}
 
     # A second reading pass on a fresh draw of the world's wordings (seed 2), fine-tuning the reader only: the
     # UNet sees the reader's class probabilities through fixed class embeddings, so it needs no retraining.
