@@ -43,9 +43,10 @@ public sealed class UNet : IDisposable
 
     /// <summary>
     /// One call for <paramref name="batch"/> items at one timestep: samples and outputs are batch x latent length,
-    /// hiddenStates batch x (tokens x hidden size).
+    /// hiddenStates batch x (tokens x hidden size). Returns the seconds the model itself took (not counting any wait
+    /// for another caller's run to finish).
     /// </summary>
-    public void Run(int batch, ReadOnlySpan<float> samples, double timestep, ReadOnlySpan<float> hiddenStates, Span<float> output, int latentHeight, int latentWidth)
+    public double Run(int batch, ReadOnlySpan<float> samples, double timestep, ReadOnlySpan<float> hiddenStates, Span<float> output, int latentHeight, int latentWidth)
     {
         int tokens = _model.FixedDimension("encoder_hidden_states", 1) ?? 77;
         int perItem = hiddenStates.Length / batch;
@@ -56,6 +57,7 @@ public sealed class UNet : IDisposable
 
         lock (_gate)
         {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             Buffers buffers = Reserve(batch, samples.Length, hiddenStates.Length);
             long[] latentShape = [batch, LatentChannels, latentHeight, latentWidth];
             long[] timestepShape = _model.Inputs["timestep"].Dimensions.Length == 0 ? [] : [batch];
@@ -74,6 +76,7 @@ public sealed class UNet : IDisposable
             ];
             _model.Session.Run(_runOptions, InputNames, inputs, OutputNames, [buffers.Output.View(latentShape)]);
             buffers.Output.ReadFloats(0, output);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         }
     }
 

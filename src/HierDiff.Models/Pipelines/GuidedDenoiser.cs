@@ -16,6 +16,9 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
 
     public bool Guided => guidance > 1;
 
+    /// <summary>Seconds the UNet spent on this denoiser's calls: the GPU time its work is billed.</summary>
+    public double ModelSeconds { get; private set; }
+
     public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
     {
         // Our samplers batch one step at a time, so a batch shares one timestep; split it if it ever does not.
@@ -54,7 +57,7 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
             }
         }
 
-        unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
+        ModelSeconds += unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
         float g = (float)guidance;
         for (int b = 0; b < n; b++)
         {

@@ -72,7 +72,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(batch.RunId)));
         byte[]? handOff = batch.Source >= 0 ? await ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
 
-        var denoiser = new TimedDenoiser(new GuidedDenoiser(sd.UNet, negative, options.Guidance, plan.LatentHeight, plan.LatentWidth), OnDenoised);
+        var guided = new GuidedDenoiser(sd.UNet, negative, options.Guidance, plan.LatentHeight, plan.LatentWidth);
+        var denoiser = new ReportingDenoiser(guided, OnDenoised);
         var worker = new SegmentWorker(scheduler, denoiser, new PreparedConditioning(conditioning), options.Seed);
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
         Trajectory[] done = worker.RunBatch(segments, latentLength, handOff, options.MaxBatch);
@@ -104,7 +105,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
 
         long calls = segments.Length * (long)(batch.End - batch.Start);
-        return new ActivityReport(denoiser.Seconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds, calls, decodeClock.Elapsed.TotalSeconds);
+        return new ActivityReport(guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds, calls, decodeClock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds.</summary>
@@ -233,18 +234,12 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         public float[] For(IReadOnlyList<int> prompts) => byMembers[(int[])prompts];
     }
 
-    /// <summary>Counts the seconds the model is busy: the GPU time a worker is billed for doing work.</summary>
-    private sealed class TimedDenoiser(IDenoiser inner, Action<int>? onDenoised) : IDenoiser
+    /// <summary>Reports each model call's items (for progress bars on one machine).</summary>
+    private sealed class ReportingDenoiser(IDenoiser inner, Action<int>? onDenoised) : IDenoiser
     {
-        private readonly Stopwatch _busy = new();
-
-        public double Seconds => _busy.Elapsed.TotalSeconds;
-
         public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
         {
-            _busy.Start();
             inner.Predict(batch, outputs);
-            _busy.Stop();
             onDenoised?.Invoke(batch.Count);
         }
     }
