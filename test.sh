@@ -13,11 +13,13 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null; then
   .azurite/node_modules/.bin/azurite --silent --skipApiVersionCheck --disableTelemetry --location "$data" \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
   started=$!
-  trap 'kill "$started" 2>/dev/null || true; rm -rf "$data"' EXIT
+  trap 'kill "$started" 2>/dev/null || true; wait "$started" 2>/dev/null || true; rm -rf "$data" 2>/dev/null || true' EXIT
   for _ in $(seq 1 60); do
     (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break
     sleep 0.5
   done
 fi
 
-dotnet test HierDiff.Functions.sln "$@"
+status=0
+dotnet test HierDiff.Functions.sln "$@" || status=$?
+exit "$status"
