@@ -50,36 +50,6 @@ public sealed record GenerationManifest(
     public static string ImageName(int index, int count) =>
         $"images/{index.ToString(new string('0', Math.Max(4, (count - 1).ToString(CultureInfo.InvariantCulture).Length)), CultureInfo.InvariantCulture)}.png";
 
-    public static GenerationManifest From(
-        GenerationResult result, GenerationOptions options, StableDiffusionModel model, IReadOnlyList<string> texts, double totalSeconds)
-    {
-        int n = texts.Count;
-        ManifestPrompt[] prompts = texts.Select((t, i) =>
-            new ManifestPrompt(i, t, ImageName(i, n), result.Prompts[i].Tokens.TokenCount, result.Prompts[i].Tokens.Truncated)).ToArray();
-        GenerationTimings t = result.Timings;
-        return new GenerationManifest(
-            options.Mode.ToString().ToLowerInvariant(),
-            model.Name,
-            model.Device.ToString(),
-            prompts,
-            prompts.Select(p => p.Image).ToArray(),
-            options.Steps,
-            result.Tau,
-            options.Mode == GenerationMode.Hierarchical ? options.TargetSavings : null,
-            options.Seed,
-            result.Scheduler,
-            options.Guidance,
-            options.NegativePrompt,
-            options.MaxBatch,
-            result.Images[0].Width,
-            result.Images[0].Height,
-            result.DenoiserCalls,
-            result.StandardDenoiserCalls,
-            result.Savings,
-            prompts.Count(p => p.Truncated),
-            new ManifestTimings(totalSeconds, t.EncodeSeconds, t.ClusterSeconds, t.DenoiseSeconds, t.DecodeSeconds));
-    }
-
     public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 
     public static GenerationManifest Parse(ReadOnlySpan<byte> json) =>
