@@ -20,6 +20,7 @@ public static class HierDiffCli
             WorldCommand.Create(),
             EvalCommand.Create(),
             CompareCommand.Create(),
+            ReportCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

@@ -2,9 +2,13 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Azure.Storage.Blobs;
+using HierDiff.Cli.Report;
 using HierDiff.Core;
+using HierDiff.Core.Clustering;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Schedulers;
 using HierDiff.Models;
+using HierDiff.Models.Images;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline;
@@ -21,7 +25,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompt file: .txt, .json, .jsonl or .csv", Required = true };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: images/0000.png ... and manifest.json", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: images/0000.png ..., manifest.json and plan.json (the prompt tree)", Required = true };
         var modelDir = new Option<DirectoryInfo>("--model")
         {
             Description = "A Stable Diffusion ONNX export folder (diffusers/optimum layout); default: the built-in shapes model",
@@ -38,6 +42,10 @@ public static class GenerateCommand
         var negative = new Option<string>("--negative-prompt") { Description = "Negative prompt (default empty)", DefaultValueFactory = _ => "" };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a non-empty output folder" };
+        var keepNodes = new Option<bool>("--keep-node-images")
+        {
+            Description = "Also decode each shared cluster's latent where it splits, into nodes/{node}.png (hierdiff report shows them)",
+        };
         var storage = new Option<string?>("--storage")
         {
             Description = "A blob storage connection string (Azurite's UseDevelopmentStorage=true, or Azure) for the run's intermediate files; default: a local folder",
@@ -45,7 +53,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, storage,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, storage,
         };
         command.SetAction(parse =>
         {
@@ -98,6 +106,13 @@ public static class GenerateCommand
             }
 
             folder.WriteFile("manifest.json", manifestBytes);
+            RunPlanFile plan = RunPlanFile.Parse(Read(store, Containers.Runs, RunBlobs.Plan(runId)));
+            folder.WriteFile(RunTreeFile.FileName, TreeFile(plan, model).ToBytes());
+            if (parse.GetValue(keepNodes))
+            {
+                WriteNodeImages(store, model, plan, folder);
+            }
+
             if (connection is null)
             {
                 Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
@@ -126,6 +141,38 @@ public static class GenerateCommand
                 task.Value = task.MaxValue;
             });
         return outcome!;
+    }
+
+    /// <summary>The run's plan with its prompt tree, rebuilt from the prompts' embeddings (the store's plan has no tree).</summary>
+    private static RunTreeFile TreeFile(RunPlanFile plan, StableDiffusionModel model)
+    {
+        if (plan.Options.Mode != GenerationMode.Hierarchical)
+        {
+            return RunTreeFile.From(plan, null);
+        }
+
+        var encoded = model.TextEncoder.Encode(plan.Prompts.Select(p => p.Text).ToArray());
+        return RunTreeFile.From(plan, WardLinkage.FromEmbeddings(StableDiffusionPipeline.PooledEmbeddings(encoded)));
+    }
+
+    /// <summary>Decodes the latent each shared segment handed to its children through the store: what the cluster
+    /// looks like when it splits. Segments whose subtree ran in memory, in one activity, left no latent to decode.</summary>
+    private static void WriteNodeImages(IRunStore store, StableDiffusionModel model, RunPlanFile plan, OutputFolder folder)
+    {
+        var kept = new List<(int Node, float[] Latent)>();
+        foreach (PlannedSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
+        {
+            if (store.ReadAsync(Containers.Runs, RunBlobs.Trajectory(plan.RunId, s.Node)).GetAwaiter().GetResult() is byte[] bytes)
+            {
+                kept.Add((s.Node, Trajectory.FromBytes(bytes).Latent));
+            }
+        }
+
+        IReadOnlyList<RgbImage> images = model.Vae.Decode(kept.Select(k => k.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
+        for (int i = 0; i < kept.Count; i++)
+        {
+            folder.WriteFile(RunReport.NodeImage(kept[i].Node), PngEncoder.Encode(images[i]));
+        }
     }
 
     private static byte[] Read(IRunStore store, string container, string name) =>

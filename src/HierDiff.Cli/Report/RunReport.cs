@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace HierDiff.Cli.Report;
+
+/// <summary>
+/// <c>report.html</c>: one self-contained page about a run. A summary (savings, denoiser calls, timings, GPU
+/// seconds), then the prompt tree as nested &lt;details&gt;: each node with its steps, merge height, prompt count and
+/// mean evaluation score; each prompt with its image, text and score. Images travel as data: URIs in one JSON blob
+/// and become &lt;img&gt; elements only when their node is opened, so a 2,000-prompt page opens fast. Every text from
+/// the run is HTML-encoded, and a Content-Security-Policy lets only this page's own script run and nothing load.
+/// </summary>
+public static class RunReport
+{
+    public const string FileName = "report.html";
+
+    /// <summary>Runs up to this many prompts open fully; larger ones open the top levels of the tree.</summary>
+    public const int OpenAllUpTo = 100;
+
+    private const int OpenDepth = 3;
+
+    /// <summary>Prompts of a run without a tree are listed in groups of this many.</summary>
+    private const int GroupSize = 100;
+
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    /// <summary>Where <c>generate --keep-node-images</c> puts a shared cluster's decoded latent.</summary>
+    public static string NodeImage(int node) => $"nodes/{node}.png";
+
+    /// <summary>Writes DIR/report.html and returns its path.</summary>
+    public static string Write(string runDirectory)
+    {
+        ReportRun run = ReportRun.Load(runDirectory);
+        string path = Path.Combine(runDirectory, FileName);
+        File.WriteAllText(path, Render(run), new UTF8Encoding(false));
+        return path;
+    }
+
+    public static string Render(ReportRun run)
+    {
+        var html = new StringBuilder();
+        string title = $"HierDiff run {Path.GetFileName(Path.GetFullPath(run.Folder).TrimEnd(Path.DirectorySeparatorChar))}";
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+            .Append($"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{ScriptHash()}'\">\n")
+            .Append($"<title>{E(title)}</title>\n<style>{ReportAssets.Style}</style>\n</head>\n<body>\n<h1>{E(title)}</h1>\n");
+        Summary(html, run);
+        html.Append("<h2>Prompt tree</h2>\n<p class=\"legend\">Each node: its prompt count, the steps it denoised for all of them with their mean embedding, ")
+            .Append("its score (the Ward merge height: it runs while the falling threshold is at or above it) and their mean evaluation score. ")
+            .Append("Each prompt: its image, the steps it ran alone, its evaluation score.</p>\n")
+            .Append("<p><button type=\"button\" id=\"expand\">Expand all</button> <button type=\"button\" id=\"collapse\">Collapse all</button></p>\n<div id=\"tree\">\n");
+        if (run.Tree is { Tree.Count: > 0 } tree)
+        {
+            new TreeWriter(run, tree, html).Node(tree.Prompts + tree.Tree.Count - 1, 0);
+        }
+        else
+        {
+            FlatList(html, run);
+        }
+
+        html.Append("</div>\n<script type=\"application/json\" id=\"images\">").Append(ImagesJson(run)).Append("</script>\n")
+            .Append("<script>").Append(ReportAssets.Script).Append("</script>\n</body>\n</html>\n");
+        return html.ToString();
+    }
+
+    private static void Summary(StringBuilder html, ReportRun run)
+    {
+        JsonElement m = run.Manifest;
+        var rows = new List<(string Name, string Value)>
+        {
+            ("prompts", run.Prompts.Count.ToString("N0", C)),
+            ("model", $"{Text(m, "model")} on {Text(m, "device")}, {Text(m, "width")} x {Text(m, "height")}"),
+            ("mode", Text(m, "mode") == "hierarchical"
+                ? $"hierarchical, tau {Number(m, "tau", "0.#####")}" + (Get(m, "target_savings") is { ValueKind: JsonValueKind.Number } t ? $" (target savings {t.GetDouble().ToString("0.##%", C)})" : "")
+                : Text(m, "mode")),
+            ("scheduler", $"{Text(m, "scheduler")}, {Text(m, "steps")} steps, guidance {Text(m, "guidance")}, seed {Text(m, "seed")}"),
+            ("denoiser calls", $"{Number(m, "denoiser_calls", "N0")} of {Number(m, "standard_denoiser_calls", "N0")} for standard generation"),
+            ("savings", Number(m, "savings", "0.00%")),
+            ("time", $"{Number(m, "timings.total_s", "0.00")} s: encode {Number(m, "timings.encode_s", "0.00")}, cluster {Number(m, "timings.cluster_s", "0.00")}, " +
+                $"denoise {Number(m, "timings.denoise_s", "0.00")}, decode {Number(m, "timings.decode_s", "0.00")}"),
+            ("GPU seconds", $"{Number(m, "gpu.model_busy_seconds", "0.00")} s in the model, {Number(m, "gpu.activity_wall_seconds", "0.00")} s of activity wall time; " +
+                $"standard generation: about {Number(m, "gpu.standard_estimate_seconds", "0.00")} s"),
+            ("cost", Get(m, "gpu.price_per_gpu_second") is { ValueKind: JsonValueKind.Number } price && price.GetDouble() > 0
+                ? $"{Number(m, "gpu.cost", "0.0000")} (standard: {Number(m, "gpu.standard_estimate_cost", "0.0000")}) at {price.GetDouble().ToString("0.######", C)} per GPU-second"
+                : "no price per GPU-second was set"),
+        };
+        if (run.Scores is JsonElement s)
+        {
+            rows.Add(("evaluation", $"mean score {Number(s, "mean_score", "0.000")}, diversity {Number(s, "diversity", "0.000")} (mean cosine of image features; lower is more diverse)"));
+        }
+        else
+        {
+            rows.Add(("evaluation", "none: hierdiff eval --run writes scores.json"));
+        }
+
+        html.Append("<table class=\"summary\">\n");
+        foreach ((string name, string value) in rows)
+        {
+            html.Append($"<tr><th>{E(name)}</th><td>{E(value)}</td></tr>\n");
+        }
+
+        html.Append("</table>\n");
+    }
+
+    /// <summary>A run without a tree (standard generation, or one older than plan.json): its prompts in groups.</summary>
+    private static void FlatList(StringBuilder html, ReportRun run)
+    {
+        string why = run.Tree is null ? "no plan.json in this run (older than hierdiff report), so no tree" : "standard generation: every prompt alone from step 0";
+        html.Append($"<p class=\"legend\">{E(why)}.</p>\n");
+        for (int start = 0; start < run.Prompts.Count; start += GroupSize)
+        {
+            int end = Math.Min(run.Prompts.Count, start + GroupSize);
+            html.Append(start == 0 ? "<details class=\"node\" open>" : "<details class=\"node\">")
+                .Append($"<summary>prompts {start}–{end - 1}</summary>\n");
+            for (int i = start; i < end; i++)
+            {
+                Leaf(html, run.Prompts[i], "");
+            }
+
+            html.Append("</details>\n");
+        }
+    }
+
+    private static void Leaf(StringBuilder html, ReportPrompt p, string steps)
+    {
+        html.Append($"<div class=\"leaf\"><span class=\"thumb\" data-img=\"{p.Index}\"></span><span class=\"idx\">#{p.Index}</span> ")
+            .Append($"<span class=\"prompt\">{E(p.Text)}</span> <span class=\"meta\">{E(steps)}");
+        if (p.Score is double score)
+        {
+            html.Append($"{(steps.Length > 0 ? " · " : "")}eval <b class=\"score\">{score.ToString("0.000", C)}</b>");
+        }
+
+        html.Append("</span></div>\n");
+    }
+
+    /// <summary>Writes the tree from the root down: a node is a &lt;details&gt;, a prompt a line.</summary>
+    private sealed class TreeWriter
+    {
+        private readonly ReportRun _run;
+        private readonly RunTreeFile _tree;
+        private readonly StringBuilder _html;
+        private readonly Dictionary<int, TreeSegment> _segments;
+        private readonly Dictionary<int, TreeSegment> _finalOf = [];
+        private readonly bool _openAll;
+
+        public TreeWriter(ReportRun run, RunTreeFile tree, StringBuilder html)
+        {
+            _run = run;
+            _tree = tree;
+            _html = html;
+            _segments = tree.Segments.ToDictionary(s => s.Node);
+            foreach (TreeSegment s in tree.Segments.Where(s => s.End == tree.Steps))
+            {
+                foreach (int member in s.Members)
+                {
+                    _finalOf[member] = s;
+                }
+            }
+
+            _openAll = tree.Prompts <= OpenAllUpTo;
+        }
+
+        public void Node(int node, int depth)
+        {
+            if (node < _tree.Prompts)
+            {
+                ReportPrompt p = _run.Prompts[node];
+                Leaf(_html, p, _finalOf.TryGetValue(node, out TreeSegment? last) && last.Node != node
+                    ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
+                    : _segments.TryGetValue(node, out TreeSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
+                return;
+            }
+
+            TreeMerge merge = _tree.Tree[node - _tree.Prompts];
+            string steps = _segments.TryGetValue(node, out TreeSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
+            _html.Append(_openAll || depth < OpenDepth ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
+            if (_run.NodeImages.ContainsKey(node))
+            {
+                _html.Append($"<span class=\"thumb\" data-img=\"n{node}\" title=\"this cluster's latent at step {s?.End}, decoded\"></span>");
+            }
+
+            _html.Append($"<b>node {node}</b> · {merge.Count} prompts · {E(steps)} · score {merge.Score.ToString("G4", C)}");
+            if (MeanScore(node) is double mean)
+            {
+                _html.Append($" · eval <b class=\"score\">{mean.ToString("0.000", C)}</b>");
+            }
+
+            _html.Append("</summary>\n");
+            Node(merge.Left, depth + 1);
+            Node(merge.Right, depth + 1);
+            _html.Append("</details>\n");
+        }
+
+        private double? MeanScore(int node)
+        {
+            double sum = 0;
+            int count = 0;
+            var stack = new Stack<int>([node]);
+            while (stack.Count > 0)
+            {
+                int n = stack.Pop();
+                if (n < _tree.Prompts)
+                {
+                    if (_run.Prompts[n].Score is not double score)
+                    {
+                        return null;
+                    }
+
+                    sum += score;
+                    count++;
+                }
+                else
+                {
+                    stack.Push(_tree.Tree[n - _tree.Prompts].Left);
+                    stack.Push(_tree.Tree[n - _tree.Prompts].Right);
+                }
+            }
+
+            return sum / count;
+        }
+    }
+
+    /// <summary>The images by key (prompt index, or "n" + node id). The default encoder escapes &lt; &gt; &amp;, so
+    /// nothing in the blob can close its script element.</summary>
+    private static string ImagesJson(ReportRun run)
+    {
+        var images = new Dictionary<string, string>();
+        foreach (ReportPrompt p in run.Prompts)
+        {
+            images[p.Index.ToString(C)] = p.ImageUri;
+        }
+
+        foreach ((int node, string uri) in run.NodeImages)
+        {
+            images[$"n{node}"] = uri;
+        }
+
+        return JsonSerializer.Serialize(images);
+    }
+
+    /// <summary>The CSP hash of the page's script: it runs, and a script smuggled in by a prompt would not.</summary>
+    private static string ScriptHash() => "sha256-" + Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(ReportAssets.Script)));
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    /// <summary>A manifest field by dotted path, or null.</summary>
+    private static JsonElement? Get(JsonElement root, string path)
+    {
+        JsonElement e = root;
+        foreach (string part in path.Split('.'))
+        {
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(part, out e))
+            {
+                return null;
+            }
+        }
+
+        return e;
+    }
+
+    private static string Text(JsonElement root, string path) => Get(root, path) switch
+    {
+        { ValueKind: JsonValueKind.String } e => e.GetString()!,
+        { ValueKind: JsonValueKind.Number } e => e.GetRawText(),
+        _ => "n/a",
+    };
+
+    private static string Number(JsonElement root, string path, string format) =>
+        Get(root, path) is { ValueKind: JsonValueKind.Number } e ? e.GetDouble().ToString(format, C) : "n/a";
+}
