@@ -1,0 +1,171 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using HierDiff.Models.Images;
+using HierDiff.TestModels;
+
+namespace HierDiff.Cli.Tests;
+
+/// <summary><c>hierdiff report</c>: the page of a run, checked in a real headless browser.</summary>
+public sealed class ReportCommandTests : IDisposable
+{
+    private const string Hostile = "<script>alert(1)</script> a red circle & \"quotes\"";
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-report-cli-" + Guid.NewGuid().ToString("N"));
+
+    public ReportCommandTests() => Directory.CreateDirectory(_root);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void GeneratedRunShowsItsTreeAndEveryImageInABrowser()
+    {
+        string model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
+        string prompts = Path.Combine(_root, "prompts.txt");
+        File.WriteAllLines(prompts, ["a red circle on a blue background", "a red circle on a blue background, striped", Hostile, "a green square", "a yellow triangle"]);
+        string run = Path.Combine(_root, "run");
+        CliRunner.Result generated = CliRunner.Run("generate", "--prompts", prompts, "--model", model, "--out", run, "--steps", "40", "--target-savings", "0.5", "--keep-node-images");
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+
+        // generate wrote the tree the report draws: 4 merges for 5 prompts, segments that cover every step of every prompt.
+        using JsonDocument plan = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run, "plan.json")));
+        Assert.Equal(4, plan.RootElement.GetProperty("tree").GetArrayLength());
+        long calls = plan.RootElement.GetProperty("segments").EnumerateArray().Sum(s => (long)(s.GetProperty("end").GetInt32() - s.GetProperty("start").GetInt32()));
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run, "manifest.json")));
+        Assert.Equal(manifest.RootElement.GetProperty("denoiser_calls").GetInt64(), calls);
+        int nodeImages = Directory.GetFiles(Path.Combine(run, "nodes")).Length;
+        Assert.True(nodeImages >= 1, "the root's latent is handed over through the store, so at least it is decoded");
+
+        CliRunner.Result result = CliRunner.Run("report", "--run", run);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Contains("savings", html);
+        Assert.Contains("GPU seconds", html);
+        Assert.Matches(@"node 8</b> · 5 prompts · steps 0–\d+ · score [0-9.]+", html);
+
+        (string dom, int images) = HeadlessChromium.OpenReport(Path.Combine(run, "report.html"));
+        Assert.Equal(5 + nodeImages, images);
+        Assert.Equal(2, Regex.Count(dom, "<script"));
+    }
+
+    [Fact]
+    public void PromptsAreEscapedAndScoresShown()
+    {
+        string run = HandMadeRun("scored", withPlan: true);
+        File.WriteAllText(Path.Combine(run, "scores.json"), JsonSerializer.Serialize(new
+        {
+            mean_score = 0.5,
+            diversity = 0.25,
+            images = new[]
+            {
+                new { index = 0, prompt = "a red circle", score = 0.125 },
+                new { index = 1, prompt = Hostile, score = 0.875 },
+                new { index = 2, prompt = "a blue square", score = 0.5 },
+            },
+        }));
+        CliRunner.Result result = CliRunner.Run("report", "--run", run);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.DoesNotContain("<script>alert", html);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; a red circle &amp; &quot;quotes&quot;", html);
+        Assert.Contains("eval <b class=\"score\">0.875</b>", html);
+        Assert.Contains("node 3</b> · 2 prompts · steps 0–2 · score 0.1 · eval <b class=\"score\">0.500</b>", html);
+        Assert.Contains("mean score 0.500, diversity 0.250", html);
+
+        // In the browser: only the page's two scripts, no error, and all three prompts' images and the node's.
+        (string dom, int images) = HeadlessChromium.OpenReport(Path.Combine(run, "report.html"));
+        Assert.Equal(4, images);
+        Assert.Equal(2, Regex.Count(dom, "<script"));
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt; a red circle", dom);
+    }
+
+    [Fact]
+    public void RunWithoutPlanOrScoresListsEveryImage()
+    {
+        string run = HandMadeRun("plain", withPlan: false);
+        CliRunner.Result result = CliRunner.Run("report", "--run", run);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Contains("no plan.json", html);
+        Assert.Contains("hierdiff eval --run writes scores.json", html);
+        Assert.Equal(3, HeadlessChromium.OpenReport(Path.Combine(run, "report.html")).Images);
+    }
+
+    [Fact]
+    public void FolderWithoutManifestIsAnErrorNamingIt()
+    {
+        string empty = Path.Combine(_root, "empty");
+        Directory.CreateDirectory(empty);
+        CliRunner.Result result = CliRunner.Run("report", "--run", empty);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(empty, result.Stderr);
+        Assert.Contains("no manifest.json", result.Stderr);
+        Assert.False(File.Exists(Path.Combine(empty, "report.html")));
+    }
+
+    [Fact]
+    public void MissingImageIsAnErrorNamingIt()
+    {
+        string run = HandMadeRun("broken", withPlan: false);
+        File.Delete(Path.Combine(run, "images", "0001.png"));
+        CliRunner.Result result = CliRunner.Run("report", "--run", run);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(Path.Combine(run, "images/0001.png"), result.Stderr);
+    }
+
+    /// <summary>Three prompts (the second hostile) with images, laid out as generate writes them; with the plan, prompts
+    /// 0 and 1 share steps 0-2 as node 3 (with a decoded node image), and node 4 joins prompt 2 without steps of its own.</summary>
+    private string HandMadeRun(string name, bool withPlan)
+    {
+        string run = Path.Combine(_root, name);
+        Directory.CreateDirectory(Path.Combine(run, "images"));
+        string[] texts = ["a red circle", Hostile, "a blue square"];
+        var prompts = new List<object>();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            string image = $"images/{i:0000}.png";
+            File.WriteAllBytes(Path.Combine(run, image), Png((byte)(80 * i)));
+            prompts.Add(new { index = i, text = texts[i], image });
+        }
+
+        File.WriteAllText(Path.Combine(run, "manifest.json"), JsonSerializer.Serialize(new
+        {
+            mode = "hierarchical",
+            prompts,
+            steps = 4,
+            tau = 0.3,
+            denoiser_calls = 10,
+            standard_denoiser_calls = 12,
+            savings = 1 - (10 / 12.0),
+        }));
+        if (withPlan)
+        {
+            Directory.CreateDirectory(Path.Combine(run, "nodes"));
+            File.WriteAllBytes(Path.Combine(run, "nodes", "3.png"), Png(200));
+            File.WriteAllText(Path.Combine(run, "plan.json"), JsonSerializer.Serialize(new
+            {
+                mode = "hierarchical",
+                tau = 0.3,
+                steps = 4,
+                prompts = 3,
+                tree = new[] { new { node = 3, left = 0, right = 1, score = 0.1, count = 2 }, new { node = 4, left = 3, right = 2, score = 0.9, count = 3 } },
+                segments = new[]
+                {
+                    new { node = 2, start = 0, end = 4, source = -1, members = new[] { 2 }, score = 0.0 },
+                    new { node = 3, start = 0, end = 2, source = -1, members = new[] { 0, 1 }, score = 0.1 },
+                    new { node = 0, start = 2, end = 4, source = 3, members = new[] { 0 }, score = 0.0 },
+                    new { node = 1, start = 2, end = 4, source = 3, members = new[] { 1 }, score = 0.0 },
+                },
+            }));
+        }
+
+        return run;
+    }
+
+    private static byte[] Png(byte shade)
+    {
+        var pixels = new byte[16 * 16 * 3];
+        Array.Fill(pixels, shade);
+        return PngEncoder.Encode(new RgbImage(16, 16, pixels));
+    }
+}
