@@ -28,4 +28,11 @@ if (args.Length >= 1 && args[0] == "pipeline")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- durable [PROMPTS] [STEPS]   (needs Azurite on 127.0.0.1)
+if (args.Length >= 1 && args[0] == "durable")
+{
+    await HierDiff.Benchmarks.DurableOverhead.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 500, args.Length > 2 ? int.Parse(args[2]) : 40);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(HierDiff.Benchmarks.ClusteringBenchmarks).Assembly).Run(args);

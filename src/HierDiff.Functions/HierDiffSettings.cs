@@ -9,7 +9,8 @@ namespace HierDiff.Functions;
 
 /// <summary>
 /// The app's settings (app settings in Azure, local.settings.json locally), all under <c>HierDiff__</c>:
-/// ModelPath (default: the built-in model), Device (cpu, cuda, cuda:N), MaxPrompts, PricePerGpuSecond,
+/// ModelPath (default: the built-in model), Device (cpu, cuda, cuda:N), MaxPrompts, PricePerGpuSecond, MaxSubtreeCalls
+/// (subtrees of at most this many denoiser calls run whole in one activity; 0: one activity per segment batch),
 /// CallbackAllowList (hosts that may be non-public). Storage is the connection named <c>HierDiffStorage</c>: a
 /// connection string, or <c>HierDiffStorage__serviceUri</c> with the app's managed identity (no account keys).
 /// </summary>
@@ -20,12 +21,28 @@ public sealed record HierDiffSettings(string ModelPath, OnnxDevice Device, Pipel
     public static HierDiffSettings From(IConfiguration configuration)
     {
         IConfigurationSection s = configuration.GetSection("HierDiff");
-        int maxPrompts = int.TryParse(s["MaxPrompts"], NumberStyles.Integer, CultureInfo.InvariantCulture, out int m) ? m : PromptFileLimits.DefaultMaxPrompts;
-        double price = double.TryParse(s["PricePerGpuSecond"], NumberStyles.Float, CultureInfo.InvariantCulture, out double p) ? p : 0;
+        int maxPrompts = (int)Number(s, "MaxPrompts", PromptFileLimits.DefaultMaxPrompts, integer: true);
+        double price = Number(s, "PricePerGpuSecond", 0, integer: false);
+        int subtreeCalls = (int)Number(s, "MaxSubtreeCalls", PipelineSettings.DefaultMaxSubtreeCalls, integer: true);
         return new HierDiffSettings(
             string.IsNullOrWhiteSpace(s["ModelPath"]) ? BuiltInModel.Directory : s["ModelPath"]!,
             OnnxDevice.Parse(s["Device"] ?? "cpu"),
-            new PipelineSettings { Limits = new PromptFileLimits { MaxPrompts = maxPrompts }, PricePerGpuSecond = price },
+            new PipelineSettings { Limits = new PromptFileLimits { MaxPrompts = maxPrompts }, PricePerGpuSecond = price, MaxSubtreeCalls = subtreeCalls },
             CallbackPolicy.FromSetting(s["CallbackAllowList"]));
+    }
+
+    /// <summary>A non-negative number setting, or its default where unset; anything else stops the app with the
+    /// setting's name rather than running with a value nobody chose.</summary>
+    private static double Number(IConfigurationSection section, string name, double fallback, bool integer)
+    {
+        string? text = section[name];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        double value = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN;
+        bool ok = value >= 0 && double.IsFinite(value) && (!integer || (value == Math.Floor(value) && value <= int.MaxValue));
+        return ok ? value : throw new InvalidOperationException($"app setting HierDiff__{name} is '{text}': expected a non-negative {(integer ? "whole number" : "number")}");
     }
 }

@@ -58,23 +58,16 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null));
         var activities = new RunActivities(_store, () => _model, settings.Pipeline);
         var functions = new RunActivityFunctions(activities, _store, settings);
-        return DurableTaskTestHost.StartAsync(registry =>
+        return DurableTaskTestHost.StartAsync(registry => registry.AddRunFunctions(functions, (batch, run) =>
         {
-            registry.AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context));
-            registry.AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context));
-            registry.AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input));
-            registry.AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) =>
+            Interlocked.Increment(ref _segmentCalls);
+            if (Interlocked.Decrement(ref _failuresLeft) >= 0)
             {
-                Interlocked.Increment(ref _segmentCalls);
-                if (Interlocked.Decrement(ref _failuresLeft) >= 0)
-                {
-                    throw new IOException("a worker lost its GPU");
-                }
+                throw new IOException("a worker lost its GPU");
+            }
 
-                return functions.RunSegments(batch);
-            });
-            registry.AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input));
-        });
+            return run(batch);
+        }));
     }
 
     private async Task<string> Upload(string name, string text)

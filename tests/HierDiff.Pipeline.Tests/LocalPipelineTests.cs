@@ -38,10 +38,10 @@ public sealed class LocalPipelineTests : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private LocalPipeline Pipeline(string name, out LocalRunStore store)
+    private LocalPipeline Pipeline(string name, out LocalRunStore store, int maxSubtreeCalls = PipelineSettings.DefaultMaxSubtreeCalls)
     {
         store = new LocalRunStore(Path.Combine(_root, name));
-        return new LocalPipeline(store, () => _model, new PipelineSettings { PricePerGpuSecond = 0.001 });
+        return new LocalPipeline(store, () => _model, new PipelineSettings { PricePerGpuSecond = 0.001, MaxSubtreeCalls = maxSubtreeCalls });
     }
 
     private static async Task Upload(IRunStore store, string name, string text) =>
@@ -141,9 +141,10 @@ public sealed class LocalPipelineTests : IDisposable
         string[] prompts = Enumerable.Range(0, 160)
             .Select(i => $"a {words[i % 8]} {(i / 8 % 3 == 0 ? "circle" : i / 8 % 3 == 1 ? "square" : "triangle")} number {i} on a {words[(i / 24) % 8]} background")
             .ToArray();
-        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
+        // Every segment batch its own activity (no subtree runs whole), so the tree is big in activities too.
+        LocalPipeline pipeline = Pipeline("store", out LocalRunStore store, maxSubtreeCalls: 0);
         await Upload(store, "big.txt", string.Join('\n', prompts));
-        var activities = new RunActivities(store, () => _model, new PipelineSettings());
+        var activities = new RunActivities(store, () => _model, new PipelineSettings { MaxSubtreeCalls = 0 });
         PreparedRun prepared = await activities.PrepareAsync(new RunInput("probe", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }));
         Assert.True(prepared.Segments.Count > 100, $"{prepared.Segments.Count} segments");
 
@@ -156,6 +157,36 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.True(context.MostActivitiesInOneHistory <= 40, $"{context.MostActivitiesInOneHistory} activities in one history");
         Assert.True((await pipeline.RunAsync(new RunInput("flat", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }))).Succeeded);
         Assert.Equal(await Images(store, "flat", prompts.Length), await Images(store, "big", prompts.Length));
+    }
+
+    [Fact]
+    public async Task SmallSubtreesRunInOneActivityEachWithTheSameImages()
+    {
+        // One item per model call, so how segments are batched cannot change a bit: running subtrees whole may
+        // change only the number of activities.
+        var options = new GenerationOptions { Steps = 6, Tau = 1.0, MaxBatch = 1 };
+        var images = new List<byte[][]>();
+        var activityCounts = new List<int>();
+        foreach (int maxSubtreeCalls in new[] { 0, 12, int.MaxValue })
+        {
+            var store = new LocalRunStore(Path.Combine(_root, $"store-{maxSubtreeCalls}"));
+            await Upload(store, "p.txt", string.Join('\n', Prompts));
+            var calls = new List<string>();
+            var context = new RecordingContext(new RunActivities(store, () => _model, new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls }), calls);
+            RunOutcome outcome = await RunOrchestration.RunAsync(context, new RunInput("r", "p.txt", options), () => 0);
+            Assert.True(outcome.Succeeded, outcome.Error);
+            images.Add(await Images(store, "r", Prompts.Length));
+            activityCounts.Add(calls.Count(c => c == RunFunctions.Segments));
+        }
+
+        Assert.Equal(images[0], images[1]);
+        Assert.Equal(images[0], images[2]);
+        Assert.True(activityCounts[0] > activityCounts[1] && activityCounts[1] > activityCounts[2], string.Join(", ", activityCounts));
+
+        // Without a limit, each first-level batch runs its whole subtree: as few activities as batches at the top.
+        RunActivities probe = new(new LocalRunStore(Path.Combine(_root, $"store-{int.MaxValue}")), () => _model, new PipelineSettings());
+        PreparedRun prepared = await probe.PrepareAsync(new RunInput("probe", "p.txt", options));
+        Assert.Equal(prepared.Segments.Where(s => s.Source == -1).Select(s => (s.Start, s.End)).Distinct().Count(), activityCounts[2]);
     }
 
     /// <summary>An in-process host that records which functions the orchestration calls, and how many activities each

@@ -28,55 +28,75 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             throw new ArgumentException($"the plan has {plan.Steps} steps, the scheduler {scheduler.NumInferenceSteps}", nameof(plan));
         }
 
-        ILookup<int, PlanSegment> starting = plan.Segments.ToLookup(s => s.StartStep);
-        Dictionary<int, int> waitingChildren = plan.Segments.Where(s => s.Source >= 0)
-            .GroupBy(s => s.Source).ToDictionary(g => g.Key, g => g.Count());
-        var running = new Dictionary<int, Running>();
-        var handOffs = new Dictionary<int, byte[]>();
         var results = new float[plan.PromptCount][];
-        for (int k = 0; k < plan.Steps; k++)
+        foreach ((PlanSegment segment, Trajectory trajectory) in RunSegments(plan.Segments, latentLength, new Dictionary<int, byte[]>()))
+        {
+            foreach (int prompt in segment.Members)
+            {
+                results[prompt] = trajectory.Latent;
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Runs segments of a plan step by step: the whole plan, or a part of one (a subtree) whose first segments
+    /// continue trajectories handed to it as bytes (keyed by their source node). At each step every running
+    /// segment is advanced, in node order, in batches; a segment that ends hands its trajectory to its children
+    /// as bytes. Returns the segments that run the last step, with their final trajectories, in the order they end.
+    /// </summary>
+    public IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> RunSegments(
+        IReadOnlyList<PlanSegment> segments, int latentLength, IReadOnlyDictionary<int, byte[]> handOffs)
+    {
+        var finished = new List<(PlanSegment, Trajectory)>();
+        if (segments.Count == 0)
+        {
+            return finished;
+        }
+
+        ILookup<int, PlanSegment> starting = segments.ToLookup(s => s.StartStep);
+        Dictionary<int, int> waitingChildren = segments.Where(s => s.Source >= 0)
+            .GroupBy(s => s.Source).ToDictionary(g => g.Key, g => g.Count());
+        var pending = new Dictionary<int, byte[]>(handOffs);
+        var running = new SortedDictionary<int, Running>();
+        int steps = scheduler.NumInferenceSteps;
+        for (int k = segments.Min(s => s.StartStep); k < steps; k++)
         {
             foreach (PlanSegment segment in starting[k])
             {
                 byte[]? handOff = null;
                 if (segment.Source >= 0)
                 {
-                    handOff = handOffs[segment.Source];
+                    handOff = pending.TryGetValue(segment.Source, out byte[]? bytes)
+                        ? bytes
+                        : throw new InvalidOperationException($"node {segment.Node} continues node {segment.Source}, whose trajectory is not here");
                     if (--waitingChildren[segment.Source] == 0)
                     {
-                        handOffs.Remove(segment.Source);
+                        pending.Remove(segment.Source);
                     }
                 }
 
-                running[segment.Node] = Start(segment, latentLength, handOff);
+                running.Add(segment.Node, Start(segment, latentLength, handOff));
             }
 
-            StepAll(plan.ActivePerStep[k].Select(node => running[node]).ToList(), k);
+            StepAll([.. running.Values], k);
 
-            foreach (int node in plan.ActivePerStep[k])
+            foreach (Running r in running.Values.Where(r => r.Segment.EndStep == k + 1).ToArray())
             {
-                Running r = running[node];
-                if (r.Segment.EndStep != k + 1)
+                running.Remove(r.Segment.Node);
+                if (k + 1 == steps)
                 {
-                    continue;
-                }
-
-                running.Remove(node);
-                if (k + 1 == plan.Steps)
-                {
-                    foreach (int prompt in r.Segment.Members)
-                    {
-                        results[prompt] = r.Trajectory.Latent;
-                    }
+                    finished.Add((r.Segment, r.Trajectory));
                 }
                 else
                 {
-                    handOffs[node] = r.Trajectory.ToBytes();
+                    pending[r.Segment.Node] = r.Trajectory.ToBytes();
                 }
             }
         }
 
-        return results;
+        return finished;
     }
 
     /// <summary>Standard generation: every prompt alone, with its own conditioning and noise, for every step.</summary>

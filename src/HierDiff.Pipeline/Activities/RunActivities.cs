@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using HierDiff.Core;
@@ -21,6 +22,13 @@ public sealed record PipelineSettings
 
     /// <summary>What one second of a GPU worker costs, for the manifest's cost estimate.</summary>
     public double PricePerGpuSecond { get; init; }
+
+    /// <summary>A batch of segments whose whole subtree needs at most this many denoiser calls runs it in one
+    /// activity, in memory (0: every segment batch is its own activity). Dispatching an activity and handing its
+    /// latent through the store costs about as much as a few dozen calls of a small model.</summary>
+    public int MaxSubtreeCalls { get; init; } = DefaultMaxSubtreeCalls;
+
+    public const int DefaultMaxSubtreeCalls = 64;
 }
 
 /// <summary>
@@ -29,7 +37,9 @@ public sealed record PipelineSettings
 /// </summary>
 public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings settings)
 {
+    private const int CachedRuns = 8;
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
+    private readonly ConcurrentDictionary<string, Task<RunData>> _runs = new(StringComparer.Ordinal);
 
     /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
     public Action<int>? OnDenoised { get; init; }
@@ -39,6 +49,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
     public async Task<PreparedRun> PrepareAsync(RunInput input)
     {
         string run = StoreNames.CheckRunId(input.RunId);
+        _runs.TryRemove(run, out _);
         try
         {
             return await PrepareCheckedAsync(run, input);
@@ -53,58 +64,68 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
     public async Task<ActivityReport> RunSegmentsAsync(SegmentBatch batch)
     {
         var wall = Stopwatch.StartNew();
-        RunPlanFile plan = await ReadPlanAsync(batch.RunId);
+        RunData run = await ReadRunAsync(batch.RunId);
+        RunPlanFile plan = run.Plan;
         StableDiffusionModel sd = model();
         GenerationOptions options = plan.Options;
         DiffusionScheduler scheduler = SchedulerFactory.Create(plan.Scheduler, sd.SchedulerConfig, options.Steps);
-        Dictionary<int, PlannedSegment> byNode = plan.Segments.ToDictionary(s => s.Node);
-        PlanSegment[] segments = batch.Nodes
-            .Select(n => byNode[n])
-            .Select(s => new PlanSegment(s.Node, s.Start, s.End, s.Source, s.Members, 0))
-            .ToArray();
+        PlanSegment[] batchSegments = batch.Nodes.Select(n => run.Segments[n].ToPlanSegment()).ToArray();
 
+        // With Subtree, everything below the batch runs here too, parents before children.
+        PlanSegment[] segments = batch.Subtree
+            ? [.. batchSegments, .. run.Below(batch.Nodes).Select(s => s.ToPlanSegment())]
+            : batchSegments;
+
+        // Every read this activity needs, at once: each segment's conditioning and the trajectory it continues.
+        Task<byte[]>[] conditioningReads = segments.Select(s => ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
+        Task<byte[]>? handOffRead = batch.Source >= 0 ? ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
+        await Task.WhenAll(conditioningReads);
         var conditioning = new Dictionary<int[], float[]>(ReferenceEqualityComparer.Instance);
-        foreach (PlanSegment s in segments)
+        for (int i = 0; i < segments.Length; i++)
         {
-            conditioning[s.Members] = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node)));
+            conditioning[segments[i].Members] = FloatBlobs.FromBytes(conditioningReads[i].Result);
         }
 
-        float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(batch.RunId)));
-        byte[]? handOff = batch.Source >= 0 ? await ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
+        byte[]? handOff = handOffRead is null ? null : await handOffRead;
 
-        var guided = new GuidedDenoiser(sd.UNet, negative, options.Guidance, plan.LatentHeight, plan.LatentWidth);
+        var guided = new GuidedDenoiser(sd.UNet, run.Negative, options.Guidance, plan.LatentHeight, plan.LatentWidth);
         var denoiser = new ReportingDenoiser(guided, OnDenoised);
-        var worker = new SegmentWorker(scheduler, denoiser, new PreparedConditioning(conditioning), options.Seed);
+        var prepared = new PreparedConditioning(conditioning);
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
-        Trajectory[] done = worker.RunBatch(segments, latentLength, handOff, options.MaxBatch);
-
-        var decodeClock = new Stopwatch();
-        if (batch.End == options.Steps)
+        IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> done;
+        if (batch.Subtree)
         {
-            // The last step: these latents are images. Prompts that share a final segment share its image.
-            decodeClock.Start();
-            IReadOnlyList<RgbImage> images = sd.Vae.Decode(done.Select(t => t.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
-            decodeClock.Stop();
-            for (int i = 0; i < segments.Length; i++)
-            {
-                foreach (int member in segments[i].Members)
-                {
-                    PlannedPrompt prompt = plan.Prompts[member];
-                    byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
-                        prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.Guidance, plan.Model));
-                    await store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
-                }
-            }
+            var sampler = new PlanSampler(scheduler, denoiser, prepared, options.Seed, options.MaxBatch);
+            done = sampler.RunSegments(segments, latentLength, batch.Source >= 0 ? new Dictionary<int, byte[]> { [batch.Source] = handOff! } : []);
         }
         else
         {
-            for (int i = 0; i < segments.Length; i++)
-            {
-                await store.WriteAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, segments[i].Node), done[i].ToBytes());
-            }
+            Trajectory[] trajectories = new SegmentWorker(scheduler, denoiser, prepared, options.Seed).RunBatch(segments, latentLength, handOff, options.MaxBatch);
+            done = segments.Zip(trajectories).ToArray();
         }
 
-        long calls = segments.Length * (long)(batch.End - batch.Start);
+        var decodeClock = new Stopwatch();
+        if (batch.Subtree || batch.End == options.Steps)
+        {
+            // The last step: these latents are images. Prompts that share a final segment share its image.
+            decodeClock.Start();
+            IReadOnlyList<RgbImage> images = sd.Vae.Decode(done.Select(d => d.Trajectory.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
+            decodeClock.Stop();
+            await Task.WhenAll(done.SelectMany((d, i) => d.Segment.Members.Select(member =>
+            {
+                PlannedPrompt prompt = plan.Prompts[member];
+                byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
+                    prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.Guidance, plan.Model));
+                return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
+            })));
+        }
+        else
+        {
+            await Task.WhenAll(done.Select(d =>
+                store.WriteAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, d.Segment.Node), d.Trajectory.ToBytes())));
+        }
+
+        long calls = segments.Sum(s => (long)s.Steps);
         return new ActivityReport(guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds, calls, decodeClock.Elapsed.TotalSeconds);
     }
 
@@ -213,11 +234,59 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
             segments);
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
         return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler, calls, file.StandardDenoiserCalls,
-            segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray());
+            segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray(), settings.MaxSubtreeCalls);
     }
 
     private async Task<RunPlanFile> ReadPlanAsync(string run) =>
         RunPlanFile.Parse(await ReadAsync(Containers.Runs, RunBlobs.Plan(StoreNames.CheckRunId(run))));
+
+    /// <summary>A run's plan and negative conditioning, read once per worker: a run id names one run, whose plan
+    /// never changes after PrepareRun (which drops this worker's copy when it runs, retries included).</summary>
+    private async Task<RunData> ReadRunAsync(string run)
+    {
+        Task<RunData> read = _runs.GetOrAdd(run, async id =>
+        {
+            RunPlanFile plan = await ReadPlanAsync(id);
+            float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
+            return new RunData(plan, negative, plan.Segments.ToDictionary(s => s.Node), plan.Segments.ToLookup(s => s.Source));
+        });
+        if (_runs.Count > CachedRuns)
+        {
+            // Workers run a handful of runs at a time; forget the others (they are read again if they come back).
+            foreach (string other in _runs.Keys.Where(k => k != run))
+            {
+                _runs.TryRemove(other, out _);
+            }
+        }
+
+        try
+        {
+            return await read;
+        }
+        catch
+        {
+            // A failed read is not remembered: the retry reads again.
+            _runs.TryRemove(new KeyValuePair<string, Task<RunData>>(run, read));
+            throw;
+        }
+    }
+
+    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlannedSegment> Segments, ILookup<int, PlannedSegment> Children)
+    {
+        /// <summary>Every segment below the nodes, parents before children.</summary>
+        public IEnumerable<PlannedSegment> Below(IEnumerable<int> nodes)
+        {
+            var queue = new Queue<int>(nodes);
+            while (queue.Count > 0)
+            {
+                foreach (PlannedSegment child in Children[queue.Dequeue()])
+                {
+                    yield return child;
+                    queue.Enqueue(child.Node);
+                }
+            }
+        }
+    }
 
     private async Task<byte[]> ReadAsync(string container, string name) =>
         await store.ReadAsync(container, name) ?? throw new InvalidOperationException($"{container}/{name} is missing");

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using HierDiff.Core.Planning;
 using HierDiff.Models.Pipelines;
 
 namespace HierDiff.Pipeline.Activities;
@@ -8,7 +9,10 @@ namespace HierDiff.Pipeline.Activities;
 public sealed record PlannedPrompt(int Index, string Text, int Tokens, bool Truncated);
 
 /// <summary>One segment with what its activity needs: its prompts and the prompt whose noise it uses.</summary>
-public sealed record PlannedSegment(int Node, int Start, int End, int Source, int[] Members);
+public sealed record PlannedSegment(int Node, int Start, int End, int Source, int[] Members)
+{
+    public PlanSegment ToPlanSegment() => new(Node, Start, End, Source, Members, 0);
+}
 
 /// <summary><c>runs/{run}/plan.json</c>: everything the segment and finish activities read about a run.</summary>
 public sealed record RunPlanFile(

@@ -21,10 +21,12 @@ public sealed record PreparedRun(
     string Scheduler,
     long DenoiserCalls,
     long StandardDenoiserCalls,
-    IReadOnlyList<SegmentSpec> Segments);
+    IReadOnlyList<SegmentSpec> Segments,
+    int MaxSubtreeCalls = 0);
 
-/// <summary>Sibling segments that run the same steps from the same source, denoised together in one activity.</summary>
-public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes);
+/// <summary>Sibling segments that run the same steps from the same source, denoised together in one activity; with
+/// <paramref name="Subtree"/>, the activity also runs everything below them, in memory, to the images.</summary>
+public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes, bool Subtree = false);
 
 /// <summary>What an activity used: seconds the model was busy (denoising and decoding), seconds it ran, denoiser
 /// calls it made, and the part of the model seconds spent decoding.</summary>
@@ -37,8 +39,10 @@ public sealed record ActivityReport(double ModelSeconds, double WallSeconds, lon
 }
 
 /// <summary>Part of the tree, run by a sub-orchestration so that no single history grows past a few hundred
-/// activities: every segment below the source nodes (-1: the whole tree).</summary>
-public sealed record SubtreeInput(string RunId, IReadOnlyList<int> Sources, IReadOnlyList<SegmentSpec> Segments, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory);
+/// activities: every segment below the source nodes (-1: the whole tree). Batches whose subtrees need at most
+/// <paramref name="MaxSubtreeCalls"/> denoiser calls run them whole, in one activity.</summary>
+public sealed record SubtreeInput(
+    string RunId, IReadOnlyList<int> Sources, IReadOnlyList<SegmentSpec> Segments, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory, int MaxSubtreeCalls = 0);
 
 /// <summary>Finish a run: write its manifest from the plan and what every activity reported.</summary>
 public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);

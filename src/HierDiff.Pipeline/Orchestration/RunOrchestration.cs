@@ -3,6 +3,8 @@ namespace HierDiff.Pipeline.Orchestration;
 /// <summary>
 /// A run as an orchestration: prepare (validate, encode, cluster, plan), then run the tree's segments, each batch
 /// of siblings as soon as the segment it continues is done (not level by level), then finish (manifest).
+/// A batch whose whole subtree is small (at most <see cref="PreparedRun.MaxSubtreeCalls"/> denoiser calls) runs
+/// it in one activity, in memory: dispatching and handing off costs more than such a subtree's parallelism saves.
 /// The biggest subtrees go to sub-orchestrations so that no history holds more than about
 /// <see cref="MaxActivitiesPerHistory"/> activities. Only small messages pass through; the data lives in the store.
 /// </summary>
@@ -20,7 +22,8 @@ public static class RunOrchestration
         }
 
         // Prepare and finish are two of this history's activities.
-        ActivityReport work = await RunChildrenAsync(context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2));
+        ActivityReport work = await RunChildrenAsync(
+            context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2, prepared.MaxSubtreeCalls));
         return await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput(input.RunId, work, clock() - started));
     }
 
@@ -31,19 +34,18 @@ public static class RunOrchestration
     /// </summary>
     public static async Task<ActivityReport> RunChildrenAsync(IRunContext context, SubtreeInput input)
     {
-        ILookup<int, SegmentSpec> children = input.Segments.ToLookup(s => s.Source);
-        var costs = new Dictionary<int, int>();
-        SegmentBatch[] top = input.Sources.SelectMany(source => Batches(input.RunId, source, children)).ToArray();
-        long local = top.Length + top.Sum(b => b.Nodes.Sum(n => ActivityCount(children, n, costs)));
+        var tree = new SegmentTree(input.RunId, input.Segments, input.MaxSubtreeCalls);
+        SegmentBatch[] top = input.Sources.SelectMany(tree.Batches).ToArray();
+        long local = top.Sum(tree.ActivityCount);
         var groups = new Dictionary<SegmentBatch, List<int[]>>();
         var delegated = new HashSet<int>();
         while (local > input.MaxActivities)
         {
             // The batch with the most work still here; its nodes' subtrees go out together, in groups whose own
             // first level stays within half the limit.
-            SegmentBatch? heaviest = top.MaxBy(b => b.Nodes.Where(n => !delegated.Contains(n)).Sum(n => costs[n]));
-            int[] rest = heaviest is null ? [] : [.. heaviest.Nodes.Where(n => !delegated.Contains(n) && costs[n] > 0).OrderByDescending(n => costs[n]).ThenBy(n => n)];
-            if (rest.Length == 0 || rest.Sum(n => costs[n]) < 2)
+            SegmentBatch? heaviest = top.Where(b => !b.Subtree).MaxBy(b => b.Nodes.Where(n => !delegated.Contains(n)).Sum(tree.ActivitiesBelow));
+            int[] rest = heaviest is null ? [] : [.. heaviest.Nodes.Where(n => !delegated.Contains(n) && tree.ActivitiesBelow(n) > 0).OrderByDescending(tree.ActivitiesBelow).ThenBy(n => n)];
+            if (rest.Length == 0 || rest.Sum(tree.ActivitiesBelow) < 2)
             {
                 break;
             }
@@ -52,7 +54,7 @@ public static class RunOrchestration
             int firstLevel = 0;
             foreach (int node in rest)
             {
-                int level = children[node].GroupBy(c => (c.Start, c.End)).Count();
+                int level = tree.Batches(node).Length;
                 if (group.Count > 0 && firstLevel + level > input.MaxActivities / 2)
                 {
                     break;
@@ -64,71 +66,113 @@ public static class RunOrchestration
 
             (groups.TryGetValue(heaviest!, out List<int[]>? list) ? list : groups[heaviest!] = []).Add([.. group]);
             delegated.UnionWith(group);
-            local -= group.Sum(n => costs[n]) - 1;
+            local -= group.Sum(tree.ActivitiesBelow) - 1;
         }
 
         ActivityReport[] reports = await Task.WhenAll(top.Select(b =>
-            RunBatchAsync(context, input, b, children, delegated, groups.GetValueOrDefault(b) ?? [])));
+            RunBatchAsync(context, input, tree, b, delegated, groups.GetValueOrDefault(b) ?? [])));
         return reports.Aggregate(ActivityReport.Zero, (a, b) => a + b);
     }
 
     /// <summary>A batch, then what continues from its nodes: in this history, or in sub-orchestrations.</summary>
     private static async Task<ActivityReport> RunBatchAsync(
-        IRunContext context, SubtreeInput input, SegmentBatch batch, ILookup<int, SegmentSpec> children, HashSet<int> delegated, List<int[]> groups)
+        IRunContext context, SubtreeInput input, SegmentTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups)
     {
         ActivityReport report = await context.CallActivityAsync<ActivityReport>(RunFunctions.Segments, batch);
+        if (batch.Subtree)
+        {
+            return report;
+        }
+
         IEnumerable<Task<ActivityReport>> here = batch.Nodes
-            .Where(node => !delegated.Contains(node) && children[node].Any())
-            .Select(node => RunBelowAsync(context, input, node, children));
+            .Where(node => !delegated.Contains(node))
+            .Select(node => RunBelowAsync(context, input, tree, node));
         IEnumerable<Task<ActivityReport>> away = groups.Select(group => context.CallSubOrchestrationAsync<ActivityReport>(
             RunFunctions.SubtreeOrchestrator,
-            new SubtreeInput(input.RunId, group, group.SelectMany(n => Subtree(children, n)).ToArray(), input.MaxActivities)));
+            new SubtreeInput(input.RunId, group, group.SelectMany(tree.Subtree).ToArray(), input.MaxActivities, input.MaxSubtreeCalls)));
         return (await Task.WhenAll(here.Concat(away))).Aggregate(report, (a, b) => a + b);
     }
 
     /// <summary>Everything below a node, in this history.</summary>
-    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, int node, ILookup<int, SegmentSpec> children)
+    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, SegmentTree tree, int node)
     {
-        ActivityReport[] reports = await Task.WhenAll(
-            Batches(input.RunId, node, children).Select(b => RunBatchAsync(context, input, b, children, [], [])));
+        ActivityReport[] reports = await Task.WhenAll(tree.Batches(node).Select(b => RunBatchAsync(context, input, tree, b, [], [])));
         return reports.Aggregate(ActivityReport.Zero, (a, b) => a + b);
     }
 
-    /// <summary>The children of a node, batched: siblings that run the same steps go into one activity.</summary>
-    private static SegmentBatch[] Batches(string runId, int source, ILookup<int, SegmentSpec> children) =>
-        children[source]
-            .GroupBy(s => (s.Start, s.End))
-            .OrderBy(g => g.Key)
-            .Select(g => new SegmentBatch(runId, source, g.Key.Start, g.Key.End, g.Select(s => s.Node).Order().ToArray()))
-            .ToArray();
-
-    /// <summary>How many segment activities run below a node (a chain of segments is at most K deep).</summary>
-    private static int ActivityCount(ILookup<int, SegmentSpec> children, int node, Dictionary<int, int> memo)
+    /// <summary>The segments of a run (or part of one) as a tree of batches, with what runs below each node.</summary>
+    private sealed class SegmentTree(string runId, IReadOnlyList<SegmentSpec> segments, int maxSubtreeCalls)
     {
-        if (memo.TryGetValue(node, out int known))
-        {
-            return known;
-        }
+        private readonly ILookup<int, SegmentSpec> _children = segments.ToLookup(s => s.Source);
+        private readonly Dictionary<int, long> _callsBelow = [];
+        private readonly Dictionary<int, int> _activitiesBelow = [];
+        private readonly Dictionary<int, SegmentBatch[]> _batches = [];
 
-        int count = children[node].GroupBy(s => (s.Start, s.End)).Count() + children[node].Sum(c => ActivityCount(children, c.Node, memo));
-        memo[node] = count;
-        return count;
-    }
-
-    /// <summary>Every segment that descends from <paramref name="node"/>, parents before children.</summary>
-    private static SegmentSpec[] Subtree(ILookup<int, SegmentSpec> children, int node)
-    {
-        var result = new List<SegmentSpec>();
-        var queue = new Queue<int>([node]);
-        while (queue.Count > 0)
+        /// <summary>The children of a node, batched: siblings that run the same steps go into one activity, which
+        /// runs their subtrees too where those need few enough denoiser calls.</summary>
+        public SegmentBatch[] Batches(int source)
         {
-            foreach (SegmentSpec child in children[queue.Dequeue()])
+            if (!_batches.TryGetValue(source, out SegmentBatch[]? batches))
             {
-                result.Add(child);
-                queue.Enqueue(child.Node);
+                batches = _children[source]
+                    .GroupBy(s => (s.Start, s.End))
+                    .OrderBy(g => g.Key)
+                    .Select(g =>
+                    {
+                        int[] nodes = g.Select(s => s.Node).Order().ToArray();
+                        bool hasChildren = nodes.Any(n => _children[n].Any());
+                        long calls = g.Sum(s => (long)(s.End - s.Start)) + nodes.Sum(CallsBelow);
+                        return new SegmentBatch(runId, source, g.Key.Start, g.Key.End, nodes, hasChildren && calls <= maxSubtreeCalls);
+                    })
+                    .ToArray();
+                _batches[source] = batches;
             }
+
+            return batches;
         }
 
-        return [.. result];
+        /// <summary>The activities a batch takes: one, and, unless it runs its subtree, those below its nodes.</summary>
+        public int ActivityCount(SegmentBatch batch) => batch.Subtree ? 1 : 1 + batch.Nodes.Sum(ActivitiesBelow);
+
+        /// <summary>How many activities run below a node (a chain of segments is at most K deep).</summary>
+        public int ActivitiesBelow(int node)
+        {
+            if (!_activitiesBelow.TryGetValue(node, out int count))
+            {
+                count = Batches(node).Sum(ActivityCount);
+                _activitiesBelow[node] = count;
+            }
+
+            return count;
+        }
+
+        /// <summary>The denoiser calls of every segment below a node.</summary>
+        public long CallsBelow(int node)
+        {
+            if (!_callsBelow.TryGetValue(node, out long calls))
+            {
+                calls = _children[node].Sum(c => (c.End - c.Start) + CallsBelow(c.Node));
+                _callsBelow[node] = calls;
+            }
+
+            return calls;
+        }
+
+        /// <summary>Every segment that descends from <paramref name="node"/>, parents before children.</summary>
+        public SegmentSpec[] Subtree(int node)
+        {
+            var result = new List<SegmentSpec>();
+            var queue = new Queue<int>([node]);
+            while (queue.Count > 0)
+            {
+                foreach (SegmentSpec child in _children[queue.Dequeue()])
+                {
+                    result.Add(child);
+                    queue.Enqueue(child.Node);
+                }
+            }
+
+            return [.. result];
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Azure;
 using Azure.Storage.Blobs;
 
@@ -6,11 +7,39 @@ namespace HierDiff.Pipeline.Storage;
 /// <summary>A store in Azure Blob Storage (or Azurite): one blob container per <see cref="Containers"/> name.</summary>
 public sealed class BlobRunStore(BlobServiceClient service) : IRunStore
 {
+    // Containers this store has made sure exist: one round trip per container, not one per write.
+    private readonly ConcurrentDictionary<string, Task> _created = new(StringComparer.Ordinal);
+
     public async Task WriteAsync(string container, string name, ReadOnlyMemory<byte> data, CancellationToken cancellation = default)
     {
         BlobContainerClient client = service.GetBlobContainerClient(StoreNames.Check(container, "container"));
-        await client.CreateIfNotExistsAsync(cancellationToken: cancellation);
-        await client.GetBlobClient(StoreNames.Check(name)).UploadAsync(new BinaryData(data), overwrite: true, cancellation);
+        BlobClient blob = client.GetBlobClient(StoreNames.Check(name));
+        await EnsureContainerAsync(client);
+        try
+        {
+            await blob.UploadAsync(new BinaryData(data), overwrite: true, cancellation);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == "ContainerNotFound")
+        {
+            // Deleted since this store made it: make it again, once.
+            _created.TryRemove(container, out _);
+            await EnsureContainerAsync(client);
+            await blob.UploadAsync(new BinaryData(data), overwrite: true, cancellation);
+        }
+    }
+
+    private async Task EnsureContainerAsync(BlobContainerClient client)
+    {
+        Task created = _created.GetOrAdd(client.Name, _ => client.CreateIfNotExistsAsync());
+        try
+        {
+            await created;
+        }
+        catch
+        {
+            _created.TryRemove(new KeyValuePair<string, Task>(client.Name, created));
+            throw;
+        }
     }
 
     public async Task<byte[]?> ReadAsync(string container, string name, CancellationToken cancellation = default)

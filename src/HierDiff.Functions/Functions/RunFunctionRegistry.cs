@@ -1,0 +1,30 @@
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using Microsoft.DurableTask;
+
+namespace HierDiff.Functions.Functions;
+
+/// <summary>
+/// Registers the run's orchestrators and activities with a plain Durable Task registry, under the names the
+/// Functions host finds on their [Function] attributes: for hosting the same code in-process (the Durable test
+/// host of the integration tests and of the orchestration benchmark).
+/// </summary>
+public static class RunFunctionRegistry
+{
+    /// <param name="registry">The registry to add to.</param>
+    /// <param name="functions">The activities.</param>
+    /// <param name="segments">Runs a segment batch given the real activity (tests wrap it to inject failures).</param>
+    public static DurableTaskRegistry AddRunFunctions(
+        this DurableTaskRegistry registry,
+        RunActivityFunctions functions,
+        Func<SegmentBatch, Func<SegmentBatch, Task<ActivityReport>>, Task<ActivityReport>>? segments = null)
+    {
+        segments ??= (batch, run) => run(batch);
+        return registry
+            .AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context))
+            .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context))
+            .AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
+            .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
+            .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input));
+    }
+}
