@@ -22,6 +22,10 @@ public static class RunReport
 
     private const int OpenDepth = 3;
 
+    /// <summary>Larger runs also open, down the first branches, one cluster of at most this many prompts: an example
+    /// of the tree's leaves and images on view as the page opens.</summary>
+    private const int ExampleCluster = 16;
+
     /// <summary>Prompts of a run without a tree are listed in groups of this many.</summary>
     private const int GroupSize = 100;
 
@@ -144,6 +148,7 @@ public static class RunReport
         private readonly Dictionary<int, TreeSegment> _segments;
         private readonly Dictionary<int, TreeSegment> _finalOf = [];
         private readonly bool _openAll;
+        private readonly HashSet<int> _example = [];
 
         public TreeWriter(ReportRun run, RunTreeFile tree, StringBuilder html)
         {
@@ -160,6 +165,19 @@ public static class RunReport
             }
 
             _openAll = tree.Prompts <= OpenAllUpTo;
+            int node = tree.Prompts + tree.Tree.Count - 1;
+            while (node >= tree.Prompts && !_openAll)
+            {
+                TreeMerge merge = tree.Tree[node - tree.Prompts];
+                if (merge.Count <= ExampleCluster)
+                {
+                    Descend(node, n => _example.Add(n));
+                    break;
+                }
+
+                _example.Add(node);
+                node = merge.Left;
+            }
         }
 
         public void Node(int node, int depth)
@@ -175,7 +193,7 @@ public static class RunReport
 
             TreeMerge merge = _tree.Tree[node - _tree.Prompts];
             string steps = _segments.TryGetValue(node, out TreeSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
-            _html.Append(_openAll || depth < OpenDepth ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
+            _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
             if (_run.NodeImages.ContainsKey(node))
             {
                 _html.Append($"<span class=\"thumb\" data-img=\"n{node}\" title=\"this cluster's latent at step {s?.End}, decoded\"></span>");
@@ -195,30 +213,31 @@ public static class RunReport
 
         private double? MeanScore(int node)
         {
-            double sum = 0;
-            int count = 0;
+            var scores = new List<double?>();
+            Descend(node, n =>
+            {
+                if (n < _tree.Prompts)
+                {
+                    scores.Add(_run.Prompts[n].Score);
+                }
+            });
+            return scores.Any(s => s is null) ? null : scores.Average();
+        }
+
+        /// <summary>Calls <paramref name="visit"/> on the node and everything below it (without recursion: trees can be deep).</summary>
+        private void Descend(int node, Action<int> visit)
+        {
             var stack = new Stack<int>([node]);
             while (stack.Count > 0)
             {
                 int n = stack.Pop();
-                if (n < _tree.Prompts)
-                {
-                    if (_run.Prompts[n].Score is not double score)
-                    {
-                        return null;
-                    }
-
-                    sum += score;
-                    count++;
-                }
-                else
+                visit(n);
+                if (n >= _tree.Prompts)
                 {
                     stack.Push(_tree.Tree[n - _tree.Prompts].Left);
                     stack.Push(_tree.Tree[n - _tree.Prompts].Right);
                 }
             }
-
-            return sum / count;
         }
     }
 
