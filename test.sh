@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test. Needs the .NET 10 SDK and Node.js: installs the Azure Storage emulator (Azurite, from npm, into
 # .azurite/) on first use, starts it on 127.0.0.1 unless one is already listening there, and stops it afterwards.
+# The report tests open pages in a real headless browser: Chromium, installed with apt where it is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 started=""
 if ! (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null; then

@@ -21,6 +21,7 @@ public static class HierDiffCli
             EvalCommand.Create(),
             CompareCommand.Create(),
             ReportCommand.Create(),
+            BenchCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

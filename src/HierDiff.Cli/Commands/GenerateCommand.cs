@@ -76,53 +76,64 @@ public static class GenerateCommand
                 NegativePrompt = parse.GetValue(negative)!,
             };
             options.Validate();
-            OnnxDevice onnxDevice = OnnxDevice.Parse(parse.GetValue(device)!);
+            StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
             string outPath = parse.GetValue(output)!.ToString();
-            using OutputFolder folder = OutputFolder.Open(outPath, parse.GetValue(overwrite));
-
-            string promptPath = parse.GetValue(prompts)!.ToString();
-            PromptSet set = PromptFileReader.Read(promptPath);
-            StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), onnxDevice);
-            string? connection = parse.GetValue(storage);
-            IRunStore store = connection is null
-                ? new LocalRunStore(Path.Combine(folder.Staging, ".store"))
-                : new BlobRunStore(new BlobServiceClient(connection));
-
-            // The same orchestration and activities as the Functions app, hosted in this process.
-            string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-            string blob = $"{runId}/{Path.GetFileName(promptPath)}";
-            store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
-            RunOutcome outcome = RunWithProgress(store, model, new RunInput(runId, blob, options), (long)options.Steps * set.Count);
-            if (!outcome.Succeeded)
-            {
-                throw new HierDiffInputException(outcome.Error ?? "the run failed");
-            }
-
-            byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
-            var manifest = GenerationManifest.Parse(manifestBytes);
-            for (int i = 0; i < set.Count; i++)
-            {
-                folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
-            }
-
-            folder.WriteFile("manifest.json", manifestBytes);
-            RunPlanFile plan = RunPlanFile.Parse(Read(store, Containers.Runs, RunBlobs.Plan(runId)));
-            folder.WriteFile(RunTreeFile.FileName, TreeFile(plan, model).ToBytes());
-            if (parse.GetValue(keepNodes))
-            {
-                WriteNodeImages(store, model, plan, folder);
-            }
-
-            if (connection is null)
-            {
-                Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
-            }
-
-            folder.Commit();
+            GenerationManifest manifest = Run(
+                parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes), progress: true);
             WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// One run, as `generate` makes it: the pipeline's orchestration in this process over a store (a local folder
+    /// by default), then the images, manifest.json and plan.json moved into <paramref name="outPath"/> at once.
+    /// </summary>
+    public static GenerationManifest Run(
+        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes, bool progress)
+    {
+        using OutputFolder folder = OutputFolder.Open(outPath, overwrite);
+        PromptSet set = PromptFileReader.Read(promptPath);
+        IRunStore store = connection is null
+            ? new LocalRunStore(Path.Combine(folder.Staging, ".store"))
+            : new BlobRunStore(new BlobServiceClient(connection));
+
+        // The same orchestration and activities as the Functions app, hosted in this process.
+        string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        string blob = $"{runId}/{Path.GetFileName(promptPath)}";
+        store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
+        var input = new RunInput(runId, blob, options);
+        RunOutcome outcome = progress
+            ? RunWithProgress(store, model, input, (long)options.Steps * set.Count)
+            : new LocalPipeline(store, () => model).RunAsync(input).GetAwaiter().GetResult();
+        if (!outcome.Succeeded)
+        {
+            throw new HierDiffInputException(outcome.Error ?? "the run failed");
+        }
+
+        byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
+        var manifest = GenerationManifest.Parse(manifestBytes);
+        for (int i = 0; i < set.Count; i++)
+        {
+            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
+        }
+
+        folder.WriteFile("manifest.json", manifestBytes);
+        RunPlanFile plan = RunPlanFile.Parse(Read(store, Containers.Runs, RunBlobs.Plan(runId)));
+        folder.WriteFile(RunTreeFile.FileName, TreeFile(plan, model).ToBytes());
+        if (keepNodes)
+        {
+            WriteNodeImages(store, model, plan, folder);
+        }
+
+        if (connection is null)
+        {
+            Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
+        }
+
+        folder.Commit();
+        return manifest;
     }
 
     private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, RunInput input, long standardCalls)

@@ -19,6 +19,10 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
     /// <summary>Seconds the UNet spent on this denoiser's calls: the GPU time its work is billed.</summary>
     public double ModelSeconds { get; private set; }
 
+    /// <summary>Seconds this denoiser's calls waited while the UNet ran another caller's batch (several activities
+    /// in one worker share one model): time its activity was not working, so not billed to it.</summary>
+    public double WaitSeconds { get; private set; }
+
     public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
     {
         // Our samplers batch one step at a time, so a batch shares one timestep; split it if it ever does not.
@@ -57,7 +61,10 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
             }
         }
 
-        ModelSeconds += unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
+        long called = System.Diagnostics.Stopwatch.GetTimestamp();
+        double seconds = unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
+        ModelSeconds += seconds;
+        WaitSeconds += Math.Max(0, System.Diagnostics.Stopwatch.GetElapsedTime(called).TotalSeconds - seconds);
         float g = (float)guidance;
         for (int b = 0; b < n; b++)
         {

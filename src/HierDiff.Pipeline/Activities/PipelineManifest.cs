@@ -5,7 +5,8 @@ using HierDiff.Models.Pipelines;
 namespace HierDiff.Pipeline.Activities;
 
 /// <summary>
-/// GPU time of a run: the seconds the model was busy, the seconds its activities ran (what GPU workers bill), the
+/// GPU time of a run: the seconds the model was busy, the seconds its activities ran (what GPU workers bill; summed
+/// over activities, less their waits for a model another activity in the same worker was using), the
 /// model seconds standard generation would have taken (the same per-call cost for every prompt's every step), and
 /// those priced at the configured rate per GPU-second.
 /// </summary>

@@ -126,7 +126,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
 
         long calls = segments.Sum(s => (long)s.Steps);
-        return new ActivityReport(guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds, calls, decodeClock.Elapsed.TotalSeconds);
+        return new ActivityReport(
+            guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds - guided.WaitSeconds, calls, decodeClock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds.</summary>
