@@ -56,6 +56,10 @@ param modelPath string = ''
 @description('Most prompts one run may have.')
 param maxPrompts int = 2000
 
+@minValue(0)
+@description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values dispatch fewer activities; smaller ones spread a run over more GPU replicas.')
+param maxSubtreeCalls int = 64
+
 @description('Hosts that run callbacks may reach even when not public (comma-separated); empty for public hosts only.')
 param callbackAllowList string = ''
 
@@ -235,6 +239,7 @@ var appSettings = concat(storageSettings, schedulerSettings, [
   { name: 'HierDiff__ModelPath', value: modelPath }
   { name: 'HierDiff__MaxPrompts', value: string(maxPrompts) }
   { name: 'HierDiff__PricePerGpuSecond', value: pricePerGpuSecond }
+  { name: 'HierDiff__MaxSubtreeCalls', value: string(maxSubtreeCalls) }
   { name: 'HierDiff__CallbackAllowList', value: callbackAllowList }
 ])
 
