@@ -57,8 +57,8 @@ param modelPath string = ''
 param maxPrompts int = 2000
 
 @minValue(0)
-@description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values dispatch fewer activities; smaller ones spread a run over more GPU replicas.')
-param maxSubtreeCalls int = 64
+@description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values batch better and dispatch fewer activities (lower GPU cost); smaller ones spread a run over more GPU replicas (lower latency).')
+param maxSubtreeCalls int = 10000
 
 @description('Hosts that run callbacks may reach even when not public (comma-separated); empty for public hosts only.')
 param callbackAllowList string = ''

@@ -46,6 +46,11 @@ public static class GenerateCommand
         {
             Description = "Also decode each shared cluster's latent where it splits, into nodes/{node}.png (hierdiff report shows them)",
         };
+        var subtreeCalls = new Option<int>("--max-subtree-calls")
+        {
+            Description = "A segment batch whose subtree needs at most this many denoiser calls runs it in one activity (0: one activity per batch); as HierDiff__MaxSubtreeCalls in Azure",
+            DefaultValueFactory = _ => PipelineSettings.DefaultMaxSubtreeCalls,
+        };
         var storage = new Option<string?>("--storage")
         {
             Description = "A blob storage connection string (Azurite's UseDevelopmentStorage=true, or Azure) for the run's intermediate files; default: a local folder",
@@ -53,7 +58,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, storage,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, subtreeCalls, storage,
         };
         command.SetAction(parse =>
         {
@@ -78,8 +83,12 @@ public static class GenerateCommand
             options.Validate();
             StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
             string outPath = parse.GetValue(output)!.ToString();
+            int maxSubtreeCalls = parse.GetValue(subtreeCalls) is int calls and >= 0
+                ? calls
+                : throw new HierDiffInputException("--max-subtree-calls must be 0 or more");
+            var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls };
             GenerationManifest manifest = Run(
-                parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes), progress: true);
+                parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes), progress: true, settings);
             WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
             return 0;
         });
@@ -91,8 +100,10 @@ public static class GenerateCommand
     /// by default), then the images, manifest.json and plan.json moved into <paramref name="outPath"/> at once.
     /// </summary>
     public static GenerationManifest Run(
-        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes, bool progress)
+        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes, bool progress,
+        PipelineSettings? settings = null)
     {
+        settings ??= new PipelineSettings();
         using OutputFolder folder = OutputFolder.Open(outPath, overwrite);
         PromptSet set = PromptFileReader.Read(promptPath);
         IRunStore store = connection is null
@@ -105,8 +116,8 @@ public static class GenerateCommand
         store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
         var input = new RunInput(runId, blob, options);
         RunOutcome outcome = progress
-            ? RunWithProgress(store, model, input, (long)options.Steps * set.Count)
-            : new LocalPipeline(store, () => model).RunAsync(input).GetAwaiter().GetResult();
+            ? RunWithProgress(store, model, settings, input, (long)options.Steps * set.Count)
+            : new LocalPipeline(store, () => model, settings).RunAsync(input).GetAwaiter().GetResult();
         if (!outcome.Succeeded)
         {
             throw new HierDiffInputException(outcome.Error ?? "the run failed");
@@ -136,7 +147,7 @@ public static class GenerateCommand
         return manifest;
     }
 
-    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, RunInput input, long standardCalls)
+    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, PipelineSettings settings, RunInput input, long standardCalls)
     {
         RunOutcome? outcome = null;
         AnsiConsole.Progress()
@@ -147,7 +158,7 @@ public static class GenerateCommand
                 // The bar counts denoiser calls up to standard generation's; what sharing saves ends it early.
                 ProgressTask task = context.AddTask("denoising", maxValue: standardCalls);
                 long done = 0;
-                var pipeline = new LocalPipeline(store, () => model, new PipelineSettings(), items => task.Value = Interlocked.Add(ref done, items));
+                var pipeline = new LocalPipeline(store, () => model, settings, items => task.Value = Interlocked.Add(ref done, items));
                 outcome = pipeline.RunAsync(input).GetAwaiter().GetResult();
                 task.Value = task.MaxValue;
             });

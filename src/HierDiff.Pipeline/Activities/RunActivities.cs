@@ -24,11 +24,13 @@ public sealed record PipelineSettings
     public double PricePerGpuSecond { get; init; }
 
     /// <summary>A batch of segments whose whole subtree needs at most this many denoiser calls runs it in one
-    /// activity, in memory (0: every segment batch is its own activity). Dispatching an activity and handing its
-    /// latent through the store costs about as much as a few dozen calls of a small model.</summary>
+    /// activity, in memory, every running segment of a step in one model batch (0: every segment batch is its own
+    /// activity). Larger subtrees batch better and hand off less (measured: 240 prompts at 40 % saved took 28.4 s
+    /// as one activity per segment batch, 24.0 s with subtrees of up to 2,000 calls, 19.3 s as one activity);
+    /// smaller ones spread a run over more GPU workers, for latency.</summary>
     public int MaxSubtreeCalls { get; init; } = DefaultMaxSubtreeCalls;
 
-    public const int DefaultMaxSubtreeCalls = 64;
+    public const int DefaultMaxSubtreeCalls = 10_000;
 }
 
 /// <summary>
@@ -222,10 +224,9 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
         double clusterSeconds = clock.Elapsed.TotalSeconds;
         var mean = new MeanConditioning(encoded.Select(e => e.HiddenStates).ToArray());
-        foreach (PlannedSegment s in segments)
-        {
-            await store.WriteAsync(Containers.Runs, RunBlobs.Conditioning(run, s.Node), FloatBlobs.ToBytes(mean.For(s.Members)));
-        }
+        // One blob per segment: a thousand of them for a few hundred prompts, so written many at a time.
+        await Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (s, cancel) =>
+            await store.WriteAsync(Containers.Runs, RunBlobs.Conditioning(run, s.Node), FloatBlobs.ToBytes(mean.For(s.Members)), cancel));
 
         await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
         var file = new RunPlanFile(
