@@ -19,7 +19,10 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+
+        // A misspelt option or a mode given as a number is refused, never silently ignored or cast.
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
     /// <summary>The run of an uploaded blob: its id comes from the blob's name and ETag, so a repeated event for
@@ -48,7 +51,7 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
         }
 
         GenerationOptions options = request.Options ?? new GenerationOptions();
-        options.Validate();
+        options.Validate(request.Prompts?.Count, settings.Pipeline.Limits.MaxPromptLength);
         if (request.CallbackUrl is not null)
         {
             settings.Callbacks.Check(request.CallbackUrl);

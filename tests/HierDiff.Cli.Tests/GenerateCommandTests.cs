@@ -95,19 +95,17 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
-    public void ANonEmptyOutputFolderIsRefusedUnlessOverwrite()
+    public void ANonEmptyOutputFolderIsRefusedUnlessOverwriteAndItHoldsAPreviousRun()
     {
-        Directory.CreateDirectory(Out("busy"));
-        File.WriteAllText(Path.Combine(Out("busy"), "keep.txt"), "mine");
+        Assert.Equal(0, Generate("busy", "--seed", "1").ExitCode);
 
         CliRunner.Result refused = Generate("busy");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("the output folder exists and is not empty", refused.Stderr);
-        Assert.Equal("mine", File.ReadAllText(Path.Combine(Out("busy"), "keep.txt")));
+        Assert.Contains("\"seed\": 1,", File.ReadAllText(Path.Combine(Out("busy"), "manifest.json")));
 
-        Assert.Equal(0, Generate("busy", "--overwrite").ExitCode);
-        Assert.False(File.Exists(Path.Combine(Out("busy"), "keep.txt")));
-        Assert.True(File.Exists(Path.Combine(Out("busy"), "manifest.json")));
+        Assert.Equal(0, Generate("busy", "--overwrite", "--seed", "2").ExitCode);
+        Assert.Contains("\"seed\": 2,", File.ReadAllText(Path.Combine(Out("busy"), "manifest.json")));
     }
 
     [Fact]
@@ -127,8 +125,8 @@ public sealed class GenerateCommandTests : IDisposable
     [Theory]
     [InlineData("'heun'", "--scheduler", "heun")]
     [InlineData("--device cuda:0:", "--device", "cuda:0")]
-    [InlineData("--mode 'fast' is not a mode", "--mode", "fast")]
-    [InlineData("--max-batch must be at least 1", "--max-batch", "0")]
+    [InlineData("--mode (options.mode): 'fast' is not a mode", "--mode", "fast")]
+    [InlineData("--max-batch (options.max_batch): must be from 1 to 1024, not 0", "--max-batch", "0")]
     public void BadOptionsAreRefused(string expected, params string[] options) => AssertRefused(Generate("out", options), expected);
 
     [Fact]
@@ -144,7 +142,7 @@ public sealed class GenerateCommandTests : IDisposable
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(expected, line);
         Assert.False(Directory.Exists(Out("out")), "a refused run must leave no output folder");
-        Assert.Empty(Directory.GetDirectories(_root, ".out.partial-*"));
+        Assert.Empty(Directory.GetFileSystemEntries(_root, ".out.*"));
     }
 
     private static IEnumerable<(string Type, byte[] Data)> Chunks(byte[] png)

@@ -184,7 +184,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private or link-local")]
     [InlineData("{\"prompts_blob\": \"../secrets.txt\"}", "prompts_blob '../secrets.txt' is not allowed")]
-    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps must be at least 1")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps (options.steps): must be from 1 to 1000, not 0")]
     [InlineData("{not json", "invalid JSON")]
     public async Task BadRequestsAreRefusedWith400AndTheReason(string body, string reason)
     {

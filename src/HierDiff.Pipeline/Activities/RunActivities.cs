@@ -183,8 +183,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
     private async Task<PreparedRun> PrepareCheckedAsync(string run, RunInput input)
     {
-        GenerationOptions options = input.Options;
-        options.Validate();
+        GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
+        options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
         string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
         string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
             ? input.PromptsContainer
@@ -192,6 +192,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         byte[] bytes = await store.ReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
         PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
+        options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
         StableDiffusionModel sd = model();
         string scheduler = options.Scheduler ?? SchedulerFactory.NameForClass(sd.SchedulerConfig.ClassName) ?? SchedulerFactory.Ddpm;
