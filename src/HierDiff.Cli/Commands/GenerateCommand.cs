@@ -76,14 +76,15 @@ public static class GenerateCommand
                 MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
             };
-            options.Validate();
+            PromptFileLimits limits = PromptFileLimits.FromEnvironment();
+            options.Validate(maxPromptLength: limits.MaxPromptLength);
             int maxSubtreeCalls = parse.GetValue(subtreeCalls) is int calls and >= 0
                 ? calls
                 : throw new HierDiffInputException("--max-subtree-calls must be 0 or more");
             string modelPath = parse.GetValue(modelDir)!.ToString();
             StableDiffusionModel model = StableDiffusionModel.Shared(modelPath, OnnxDevice.Parse(parse.GetValue(device)!));
             string outPath = parse.GetValue(output)!.ToString();
-            var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls };
+            var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls, Limits = limits };
             using var interrupt = new Interruption();
             try
             {
@@ -112,7 +113,7 @@ public static class GenerateCommand
     {
         settings ??= new PipelineSettings();
         PromptSet set = PromptFileReader.Read(promptPath, settings.Limits);
-        options.Validate(set.Count);
+        options.Validate(set.Count, settings.Limits.MaxPromptLength);
         BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
         using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
         IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
