@@ -75,11 +75,6 @@ public sealed record GenerationOptions
             throw new HierDiffInputException("give at most one of --tau (options.tau) and --target-savings (options.target_savings)");
         }
 
-        if (Mode == GenerationMode.Standard && (Tau is not null || TargetSavings is not null))
-        {
-            throw Refuse(Tau is not null ? "tau" : "target_savings", "applies to hierarchical mode only; standard generation shares nothing");
-        }
-
         if (Tau is double tau && !(double.IsFinite(tau) && tau >= 0))
         {
             throw Refuse("tau", $"must be a finite number of 0 or more, not {Show(tau)}");
@@ -121,7 +116,7 @@ public sealed record GenerationOptions
         }
 
         // Every prompt keeps at least its own last step, so even one cluster for all others costs K - 1 + 1 calls.
-        if (TargetSavings is double wanted && promptCount is int n && wanted > 1.0 - (1.0 / n))
+        if (Mode == GenerationMode.Hierarchical && TargetSavings is double wanted && promptCount is int n && wanted > 1.0 - (1.0 / n))
         {
             throw Refuse("target_savings", $"{Show(wanted)} is out of reach: {n} prompt{(n == 1 ? "" : "s")} can save at most {Show(1.0 - (1.0 / n))} of the denoiser calls");
         }
