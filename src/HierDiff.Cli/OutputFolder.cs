@@ -12,6 +12,7 @@ namespace HierDiff.Cli;
 /// </summary>
 internal sealed class OutputFolder : IDisposable
 {
+    private readonly OutputKind _kind;
     private readonly string _target;
     private readonly string _shown;
     private readonly bool _overwrite;
@@ -19,8 +20,9 @@ internal sealed class OutputFolder : IDisposable
     private FileStream? _lock;
     private bool _committed;
 
-    private OutputFolder(string target, string shown, bool overwrite, string staging, string lockPath, FileStream lockFile)
+    private OutputFolder(OutputKind kind, string target, string shown, bool overwrite, string staging, string lockPath, FileStream lockFile)
     {
+        _kind = kind;
         _target = target;
         _shown = shown;
         _overwrite = overwrite;
@@ -35,9 +37,12 @@ internal sealed class OutputFolder : IDisposable
     /// <summary>
     /// Checks the folder and takes it for this run; call before any work. Refuses a folder that is the file system's
     /// root, the home or current folder or one above them, that holds one of <paramref name="inputs"/> (the prompt
-    /// file, the model), or that is not empty, unless it holds a previous run and <paramref name="overwrite"/>.
+    /// file, the model), or that is not empty, unless it holds a previous output of this
+    /// <paramref name="kind"/> and <paramref name="overwrite"/>.
     /// </summary>
-    public static OutputFolder Open(string path, bool overwrite, params string[] inputs)
+    public static OutputFolder Open(string path, bool overwrite, params string[] inputs) => Open(OutputKind.Run, path, overwrite, inputs);
+
+    public static OutputFolder Open(OutputKind kind, string path, bool overwrite, params string[] inputs)
     {
         string target = RealPath(path);
         string shown = path;
@@ -90,15 +95,15 @@ internal sealed class OutputFolder : IDisposable
                     throw new HierDiffInputException($"--out {shown}: the output folder exists and is not empty; choose another or add --overwrite");
                 }
 
-                if (PreviousRun.ForeignEntry(target) is string foreign)
+                if (kind.ForeignEntry(target) is string foreign)
                 {
-                    throw new HierDiffInputException($"--out {shown}: --overwrite replaces only a previous HierDiff run, and this folder holds {foreign}; choose another folder");
+                    throw new HierDiffInputException($"--out {shown}: --overwrite replaces only {kind.Name}, and this folder holds {foreign}; choose another folder");
                 }
             }
 
             string staging = Path.Combine(parent, $".{name}.partial-{Guid.NewGuid():N}");
             Directory.CreateDirectory(staging);
-            return new OutputFolder(target, shown, overwrite, staging, lockPath, lockFile);
+            return new OutputFolder(kind, target, shown, overwrite, staging, lockPath, lockFile);
         }
         catch (Exception e)
         {
@@ -123,7 +128,7 @@ internal sealed class OutputFolder : IDisposable
     public void Commit()
     {
         if (Directory.Exists(_target) && Directory.EnumerateFileSystemEntries(_target).Any()
-            && (!_overwrite || PreviousRun.ForeignEntry(_target) is not null))
+            && (!_overwrite || _kind.ForeignEntry(_target) is not null))
         {
             throw new HierDiffInputException($"--out {_shown}: the output folder was filled by something else during the run; nothing was replaced");
         }
@@ -280,4 +285,16 @@ internal sealed class OutputFolder : IDisposable
 
     [DllImport("libc", EntryPoint = "renameat2", SetLastError = true)]
     private static extern int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+}
+
+/// <summary>What an output folder holds when a command made it: <paramref name="ForeignEntry"/> names the first thing
+/// in a folder that the command did not write (null: the folder is a previous output, which --overwrite may replace).</summary>
+internal sealed record OutputKind(string Name, Func<string, string?> ForeignEntry)
+{
+    public static OutputKind Run { get; } = new("a previous HierDiff run", PreviousRun.ForeignEntry);
+
+    public static OutputKind World { get; } = new("a previous output of hierdiff world", folder =>
+        Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal)
+            .FirstOrDefault(name => name is not ("images.npy" or "prompts.txt" or "labels.jsonl") || new FileInfo(Path.Combine(folder, name!)).LinkTarget is not null) is string other
+            ? $"'{other}'" : null);
 }

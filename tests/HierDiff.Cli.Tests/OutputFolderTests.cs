@@ -223,6 +223,24 @@ public sealed class OutputFolderTests : IDisposable
         Assert.Empty(Leftovers());
     }
 
+    [Fact]
+    public void WorldWritesAllOrNothingAndReplacesOnlyItsOwnOutput()
+    {
+        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", _prompts), "is a file, not a folder");
+
+        Assert.Equal(0, CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data").ExitCode);
+        Assert.Equal(3, File.ReadAllLines(At("data/prompts.txt")).Length);
+        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data"), "the output folder exists and is not empty");
+
+        Assert.Equal(0, CliRunner.RunIn(_root, null, "world", "--count", "5", "--out", "data", "--overwrite").ExitCode);
+        Assert.Equal(5, File.ReadAllLines(At("data/prompts.txt")).Length);
+
+        File.WriteAllText(At("data/notes.md"), "mine");
+        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data", "--overwrite"),
+            "--overwrite replaces only a previous output of hierdiff world, and this folder holds 'notes.md'");
+        Assert.Equal("mine", File.ReadAllText(At("data/notes.md")));
+    }
+
     /// <summary>A run that takes many seconds: many one-latent model calls.</summary>
     private Process StartLongRun(string outName)
     {
