@@ -108,6 +108,27 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Contains("\"seed\": 2,", File.ReadAllText(Path.Combine(Out("busy"), "manifest.json")));
     }
 
+    [Theory]
+    [InlineData("prompts (1).txt")]
+    [InlineData("café.txt")]
+    [InlineData("prompts+v2.txt")]
+    [InlineData("a,b.txt")]
+    [InlineData("x'y \"z\".txt")]
+    [InlineData("100%.txt")]
+    public void OrdinaryPromptFileNamesWork(string name)
+    {
+        string renamed = Path.Combine(_root, name);
+        File.Copy(_prompts, renamed);
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", renamed, "--model", _model, "--out", Out("named"), "--steps", "2");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal(Prompts.Length, Directory.GetFiles(Path.Combine(Out("named"), "images")).Length);
+    }
+
+    [Fact]
+    public void ANegativePromptOverTheLengthLimitIsRefusedNamingTheSetting() => AssertRefused(
+        Generate("out", "--negative-prompt", new string('x', 2001)),
+        "--negative-prompt (options.negative_prompt): is 2001 characters long; the limit is 2000 (the setting HierDiff__MaxPromptLength)");
+
     [Fact]
     public void AMissingModelFileIsNamed()
     {

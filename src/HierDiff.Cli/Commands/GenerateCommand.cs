@@ -112,7 +112,8 @@ public static class GenerateCommand
         PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
     {
         settings ??= new PipelineSettings();
-        PromptSet set = PromptFileReader.Read(promptPath, settings.Limits);
+        byte[] promptBytes = PromptFileReader.ReadBytes(promptPath, settings.Limits);
+        PromptSet set = PromptFileReader.Parse(promptBytes, promptPath, settings.Limits);
         options.Validate(set.Count, settings.Limits.MaxPromptLength);
         BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
         using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
@@ -120,8 +121,9 @@ public static class GenerateCommand
 
         // The same orchestration and activities as the Functions app, hosted in this process.
         string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        string blob = $"{runId}/{Path.GetFileName(promptPath)}";
-        store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
+        // The file was read and checked above under its own name; in the store any name would do, so one that is always safe.
+        string blob = $"{runId}/prompts{Path.GetExtension(promptPath).ToLowerInvariant()}";
+        store.WriteAsync(Containers.Prompts, blob, promptBytes).GetAwaiter().GetResult();
         var input = new RunInput(runId, blob, options);
         RunOutcome outcome = progress
             ? RunWithProgress(store, model, settings, input, (long)options.Steps * set.Count, cancellation)

@@ -17,6 +17,12 @@ public static class PromptFileReader
     public static PromptSet Read(string path, PromptFileLimits? limits = null)
     {
         limits ??= PromptFileLimits.Default;
+        return Parse(ReadBytes(path, limits), path, limits);
+    }
+
+    /// <summary>A prompt file's bytes, read no further than <see cref="PromptFileLimits.MaxFileBytes"/>.</summary>
+    public static byte[] ReadBytes(string path, PromptFileLimits limits)
+    {
         if (Directory.Exists(path))
         {
             throw new HierDiffInputException($"{path}: is a folder, not a prompt file");
@@ -37,7 +43,7 @@ public static class PromptFileReader
             throw new HierDiffInputException($"{path}: cannot read the prompt file: {e.Message}", e);
         }
 
-        return Parse(bytes, path, limits);
+        return bytes;
     }
 
     /// <summary>Reads a prompt file's bytes from a stream, refusing it as soon as it passes

@@ -112,7 +112,7 @@ public sealed record GenerationOptions
 
         if (NegativePrompt.Length > maxPromptLength)
         {
-            throw Refuse("negative_prompt", $"is {NegativePrompt.Length} characters long; the limit is {maxPromptLength} (the setting MaxPromptLength)");
+            throw Refuse("negative_prompt", $"is {NegativePrompt.Length} characters long; the limit is {maxPromptLength} ({Core.Prompts.PromptFileLimits.Setting("MaxPromptLength")})");
         }
 
         // Every prompt keeps at least its own last step, so even one cluster for all others costs K - 1 + 1 calls.
