@@ -65,9 +65,9 @@ public sealed class ReportCommandTests : IDisposable
             diversity = 0.25,
             images = new[]
             {
-                new { index = 0, prompt = "a red circle", score = 0.125 },
-                new { index = 1, prompt = Hostile, score = 0.875 },
-                new { index = 2, prompt = "a blue square", score = 0.5 },
+                new { index = 0, prompt = "a red circle", image = "images/0000.png", score = 0.125 },
+                new { index = 1, prompt = Hostile, image = "images/0001.png", score = 0.875 },
+                new { index = 2, prompt = "a blue square", image = "images/0002.png", score = 0.5 },
             },
         }));
         CliRunner.Result result = CliRunner.Run("report", "--run", run);
