@@ -105,7 +105,12 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
             int Child(string name)
             {
                 JsonField child = merge.Property(name);
-                int c = child.Int(0, n + i - 1);
+                int c = child.Int(0, joined.Length - 1);
+                if (c >= n + i)
+                {
+                    throw child.Error($"node {c} is not made before node {n + i}: a merge joins earlier nodes, so a tree has no cycle");
+                }
+
                 if (joined[c])
                 {
                     throw child.Error($"node {c} is joined twice");
