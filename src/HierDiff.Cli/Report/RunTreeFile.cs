@@ -73,15 +73,16 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
             throw prompts.Error($"{prompts.Int()} prompts, but {RunManifest.FileName} has {n}");
         }
 
-        JsonField steps = root.Property("steps");
-        if (manifest.Steps is int manifestSteps && steps.Int() != manifestSteps)
+        JsonField stepsField = root.Property("steps");
+        int steps = stepsField.Int(1);
+        if (manifest.Steps is int manifestSteps && steps != manifestSteps)
         {
-            throw steps.Error($"{steps.Int()} steps, but {RunManifest.FileName} has {manifestSteps}");
+            throw stepsField.Error($"{steps} steps, but {RunManifest.FileName} has {manifestSteps}");
         }
 
         TreeMerge[] tree = ReadTree(root.Property("tree"), n);
-        TreeSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps.Int(1));
-        return new RunTreeFile(root.Property("mode").String(), root.Property("tau").Double(), steps.Int(1), n, tree, segments);
+        TreeSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
+        return new RunTreeFile(root.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
     }
 
     private static TreeMerge[] ReadTree(JsonField field, int n)
@@ -162,9 +163,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
                 throw sourceField.Error(start == 0 ? "a segment from step 0 starts from noise (-1)" : $"{source}, but a segment from step {start} continues another node's latent");
             }
 
+            // The count is checked before the members are read, so a segment cannot list more prompts than the run has.
             JsonField membersField = s.Property("members");
-            int[] members = membersField.Items().Select(m => m.Int(0, n - 1)).ToArray();
             int expected = node < n ? 1 : tree[node - n].Count;
+            int[] members = membersField.ArrayLength == expected ? membersField.Items().Select(m => m.Int(0, n - 1)).ToArray() : [];
             if (members.Length != expected || (node < n && members[0] != node) || members.Zip(members.Skip(1)).Any(p => p.First >= p.Second))
             {
                 throw membersField.Error($"node {node} serves {expected} prompts, listed once each in ascending order");

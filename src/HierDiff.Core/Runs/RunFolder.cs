@@ -104,16 +104,16 @@ public sealed class RunFolder
             throw new ArgumentException($"'{name}' is not a file name of the run folder itself", nameof(name));
         }
 
+        // A failure to write (disk full, no permission) is the machine's, not the input's: it is left to the CLI.
         string temporary = System.IO.Path.Combine(_real, $".{name}.{Guid.NewGuid():N}.tmp");
         try
         {
             File.WriteAllBytes(temporary, bytes);
             File.Move(temporary, System.IO.Path.Combine(_real, name), overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        finally
         {
             File.Delete(temporary);
-            throw new HierDiffInputException($"{Show(name)}: cannot be written ({e.Message})", e);
         }
     }
 
