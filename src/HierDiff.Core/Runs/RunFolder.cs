@@ -22,12 +22,15 @@ public sealed class RunFolder
 
     private static readonly StringComparison PathComparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
+    /// <summary>The folder's full path with links followed; <see cref="_inside"/> starts every path inside it.</summary>
     private readonly string _real;
+    private readonly string _inside;
 
     private RunFolder(string path, string real)
     {
         Path = path;
-        _real = real;
+        _real = System.IO.Path.TrimEndingDirectorySeparator(real);
+        _inside = System.IO.Path.EndsInDirectorySeparator(_real) ? _real : _real + System.IO.Path.DirectorySeparatorChar;
     }
 
     /// <summary>The folder as the user named it, for messages.</summary>
@@ -37,10 +40,10 @@ public sealed class RunFolder
     {
         if (!Directory.Exists(path))
         {
-            throw new HierDiffInputException(File.Exists(path) ? $"{path}: is a file; a run folder is a folder written by hierdiff generate" : $"run folder {path} does not exist");
+            throw new HierDiffInputException($"{path}: {(File.Exists(path) ? "is a file" : "does not exist")}; a run folder is a folder written by hierdiff generate");
         }
 
-        return new RunFolder(path, FollowLinks(System.IO.Path.GetFullPath(path), path).TrimEnd(System.IO.Path.DirectorySeparatorChar));
+        return new RunFolder(path, FollowLinks(System.IO.Path.GetFullPath(path), path));
     }
 
     /// <summary>How messages show a file of the folder: the folder as given, then the name.</summary>
@@ -58,7 +61,7 @@ public sealed class RunFolder
         }
 
         string path = FollowLinks(System.IO.Path.Combine(_real, name.Replace('/', System.IO.Path.DirectorySeparatorChar)), namedBy);
-        if (!path.StartsWith(_real + System.IO.Path.DirectorySeparatorChar, PathComparison))
+        if (!path.StartsWith(_inside, PathComparison))
         {
             throw new HierDiffInputException($"{namedBy}: '{name}' is a link to {path}, outside the run folder");
         }
