@@ -65,9 +65,9 @@ public sealed class ReportCommandTests : IDisposable
             diversity = 0.25,
             images = new[]
             {
-                new { index = 0, prompt = "a red circle", score = 0.125 },
-                new { index = 1, prompt = Hostile, score = 0.875 },
-                new { index = 2, prompt = "a blue square", score = 0.5 },
+                new { index = 0, prompt = "a red circle", image = "images/0000.png", score = 0.125 },
+                new { index = 1, prompt = Hostile, image = "images/0001.png", score = 0.875 },
+                new { index = 2, prompt = "a blue square", image = "images/0002.png", score = 0.5 },
             },
         }));
         CliRunner.Result result = CliRunner.Run("report", "--run", run);
@@ -119,6 +119,41 @@ public sealed class ReportCommandTests : IDisposable
         CliRunner.Result result = CliRunner.Run("report", "--run", run);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(Path.Combine(run, "images/0001.png"), result.Stderr);
+    }
+
+    [Fact]
+    public void TreeAsDeepAsItsPromptsIsWrittenWholeAndFast()
+    {
+        // A chain: merge i joins the cluster before it with prompt i + 1, so the tree is N - 1 deep. Each prompt runs
+        // its one step alone. Drawn recursively, N = 20,000 overflowed the stack (after half a minute of rescoring).
+        const int n = 20_000;
+        string run = Path.Combine(_root, "chain");
+        Directory.CreateDirectory(Path.Combine(run, "images"));
+        byte[] png = Png(100);
+        var prompts = new List<object>();
+        for (int i = 0; i < n; i++)
+        {
+            string image = $"images/{i:00000}.png";
+            File.WriteAllBytes(Path.Combine(run, image), png);
+            prompts.Add(new { index = i, text = $"prompt {i}", image });
+        }
+
+        File.WriteAllText(Path.Combine(run, "manifest.json"), JsonSerializer.Serialize(new { mode = "hierarchical", prompts, steps = 1 }));
+        File.WriteAllText(Path.Combine(run, "plan.json"), JsonSerializer.Serialize(new
+        {
+            mode = "hierarchical",
+            tau = 0.5,
+            steps = 1,
+            prompts = n,
+            tree = Enumerable.Range(0, n - 1).Select(i => new { node = n + i, left = i == 0 ? 0 : n + i - 1, right = i + 1, score = i / (double)n, count = i + 2 }),
+            segments = Enumerable.Range(0, n).Select(i => new { node = i, start = 0, end = 1, source = -1, members = new[] { i }, score = 0.0 }),
+        }));
+
+        CliRunner.Result result = CliRunner.Run("report", "--run", run);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Equal(n - 1, Regex.Count(html, "<details class=\"node\""));
+        Assert.Equal(n, Regex.Count(html, "<div class=\"leaf\">"));
     }
 
     /// <summary>Three prompts (the second hostile) with images, laid out as generate writes them; with the plan, prompts

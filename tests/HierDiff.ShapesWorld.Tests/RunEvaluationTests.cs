@@ -161,7 +161,7 @@ public sealed class RunEvaluationTests : IDisposable
         Assert.Contains("prompt 1", dog.Message);
 
         File.WriteAllText(Path.Combine(unreadable, "manifest.json"), "{ not json");
-        Assert.Contains("not a readable manifest", Assert.Throws<HierDiffInputException>(() => RunEvaluation.Evaluate(unreadable)).Message);
+        Assert.Contains("manifest.json: not valid JSON", Assert.Throws<HierDiffInputException>(() => RunEvaluation.Evaluate(unreadable)).Message);
         File.WriteAllText(Path.Combine(unreadable, "manifest.json"), "{\"prompts\": [{\"index\": 0, \"text\": \"a red circle\", \"image\": \"../../x.png\"}]}");
         Assert.Contains("outside the run folder", Assert.Throws<HierDiffInputException>(() => RunEvaluation.Evaluate(unreadable)).Message);
     }

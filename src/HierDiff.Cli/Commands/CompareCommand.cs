@@ -33,7 +33,7 @@ public static class CompareCommand
         CultureInfo c = CultureInfo.InvariantCulture;
         var table = new Table().Border(TableBorder.Rounded).Title("A against B").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
-        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        void Row(string name, string value) => table.AddRow(Markup.Escape(TerminalText.Escape(name)), Markup.Escape(TerminalText.Escape(value)));
         Row("A", r.RunA + (r.ModeA is null ? "" : $"  ({r.ModeA})"));
         Row("B", r.RunB + (r.ModeB is null ? "" : $"  ({r.ModeB})"));
         Row("prompts", r.Prompts.ToString(c));

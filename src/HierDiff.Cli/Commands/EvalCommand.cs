@@ -34,7 +34,7 @@ public static class EvalCommand
         CultureInfo c = CultureInfo.InvariantCulture;
         var table = new Table().Border(TableBorder.Rounded).Title("evaluation").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
-        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        void Row(string name, string value) => table.AddRow(Markup.Escape(TerminalText.Escape(name)), Markup.Escape(TerminalText.Escape(value)));
         Row("images", scores.Images.Count.ToString(c));
         Row("mean score", scores.MeanScore.ToString("0.0000", c));
         foreach ((string name, double mean) in scores.AttributeMeans)

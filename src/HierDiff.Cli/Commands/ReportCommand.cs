@@ -20,7 +20,7 @@ public static class ReportCommand
         command.SetAction(parse =>
         {
             string path = RunReport.Write(parse.GetValue(run)!.ToString());
-            Console.WriteLine($"wrote {path}");
+            Console.WriteLine($"wrote {TerminalText.Escape(path)}");
             return 0;
         });
         return command;

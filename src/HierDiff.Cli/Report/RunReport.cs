@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Cli.Report;
 
@@ -38,15 +39,14 @@ public static class RunReport
     public static string Write(string runDirectory)
     {
         ReportRun run = ReportRun.Load(runDirectory);
-        string path = Path.Combine(runDirectory, FileName);
-        File.WriteAllText(path, Render(run), new UTF8Encoding(false));
-        return path;
+        run.Folder.Write(FileName, new UTF8Encoding(false).GetBytes(Render(run)));
+        return run.Folder.Show(FileName);
     }
 
     public static string Render(ReportRun run)
     {
         var html = new StringBuilder();
-        string title = $"HierDiff run {Path.GetFileName(Path.GetFullPath(run.Folder).TrimEnd(Path.DirectorySeparatorChar))}";
+        string title = $"HierDiff run {Path.GetFileName(Path.GetFullPath(run.Folder.Path).TrimEnd(Path.DirectorySeparatorChar))}";
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append($"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{ScriptHash()}'\">\n")
             .Append($"<title>{E(title)}</title>\n<style>{ReportAssets.Style}</style>\n</head>\n<body>\n<h1>{E(title)}</h1>\n");
@@ -57,7 +57,7 @@ public static class RunReport
             .Append("<p><button type=\"button\" id=\"expand\">Expand all</button> <button type=\"button\" id=\"collapse\">Collapse all</button></p>\n<div id=\"tree\">\n");
         if (run.Tree is { Tree.Count: > 0 } tree)
         {
-            new TreeWriter(run, tree, html).Node(tree.Prompts + tree.Tree.Count - 1, 0);
+            new TreeWriter(run, tree, html).Write();
         }
         else
         {
@@ -90,9 +90,9 @@ public static class RunReport
                 ? $"{Number(m, "gpu.cost", "0.0000")} (standard: {Number(m, "gpu.standard_estimate_cost", "0.0000")}) at {price.GetDouble().ToString("0.######", C)} per GPU-second"
                 : "no price per GPU-second was set"),
         };
-        if (run.Scores is JsonElement s)
+        if (run.Scores is SavedScores s)
         {
-            rows.Add(("evaluation", $"mean score {Number(s, "mean_score", "0.000")}, diversity {Number(s, "diversity", "0.000")} (mean cosine of image features; lower is more diverse)"));
+            rows.Add(("evaluation", $"mean score {s.MeanScore.ToString("0.000", C)}, diversity {s.Diversity?.ToString("0.000", C) ?? "n/a"} (mean cosine of image features; lower is more diverse)"));
         }
         else
         {
@@ -139,7 +139,11 @@ public static class RunReport
         html.Append("</span></div>\n");
     }
 
-    /// <summary>Writes the tree from the root down: a node is a &lt;details&gt;, a prompt a line.</summary>
+    /// <summary>
+    /// Writes the tree from the root down: a node is a &lt;details&gt;, a prompt a line. The tree was checked when read
+    /// (<see cref="RunTreeFile.Read"/>): each node is visited once, and without recursion, since a tree of N prompts
+    /// can be N deep.
+    /// </summary>
     private sealed class TreeWriter
     {
         private readonly ReportRun _run;
@@ -149,6 +153,7 @@ public static class RunReport
         private readonly Dictionary<int, TreeSegment> _finalOf = [];
         private readonly bool _openAll;
         private readonly HashSet<int> _example = [];
+        private readonly double?[] _meanScore;
 
         public TreeWriter(ReportRun run, RunTreeFile tree, StringBuilder html)
         {
@@ -164,8 +169,9 @@ public static class RunReport
                 }
             }
 
+            _meanScore = MeanScores();
             _openAll = tree.Prompts <= OpenAllUpTo;
-            int node = tree.Prompts + tree.Tree.Count - 1;
+            int node = Root;
             while (node >= tree.Prompts && !_openAll)
             {
                 TreeMerge merge = tree.Tree[node - tree.Prompts];
@@ -180,17 +186,44 @@ public static class RunReport
             }
         }
 
-        public void Node(int node, int depth)
-        {
-            if (node < _tree.Prompts)
-            {
-                ReportPrompt p = _run.Prompts[node];
-                Leaf(_html, p, _finalOf.TryGetValue(node, out TreeSegment? last) && last.Node != node
-                    ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
-                    : _segments.TryGetValue(node, out TreeSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
-                return;
-            }
+        private int Root => _tree.Prompts + _tree.Tree.Count - 1;
 
+        public void Write()
+        {
+            // Each entry is a node to open at a depth, or (node -1) the end of an open node.
+            var stack = new Stack<(int Node, int Depth)>([(Root, 0)]);
+            while (stack.Count > 0)
+            {
+                (int node, int depth) = stack.Pop();
+                if (node < 0)
+                {
+                    _html.Append("</details>\n");
+                }
+                else if (node < _tree.Prompts)
+                {
+                    Prompt(node);
+                }
+                else
+                {
+                    TreeMerge merge = Open(node, depth);
+                    stack.Push((-1, depth));
+                    stack.Push((merge.Right, depth + 1));
+                    stack.Push((merge.Left, depth + 1));
+                }
+            }
+        }
+
+        private void Prompt(int node)
+        {
+            ReportPrompt p = _run.Prompts[node];
+            Leaf(_html, p, _finalOf.TryGetValue(node, out TreeSegment? last) && last.Node != node
+                ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
+                : _segments.TryGetValue(node, out TreeSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
+        }
+
+        /// <summary>Writes a cluster's &lt;details&gt; and summary line, leaving it open for its children.</summary>
+        private TreeMerge Open(int node, int depth)
+        {
             TreeMerge merge = _tree.Tree[node - _tree.Prompts];
             string steps = _segments.TryGetValue(node, out TreeSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
             _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
@@ -200,28 +233,31 @@ public static class RunReport
             }
 
             _html.Append($"<b>node {node}</b> · {merge.Count} prompts · {E(steps)} · score {merge.Score.ToString("G4", C)}");
-            if (MeanScore(node) is double mean)
+            if (_meanScore[node] is double mean)
             {
                 _html.Append($" · eval <b class=\"score\">{mean.ToString("0.000", C)}</b>");
             }
 
             _html.Append("</summary>\n");
-            Node(merge.Left, depth + 1);
-            Node(merge.Right, depth + 1);
-            _html.Append("</details>\n");
+            return merge;
         }
 
-        private double? MeanScore(int node)
+        /// <summary>Each node's mean evaluation score over its prompts (null where one has none), children before
+        /// parents: merge i only joins nodes made before it.</summary>
+        private double?[] MeanScores()
         {
-            var scores = new List<double?>();
-            Descend(node, n =>
+            var sums = new double?[_tree.Prompts + _tree.Tree.Count];
+            for (int p = 0; p < _tree.Prompts; p++)
             {
-                if (n < _tree.Prompts)
-                {
-                    scores.Add(_run.Prompts[n].Score);
-                }
-            });
-            return scores.Any(s => s is null) ? null : scores.Average();
+                sums[p] = _run.Prompts[p].Score;
+            }
+
+            foreach (TreeMerge m in _tree.Tree)
+            {
+                sums[m.Node] = sums[m.Left] + sums[m.Right];
+            }
+
+            return sums.Select((sum, node) => sum / (node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count)).ToArray();
         }
 
         /// <summary>Calls <paramref name="visit"/> on the node and everything below it (without recursion: trees can be deep).</summary>

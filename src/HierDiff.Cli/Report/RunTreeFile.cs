@@ -1,6 +1,7 @@
 using System.Text.Json;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
+using HierDiff.Core.Runs;
 using HierDiff.Pipeline.Activities;
 
 namespace HierDiff.Cli.Report;
@@ -49,8 +50,175 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 
-    public static RunTreeFile Parse(byte[] bytes) =>
-        JsonSerializer.Deserialize<RunTreeFile>(bytes, Json) ?? throw new InvalidDataException("empty plan file");
+    /// <summary>
+    /// The plan.json of a run, or null where it has none (runs older than <c>hierdiff report</c>). It is checked to be
+    /// a plan <c>generate</c> could have written for the manifest's N prompts, so that drawing it visits each node once:
+    /// a tree of N - 1 merges (or none), merge i making node N + i from two nodes made before it, each joined once, with
+    /// the prompt count of its two; segments of distinct nodes, each continuing a segment that ends where it starts,
+    /// that give every prompt every step exactly once. Anything else is refused as one line naming the field.
+    /// </summary>
+    public static RunTreeFile? Read(RunManifest manifest)
+    {
+        string path = manifest.Folder.Show(FileName);
+        if (manifest.Folder.ReadIfPresent(FileName, path, RunFolder.MaxJsonBytes) is not byte[] bytes)
+        {
+            return null;
+        }
+
+        JsonField root = JsonField.Parse(path, bytes);
+        int n = manifest.Prompts.Count;
+        JsonField prompts = root.Property("prompts");
+        if (prompts.Int() != n)
+        {
+            throw prompts.Error($"{prompts.Int()} prompts, but {RunManifest.FileName} has {n}");
+        }
+
+        JsonField stepsField = root.Property("steps");
+        int steps = stepsField.Int(1);
+        if (manifest.Steps is int manifestSteps && steps != manifestSteps)
+        {
+            throw stepsField.Error($"{steps} steps, but {RunManifest.FileName} has {manifestSteps}");
+        }
+
+        TreeMerge[] tree = ReadTree(root.Property("tree"), n);
+        TreeSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
+        return new RunTreeFile(root.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
+    }
+
+    private static TreeMerge[] ReadTree(JsonField field, int n)
+    {
+        if (field.ArrayLength != 0 && field.ArrayLength != n - 1)
+        {
+            throw field.Error($"{field.ArrayLength} merges; a tree of {n} prompts has {n - 1} (or none, for standard generation)");
+        }
+
+        var merges = new TreeMerge[field.ArrayLength];
+        var joined = new bool[n + merges.Length];
+        foreach ((JsonField merge, int i) in field.Items().Select((m, i) => (m, i)))
+        {
+            JsonField node = merge.Property("node");
+            if (node.Int() != n + i)
+            {
+                throw node.Error($"{node.Int()}, but merge {i} of {n} prompts makes node {n + i}");
+            }
+
+            // Children made before their parent, each joined once: the merges form one tree, with no cycle.
+            int Child(string name)
+            {
+                JsonField child = merge.Property(name);
+                int c = child.Int(0, joined.Length - 1);
+                if (c >= n + i)
+                {
+                    throw child.Error($"node {c} is not made before node {n + i}: a merge joins earlier nodes, so a tree has no cycle");
+                }
+
+                if (joined[c])
+                {
+                    throw child.Error($"node {c} is joined twice");
+                }
+
+                joined[c] = true;
+                return c;
+            }
+
+            int left = Child("left");
+            int right = Child("right");
+            int Served(int c) => c < n ? 1 : merges[c - n].Count;
+            JsonField count = merge.Property("count");
+            if (count.Int() != Served(left) + Served(right))
+            {
+                throw count.Error($"{count.Int()}, but nodes {left} and {right} serve {Served(left) + Served(right)} prompts");
+            }
+
+            merges[i] = new TreeMerge(n + i, left, right, merge.Property("score").Double(), count.Int());
+        }
+
+        return merges;
+    }
+
+    private static TreeSegment[] ReadSegments(JsonField field, int n, TreeMerge[] tree, int steps)
+    {
+        int nodes = n + tree.Length;
+        var byNode = new Dictionary<int, (TreeSegment Segment, JsonField Field)>();
+        foreach (JsonField s in field.Items())
+        {
+            JsonField nodeField = s.Property("node");
+            int node = nodeField.Int(0, nodes - 1);
+            if (byNode.ContainsKey(node))
+            {
+                throw nodeField.Error($"node {node} has two segments");
+            }
+
+            int start = s.Property("start").Int(0, steps - 1);
+            int end = s.Property("end").Int(start + 1, steps);
+            JsonField sourceField = s.Property("source");
+            int source = sourceField.Int(-1, nodes - 1);
+            if (source == node)
+            {
+                throw sourceField.Error($"node {node} is its own source");
+            }
+
+            if ((source == -1) != (start == 0))
+            {
+                throw sourceField.Error(start == 0 ? "a segment from step 0 starts from noise (-1)" : $"{source}, but a segment from step {start} continues another node's latent");
+            }
+
+            // The count is checked before the members are read, so a segment cannot list more prompts than the run has.
+            JsonField membersField = s.Property("members");
+            int expected = node < n ? 1 : tree[node - n].Count;
+            int[] members = membersField.ArrayLength == expected ? membersField.Items().Select(m => m.Int(0, n - 1)).ToArray() : [];
+            if (members.Length != expected || (node < n && members[0] != node) || members.Zip(members.Skip(1)).Any(p => p.First >= p.Second))
+            {
+                throw membersField.Error($"node {node} serves {expected} prompts, listed once each in ascending order");
+            }
+
+            byNode[node] = (new TreeSegment(node, start, end, source, members, s.Property("score").Double()), s);
+        }
+
+        foreach ((TreeSegment segment, JsonField s) in byNode.Values)
+        {
+            // A source ends where its successor starts, so following sources goes back in steps and ends at noise.
+            if (segment.Source >= 0 && (!byNode.TryGetValue(segment.Source, out var source) || source.Segment.End != segment.Start))
+            {
+                throw s.Property("source").Error($"node {segment.Source} has no segment ending at step {segment.Start}");
+            }
+        }
+
+        CheckEveryStepOnce(field, n, steps, byNode.Values.Select(v => v.Segment));
+        return byNode.Values.Select(v => v.Segment).ToArray();
+    }
+
+    /// <summary>Each prompt is denoised at every step by exactly one segment, as the pipeline runs a plan.</summary>
+    private static void CheckEveryStepOnce(JsonField field, int n, int steps, IEnumerable<TreeSegment> segments)
+    {
+        var ranges = new List<(int Start, int End)>[n];
+        foreach (TreeSegment s in segments)
+        {
+            foreach (int member in s.Members)
+            {
+                (ranges[member] ??= []).Add((s.Start, s.End));
+            }
+        }
+
+        for (int p = 0; p < n; p++)
+        {
+            int step = 0;
+            foreach ((int start, int end) in (ranges[p] ?? []).OrderBy(r => r.Start))
+            {
+                if (start != step)
+                {
+                    break;
+                }
+
+                step = end;
+            }
+
+            if (step != steps)
+            {
+                throw field.Error($"the segments of prompt {p} do not give it each of steps 0-{steps - 1} exactly once");
+            }
+        }
+    }
 
     private static TreeSegment[] SegmentsOf(RunPlanFile plan, Func<int, double> score) =>
         plan.Segments.Select(s => new TreeSegment(s.Node, s.Start, s.End, s.Source, s.Members, score(s.Node))).ToArray();

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using HierDiff.Core;
+using HierDiff.Core.Runs;
 using HierDiff.ShapesWorld.World;
 
 namespace HierDiff.ShapesWorld.Evaluation;
@@ -50,13 +51,14 @@ public sealed record RunComparison(
 /// <summary>
 /// Scores a run folder written by <c>hierdiff generate</c> (<c>manifest.json</c> and its images) with
 /// <see cref="ImageEvaluator"/>, writing <c>scores.json</c>; and compares two runs of the same prompts, writing
-/// <c>compare.json</c>. Problems with the folders (no manifest, a missing or unreadable image, a prompt this world
-/// cannot read, runs of different prompts) are <see cref="HierDiffInputException"/>s that say which file.
+/// <c>compare.json</c>. The folders are read through <see cref="RunFolder"/> and <see cref="RunManifest"/>, so
+/// only files inside them; problems (no manifest, a malformed one, a missing or unreadable image, a prompt this
+/// world cannot read, runs of different prompts) are <see cref="HierDiffInputException"/>s that say which file.
 /// </summary>
 public static class RunEvaluation
 {
-    public const string ManifestFile = "manifest.json";
-    public const string ScoresFile = "scores.json";
+    public const string ManifestFile = RunManifest.FileName;
+    public const string ScoresFile = RunScoresFile.FileName;
     public const string CompareFile = "compare.json";
 
     /// <summary>Scores closer than this are a tie.</summary>
@@ -68,20 +70,23 @@ public static class RunEvaluation
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Scores the run in <paramref name="runDirectory"/> and writes its <c>scores.json</c>.</summary>
-    public static RunScores Evaluate(string runDirectory)
+    public static RunScores Evaluate(string runDirectory) => Evaluate(RunManifest.Read(RunFolder.Open(runDirectory)));
+
+    /// <summary>Scores the run in <paramref name="runDirectory"/> without writing anything.</summary>
+    public static RunScores Score(string runDirectory) => Score(RunManifest.Read(RunFolder.Open(runDirectory)));
+
+    private static RunScores Evaluate(RunManifest manifest)
     {
-        RunScores scores = Score(runDirectory);
-        WriteScores(scores, Path.Combine(runDirectory, ScoresFile));
+        RunScores scores = Score(manifest);
+        RunScoresFile.Write(manifest.Folder, scores);
         return scores;
     }
 
-    /// <summary>Scores the run in <paramref name="runDirectory"/> without writing anything.</summary>
-    public static RunScores Score(string runDirectory)
+    private static RunScores Score(RunManifest manifest)
     {
-        RunManifest manifest = RunManifest.Read(runDirectory);
         var images = new List<ImageEvaluation>(manifest.Prompts.Count);
         var features = new List<double[]>();
-        foreach (ManifestEntry entry in manifest.Prompts)
+        foreach (RunPrompt entry in manifest.Prompts)
         {
             SceneDescription description;
             try
@@ -93,7 +98,7 @@ public static class RunEvaluation
                 throw new HierDiffInputException($"{manifest.Path}: prompt {entry.Index}: {e.Message}", e);
             }
 
-            byte[] rgb = ReadImage(runDirectory, entry, manifest.Path);
+            byte[] rgb = ReadImage(manifest, entry);
             ImageReading reading = ImageEvaluator.Read(rgb);
             ImageScore score = ImageEvaluator.Score(reading, description);
             images.Add(new ImageEvaluation(entry.Index, entry.Text, entry.Image, score.Score, score.Attributes, score.Read, reading.ShapeFound));
@@ -114,7 +119,7 @@ public static class RunEvaluation
         }
 
         return new RunScores(
-            runDirectory,
+            manifest.Folder.Path,
             images,
             images.Average(i => i.Score),
             attributeMeans,
@@ -153,8 +158,8 @@ public static class RunEvaluation
     /// </summary>
     public static RunComparison Compare(string runA, string runB, string? outPath = null)
     {
-        RunManifest a = RunManifest.Read(runA);
-        RunManifest b = RunManifest.Read(runB);
+        RunManifest a = RunManifest.Read(RunFolder.Open(runA));
+        RunManifest b = RunManifest.Read(RunFolder.Open(runB));
         if (a.Prompts.Count != b.Prompts.Count)
         {
             throw new HierDiffInputException(
@@ -171,8 +176,8 @@ public static class RunEvaluation
             }
         }
 
-        double[] scoresA = ScoresOf(runA, a);
-        double[] scoresB = ScoresOf(runB, b);
+        double[] scoresA = ScoresOf(a);
+        double[] scoresB = ScoresOf(b);
         int wins = 0, ties = 0, losses = 0;
         for (int i = 0; i < scoresA.Length; i++)
         {
@@ -192,7 +197,7 @@ public static class RunEvaluation
         }
 
         int n = scoresA.Length;
-        string path = outPath ?? Path.Combine(runA, CompareFile);
+        string path = outPath ?? a.Folder.Show(CompareFile);
         var comparison = new RunComparison(
             runA,
             runB,
@@ -209,141 +214,52 @@ public static class RunEvaluation
             a.Mode,
             b.Mode,
             path);
-        WriteComparison(comparison, path);
+        byte[] json = ComparisonJson(comparison);
+        if (outPath is null)
+        {
+            a.Folder.Write(CompareFile, json);
+        }
+        else
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+            File.WriteAllBytes(outPath, json);
+        }
+
         return comparison;
     }
 
-    /// <summary>Each prompt's score: from scores.json where it matches the manifest, else scored now (and written).</summary>
-    private static double[] ScoresOf(string run, RunManifest manifest)
-    {
-        string path = Path.Combine(run, ScoresFile);
-        if (File.Exists(path) && ReadScores(path, manifest) is double[] saved)
-        {
-            return saved;
-        }
-
-        return Evaluate(run).Images.Select(i => i.Score).ToArray();
-    }
-
-    /// <summary>The scores in a scores.json, in prompt order; null where it does not belong to these prompts or does not read.</summary>
-    private static double[]? ReadScores(string path, RunManifest manifest)
+    /// <summary>Each prompt's score: from scores.json where it reads and scores this manifest, else scored now (and
+    /// written): a stale or broken scores.json is what eval replaces anyway.</summary>
+    private static double[] ScoresOf(RunManifest manifest)
     {
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (!doc.RootElement.TryGetProperty("images", out JsonElement images) || images.ValueKind != JsonValueKind.Array
-                || images.GetArrayLength() != manifest.Prompts.Count)
+            if (RunScoresFile.Read(manifest) is SavedScores saved)
             {
-                return null;
+                return [.. saved.Scores];
             }
-
-            var scores = new double[manifest.Prompts.Count];
-            int i = 0;
-            foreach (JsonElement image in images.EnumerateArray())
-            {
-                if (image.GetProperty("prompt").GetString() != manifest.Prompts[i].Text
-                    || image.GetProperty("image").GetString() != manifest.Prompts[i].Image)
-                {
-                    return null;
-                }
-
-                scores[i++] = image.GetProperty("score").GetDouble();
-            }
-
-            return scores;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        catch (HierDiffInputException)
         {
-            return null;
         }
+
+        return Evaluate(manifest).Images.Select(i => i.Score).ToArray();
     }
 
-    private static byte[] ReadImage(string run, ManifestEntry entry, string manifestPath)
+    private static byte[] ReadImage(RunManifest manifest, RunPrompt prompt)
     {
-        string root = Path.GetFullPath(run);
-        string path = Path.GetFullPath(Path.Combine(root, entry.Image));
-        if (!path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new HierDiffInputException($"{manifestPath}: image '{entry.Image}' of prompt {entry.Index} is outside the run folder");
-        }
-
-        if (!File.Exists(path))
-        {
-            throw new HierDiffInputException($"{manifestPath}: image {entry.Image} of prompt {entry.Index} is missing ({path})");
-        }
-
+        byte[] png = manifest.ReadImage(prompt);
         try
         {
-            return PngDecoder.Decode(File.ReadAllBytes(path)).Resized(SceneRenderer.Size);
+            return PngDecoder.Decode(png).Resized(SceneRenderer.Size);
         }
         catch (InvalidDataException e)
         {
-            throw new HierDiffInputException($"{path}: {e.Message}", e);
+            throw new HierDiffInputException($"{manifest.Folder.Show(prompt.Image)}: {e.Message}", e);
         }
     }
 
-    private static void WriteScores(RunScores scores, string path)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, WriterOptions))
-        {
-            w.WriteStartObject();
-            WriteOptional(w, "mode", scores.Mode);
-            WriteOptional(w, "savings", scores.Savings);
-            if (scores.DenoiserCalls is long calls)
-            {
-                w.WriteNumber("denoiser_calls", calls);
-            }
-
-            w.WriteNumber("mean_score", scores.MeanScore);
-            w.WriteStartObject("attribute_means");
-            foreach (string name in ImageEvaluator.AttributeNames)
-            {
-                if (scores.AttributeMeans.TryGetValue(name, out double mean))
-                {
-                    w.WriteNumber(name, mean);
-                }
-            }
-
-            w.WriteEndObject();
-            WriteOptional(w, "diversity", scores.Diversity);
-            w.WriteNumber("diversity_images", Math.Min(scores.Images.Count, DiversityImages));
-            w.WriteStartArray("images");
-            foreach (ImageEvaluation image in scores.Images)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("index", image.Index);
-                w.WriteString("prompt", image.Prompt);
-                w.WriteString("image", image.Image);
-                w.WriteNumber("score", image.Score);
-                foreach (string name in ImageEvaluator.AttributeNames)
-                {
-                    if (image.Attributes.TryGetValue(name, out double value))
-                    {
-                        w.WriteNumber(name, value);
-                    }
-                }
-
-                w.WriteBoolean("shape_found", image.ShapeFound);
-                w.WriteStartObject("read");
-                w.WriteString(ImageEvaluator.ShapeColourName, Palette.Name(image.Read.ShapeColour));
-                w.WriteString(ImageEvaluator.BackgroundName, Palette.Name(image.Read.Background));
-                w.WriteString(ImageEvaluator.KindName, PromptWriter.Name(image.Read.Kind));
-                w.WriteString(ImageEvaluator.SizeName, PromptWriter.Name(image.Read.Size));
-                w.WriteString(ImageEvaluator.PositionName, PromptWriter.Name(image.Read.Position));
-                w.WriteString(ImageEvaluator.PatternName, PromptWriter.Name(image.Read.Pattern));
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        File.WriteAllBytes(path, stream.ToArray());
-    }
-
-    private static void WriteComparison(RunComparison c, string path)
+    private static byte[] ComparisonJson(RunComparison c)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, WriterOptions))
@@ -360,111 +276,13 @@ public static class RunEvaluation
             w.WriteNumber("mean_score_a", c.MeanScoreA);
             w.WriteNumber("mean_score_b", c.MeanScoreB);
             w.WriteNumber("mean_score_difference", c.MeanScoreDifference);
-            WriteOptional(w, "savings_a", c.SavingsA);
-            WriteOptional(w, "savings_b", c.SavingsB);
-            WriteOptional(w, "mode_a", c.ModeA);
-            WriteOptional(w, "mode_b", c.ModeB);
+            RunScoresFile.WriteOptional(w, "savings_a", c.SavingsA);
+            RunScoresFile.WriteOptional(w, "savings_b", c.SavingsB);
+            RunScoresFile.WriteOptional(w, "mode_a", c.ModeA);
+            RunScoresFile.WriteOptional(w, "mode_b", c.ModeB);
             w.WriteEndObject();
         }
 
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null)
-        {
-            Directory.CreateDirectory(folder);
-        }
-
-        File.WriteAllBytes(path, stream.ToArray());
-    }
-
-    private static void WriteOptional(Utf8JsonWriter w, string name, double? value)
-    {
-        if (value is double v)
-        {
-            w.WriteNumber(name, v);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
-
-    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
-    }
-
-    private sealed record ManifestEntry(int Index, string Text, string Image);
-
-    /// <summary>What evaluation needs of a run's manifest.json: its prompts in index order, mode, savings, calls.</summary>
-    private sealed record RunManifest(string Path, IReadOnlyList<ManifestEntry> Prompts, string? Mode, double? Savings, long? DenoiserCalls)
-    {
-        public static RunManifest Read(string run)
-        {
-            if (!Directory.Exists(run))
-            {
-                throw new HierDiffInputException($"run folder {run} does not exist");
-            }
-
-            string path = System.IO.Path.Combine(run, ManifestFile);
-            if (!File.Exists(path))
-            {
-                throw new HierDiffInputException($"{run} has no {ManifestFile}: not a run folder written by hierdiff generate");
-            }
-
-            try
-            {
-                using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
-                JsonElement root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("prompts", out JsonElement prompts) || prompts.ValueKind != JsonValueKind.Array)
-                {
-                    throw new HierDiffInputException($"{path} has no 'prompts' list");
-                }
-
-                var entries = new List<ManifestEntry>();
-                int position = 0;
-                foreach (JsonElement p in prompts.EnumerateArray())
-                {
-                    int index = p.TryGetProperty("index", out JsonElement i) ? i.GetInt32() : position;
-                    string text = p.TryGetProperty("text", out JsonElement t) && t.ValueKind == JsonValueKind.String
-                        ? t.GetString()!
-                        : throw new HierDiffInputException($"{path}: prompt {index} has no text");
-                    string image = p.TryGetProperty("image", out JsonElement im) && im.ValueKind == JsonValueKind.String
-                        ? im.GetString()!
-                        : throw new HierDiffInputException($"{path}: prompt {index} has no image");
-                    entries.Add(new ManifestEntry(index, text, image));
-                    position++;
-                }
-
-                if (entries.Count == 0)
-                {
-                    throw new HierDiffInputException($"{path} lists no prompts");
-                }
-
-                entries.Sort((x, y) => x.Index.CompareTo(y.Index));
-                for (int k = 1; k < entries.Count; k++)
-                {
-                    if (entries[k].Index == entries[k - 1].Index)
-                    {
-                        throw new HierDiffInputException($"{path} lists prompt {entries[k].Index} twice");
-                    }
-                }
-
-                string? mode = root.TryGetProperty("mode", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-                double? savings = root.TryGetProperty("savings", out JsonElement s) && s.ValueKind == JsonValueKind.Number ? s.GetDouble() : null;
-                long? calls = root.TryGetProperty("denoiser_calls", out JsonElement c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : null;
-                return new RunManifest(path, entries, mode, savings, calls);
-            }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-            {
-                throw new HierDiffInputException($"{path} is not a readable manifest: {e.Message}", e);
-            }
-        }
+        return stream.ToArray();
     }
 }

@@ -1,0 +1,68 @@
+namespace HierDiff.Cli.Tests;
+
+/// <summary>
+/// Prompts, file names and manifest fields are shown on the terminal with their control characters escaped (ESC as
+/// \u001b): raw, ESC starts sequences that recolour, retitle or clear the terminal, and BEL rings it.
+/// </summary>
+public sealed class ControlCharacterTests : IDisposable
+{
+    private const string Hostile = "\u001b]0;pwned\u0007\u001b[2J";
+    private const string Escaped = "\\u001b]0;pwned\\u0007\\u001b[2J";
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-control-" + Guid.NewGuid().ToString("N"));
+
+    public ControlCharacterTests() => Directory.CreateDirectory(_root);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void EvalShowsAPromptsControlCharactersEscaped()
+    {
+        var run = new TestRunFolder(Path.Combine(_root, "run"));
+        run.EditPrompt(0, p => p["text"] = $"a dog {Hostile}");
+
+        CliRunner.Result result = CliRunner.Run("eval", "--run", run.Path);
+        Assert.Equal(2, result.ExitCode);
+        AssertEscaped(result.Stderr);
+    }
+
+    [Fact]
+    public void CompareShowsPromptsAndModesEscaped()
+    {
+        var a = new TestRunFolder(Path.Combine(_root, "a"));
+        var b = new TestRunFolder(Path.Combine(_root, "b"));
+        a.EditManifest(m => m["mode"] = $"hierarchical {Hostile}");
+        CliRunner.Result table = CliRunner.Run("compare", a.Path, b.Path);
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        AssertEscaped(table.Stdout);
+
+        a.EditPrompt(0, p => p["text"] = $"{TestRunFolder.Prompts[0]} {Hostile}");
+        CliRunner.Result refused = CliRunner.Run("compare", a.Path, b.Path);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("different prompts", refused.Stderr);
+        AssertEscaped(refused.Stderr);
+    }
+
+    [Fact]
+    public void ReportShowsFileNamesEscaped()
+    {
+        var run = new TestRunFolder(Path.Combine(_root, "run"));
+        run.EditPrompt(0, p => p["image"] = $"images/{Hostile}.png");
+        CliRunner.Result refused = CliRunner.Run("report", "--run", run.Path);
+        Assert.Equal(2, refused.ExitCode);
+        AssertEscaped(refused.Stderr);
+
+        // The run folder's own name is shown in what report wrote.
+        var named = new TestRunFolder(Path.Combine(_root, $"run {Hostile}"));
+        CliRunner.Result wrote = CliRunner.Run("report", "--run", named.Path);
+        Assert.True(wrote.ExitCode == 0, wrote.Stderr);
+        AssertEscaped(wrote.Stdout);
+    }
+
+    private static void AssertEscaped(string output)
+    {
+        Assert.Contains(Escaped, output);
+        Assert.DoesNotContain('\u001b', output);
+        Assert.DoesNotContain('\u0007', output);
+    }
+}
