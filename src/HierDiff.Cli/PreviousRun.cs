@@ -12,6 +12,9 @@ internal static partial class PreviousRun
 {
     private static readonly HashSet<string> RunFiles = ["manifest.json", "plan.json", "scores.json", "compare.json", "report.html"];
 
+    /// <summary>What a report or eval killed while writing leaves: its temporary file (see RunFolder.Write).</summary>
+    private static readonly Regex InterruptedWrite = new(@"^\.(manifest\.json|plan\.json|scores\.json|compare\.json|report\.html)\.[0-9a-f]{32}\.tmp$");
+
     /// <summary>Null where <paramref name="folder"/> holds a previous run only; else the first thing in it that
     /// HierDiff did not write, described for an error message.</summary>
     public static string? ForeignEntry(string folder)
@@ -32,7 +35,7 @@ internal static partial class PreviousRun
             {
                 "images" => !isLink && Directory.Exists(entry),
                 "nodes" => !isLink && Directory.Exists(entry),
-                _ => !isLink && info.Exists && RunFiles.Contains(name),
+                _ => !isLink && info.Exists && (RunFiles.Contains(name) || InterruptedWrite.IsMatch(name)),
             };
             if (!ok)
             {

@@ -84,7 +84,7 @@ public static class RunReport
             ("savings", Number(m, "savings", "0.00%")),
             ("time", $"{Number(m, "timings.total_s", "0.00")} s: encode {Number(m, "timings.encode_s", "0.00")}, cluster {Number(m, "timings.cluster_s", "0.00")}, " +
                 $"denoise {Number(m, "timings.denoise_s", "0.00")}, decode {Number(m, "timings.decode_s", "0.00")}"),
-            ("GPU seconds", $"{Number(m, "gpu.model_busy_seconds", "0.00")} s in the model, {Number(m, "gpu.activity_wall_seconds", "0.00")} s of activity wall time; " +
+            ("GPU seconds", $"{Number(m, "gpu.gpu_seconds", "0.00")} s billed ({Number(m, "gpu.workers", "0")} worker process(es)), {Number(m, "gpu.model_busy_seconds", "0.00")} s in the model; " +
                 $"standard generation: about {Number(m, "gpu.standard_estimate_seconds", "0.00")} s"),
             ("cost", Get(m, "gpu.price_per_gpu_second") is { ValueKind: JsonValueKind.Number } price && price.GetDouble() > 0
                 ? $"{Number(m, "gpu.cost", "0.0000")} (standard: {Number(m, "gpu.standard_estimate_cost", "0.0000")}) at {price.GetDouble().ToString("0.######", C)} per GPU-second"
