@@ -112,7 +112,7 @@ public class TokenizeCommandTests
     [Theory]
     [InlineData(".jsonl", "\"a cat\"\n{\"prompt\": 3}\n", ":2:")]
     [InlineData(".csv", "text\na cat\n", ":1:")]
-    [InlineData(".txt", null, "cannot read the prompt file")]
+    [InlineData(".txt", null, "no such prompt file")]
     public void ABadPromptFileIsOneLineNamingItAndExitCode2(string extension, string? content, string expected)
     {
         string prompts = content is null
