@@ -182,7 +182,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [Theory]
     [InlineData("{\"prompts\": [\"a\"], \"prompts_blob\": \"p.txt\"}", "give exactly one of prompts")]
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]
-    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private or link-local")]
+    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private, link-local or reserved")]
     [InlineData("{\"prompts_blob\": \"../secrets.txt\"}", "prompts_blob '../secrets.txt' is not allowed")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps must be at least 1")]
     [InlineData("{not json", "invalid JSON")]
