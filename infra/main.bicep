@@ -256,6 +256,8 @@ module funcApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     cpu: '1.0'
     memory: '2Gi'
+    // The HTTP API and Event Grid's webhook come from outside.
+    externalIngress: true
     // Scales from zero on HTTP and Event Grid deliveries (and on Durable Task Scheduler work).
     minReplicas: 0
     maxReplicas: maxCpuReplicas
@@ -280,6 +282,8 @@ module gpuApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     cpu: gpuReplicaResources[gpuProfileType].cpu
     memory: gpuReplicaResources[gpuProfileType].memory
+    // Every HTTP function is disabled here and work arrives through the Durable backend: nothing outside needs in.
+    externalIngress: false
     // Zero with the scheduler: replicas start for RunSegments work and stop after it. With Azure Storage one
     // replica must stay up to poll the queues: that replica's GPU is billed around the clock.
     minReplicas: useScheduler ? 0 : 1

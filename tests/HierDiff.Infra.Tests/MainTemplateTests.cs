@@ -79,6 +79,17 @@ public sealed partial class MainTemplateTests
     }
 
     [Fact]
+    public void OnlyTheCpuAppTakesTrafficFromOutsideTheEnvironment()
+    {
+        // The app module's ingress follows its parameter; the GPU app, whose HTTP functions are all disabled, is
+        // internal, the CPU app (HTTP API, Event Grid webhook) external.
+        Arm.Resource app = Arm.Resources(Main, "Microsoft.App/containerApps").First();
+        Assert.Equal("[parameters('externalIngress')]", (string?)app.Properties["configuration"]!["ingress"]!["external"]);
+        Assert.False((bool)Arm.ModuleParameter(App("gpu"), "externalIngress")!);
+        Assert.True((bool)Arm.ModuleParameter(App("func"), "externalIngress")!);
+    }
+
+    [Fact]
     public void EveryFunctionOfTheAppHasAPlace()
     {
         // A function added to the app must be placed on an app in main.bicep, or it would run on both.
