@@ -53,9 +53,9 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Task<DurableTaskTestHost> StartHost()
+    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null)
     {
-        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null));
+        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, pipeline ?? new PipelineSettings(), CallbackPolicy.FromSetting(null));
         var activities = new RunActivities(_store, () => _model, settings.Pipeline);
         var functions = new RunActivityFunctions(activities, _store, settings);
         return DurableTaskTestHost.StartAsync(registry => registry.AddRunFunctions(functions, (batch, run) =>
@@ -208,6 +208,91 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null))),
         _store,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RunStartFunctions>.Instance);
+
+    /// <summary>Calls the blob trigger as the host does for an Event Grid delivery: a client for the blob, and the
+    /// blob's properties (its ETag) in the binding data.</summary>
+    private async Task<string> Trigger(DurableTaskClient client, string blob, string? etag = null)
+    {
+        etag ??= await _store.TagAsync(Containers.Prompts, blob);
+        var data = new Dictionary<string, object?>();
+        if (etag is not null)
+        {
+            data["Properties"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["ETag"] = etag });
+        }
+
+        BlobClient blobClient = new BlobServiceClient("UseDevelopmentStorage=true").GetBlobContainerClient(Containers.Prompts).GetBlobClient(blob);
+        await HttpFunctions().StartFromBlob(blobClient, client, new FakeFunctionContext(data));
+        return RunStarter.RunIdFor(blob, etag ?? "");
+    }
+
+    [Theory]
+    [InlineData("prompts (1).txt")]
+    [InlineData("café.txt")]
+    [InlineData("prompts+v2.txt")]
+    [InlineData("a,b.txt")]
+    [InlineData("x'y.txt")]
+    [InlineData("[draft] \"v2\" {b}.txt")]
+    public async Task OrdinaryFileNamesStartRunsFromTheBlobTriggerAndFromHttp(string name)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string blob = await Upload(name, string.Join('\n', Prompts[..2]));
+
+        string fromTrigger = await Trigger(host.Client, blob);
+        RunOutcome outcome = await Complete(host.Client, fromTrigger);
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.NotNull(await _store.ReadAsync(Containers.Images, RunBlobs.Image(fromTrigger, 1, 2)));
+
+        string body = JsonSerializer.Serialize(new { prompts_blob = blob, options = new { steps = 2 } });
+        var start = (FakeHttpResponse)await HttpFunctions().StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string fromHttp = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        Assert.True((await Complete(host.Client, fromHttp)).Succeeded);
+    }
+
+    [Theory]
+    [InlineData("a\\b.txt")]
+    [InlineData("x\u0001y.txt")]
+    [InlineData("..\u2025/x.txt")]
+    [InlineData("50%25.txt")]
+    [InlineData("trailing .txt ")]
+    public async Task ABlobNameThatCannotBeUsedFailsItsRunInsteadOfThrowing(string name)
+    {
+        // No such blob can be uploaded through the store (it refuses the name), but Event Grid may still announce one.
+        await using DurableTaskTestHost host = await StartHost();
+        string run = await Trigger(host.Client, $"{_prefix}/{name}", etag: "\"0x8DC0FFEE\"");
+
+        RunOutcome outcome = await Complete(host.Client, run);
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("is not allowed", outcome.Error);
+        Assert.Contains("is not allowed", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!));
+    }
+
+    [Fact]
+    public async Task AnOversizePromptFileFailsItsRunNamingTheLimitAndTheSettingBeforeAnythingReadsIt()
+    {
+        await using DurableTaskTestHost host = await StartHost(new PipelineSettings { Limits = new() { MaxFileBytes = 1024 } });
+        string blob = await Upload("big.txt", string.Join('\n', Enumerable.Repeat(Prompts[0], 100)));
+
+        string run = await Trigger(host.Client, blob);
+        RunOutcome outcome = await Complete(host.Client, run);
+        Assert.False(outcome.Succeeded);
+        foreach (string reason in new[] { outcome.Error!, Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!) })
+        {
+            Assert.Contains("more than the limit of 1,024 bytes", reason);
+            Assert.Contains("HierDiff__MaxPromptFileBytes", reason);
+        }
+
+        // Refused from the blob's size: Prepare never ran, so there is no plan.
+        Assert.Null(await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(run)));
+    }
+
+    [Fact]
+    public void TheBlobTriggerBindsAClientNotTheBlobsContent()
+    {
+        System.Reflection.ParameterInfo trigger = typeof(RunStartFunctions).GetMethod(nameof(RunStartFunctions.StartFromBlob))!
+            .GetParameters().Single(p => p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.BlobTriggerAttribute), false).Length > 0);
+        Assert.Equal(typeof(BlobClient), trigger.ParameterType);
+    }
 
     [Fact]
     public async Task ABadPromptFileFailsTheRunWithItsReasonAndLeavesTheBlob()

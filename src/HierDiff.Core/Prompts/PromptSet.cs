@@ -27,11 +27,16 @@ public sealed record PromptFileLimits
 {
     public const int DefaultMaxPrompts = 10_000;
     public const int DefaultMaxPromptLength = 2_000;
+    public const long DefaultMaxFileBytes = 64L * 1024 * 1024;
 
     public int MaxPrompts { get; init; } = DefaultMaxPrompts;
 
     /// <summary>Longest prompt accepted, in UTF-16 characters.</summary>
     public int MaxPromptLength { get; init; } = DefaultMaxPromptLength;
+
+    /// <summary>Largest prompt file accepted, in bytes (the Functions app checks it from the blob's size, before
+    /// reading it).</summary>
+    public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
 
     public static PromptFileLimits Default { get; } = new();
 }
