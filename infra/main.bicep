@@ -116,6 +116,7 @@ var orchestrationFunctions = [
   'FinishRun'
   'FailRun'
   'PostCallback'
+  'RecordCallback'
 ]
 var gpuFunctions = [
   'RunSegments'

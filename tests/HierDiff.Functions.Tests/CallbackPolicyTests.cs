@@ -104,6 +104,12 @@ public class CallbackPolicyTests
         Assert.Equal(expected, CallbackPolicy.IsPublic(IPAddress.Parse(address)));
 
     [Fact]
+    public void TheAppsCallbackRetriesWaitLongerEachTimeUpToTwoMinutes() =>
+        Assert.Equal(
+            [10, 20, 40, 80, 120],
+            Enumerable.Range(1, CallbackRetry.Default.MaxAttempts - 1).Select(a => CallbackRetry.Default.DelayAfter(a).TotalSeconds));
+
+    [Fact]
     public void AnAllowListedHostMatchesWithATrailingDotAndAnyCase()
     {
         CallbackPolicy policy = CallbackPolicy.FromSetting("hooks.internal.example");

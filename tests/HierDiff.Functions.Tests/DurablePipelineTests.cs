@@ -53,9 +53,12 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null)
+    // Callbacks tried 3 times, 0.2 s then 0.4 s apart (the app: 6 times over about 5 minutes).
+    private static readonly CallbackRetry QuickRetry = new(3, TimeSpan.FromSeconds(0.2), 2, TimeSpan.FromSeconds(1));
+
+    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null, CallbackPolicy? callbacks = null)
     {
-        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, pipeline ?? new PipelineSettings(), CallbackPolicy.FromSetting(null));
+        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, pipeline ?? new PipelineSettings(), callbacks ?? CallbackPolicy.FromSetting(null));
         var activities = new RunActivities(_store, () => _model, settings.Pipeline);
         var functions = new RunActivityFunctions(activities, _store, settings);
         return DurableTaskTestHost.StartAsync(registry => registry.AddRunFunctions(functions, (batch, run) =>
@@ -67,7 +70,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
             }
 
             return run(batch);
-        }));
+        }, QuickRetry));
     }
 
     private async Task<string> Upload(string name, string text)
@@ -204,8 +207,8 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Equal(expected, response.StatusCode);
     }
 
-    private RunStartFunctions HttpFunctions() => new(
-        new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null))),
+    private RunStartFunctions HttpFunctions(CallbackPolicy? callbacks = null) => new(
+        new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), callbacks ?? CallbackPolicy.FromSetting(null))),
         _store,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RunStartFunctions>.Instance);
 
@@ -292,6 +295,82 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         System.Reflection.ParameterInfo trigger = typeof(RunStartFunctions).GetMethod(nameof(RunStartFunctions.StartFromBlob))!
             .GetParameters().Single(p => p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.BlobTriggerAttribute), false).Length > 0);
         Assert.Equal(typeof(BlobClient), trigger.ParameterType);
+    }
+
+    /// <summary>Starts a run over HTTP with a callback, waits for it, and answers GET /api/runs/{id} as the app does.</summary>
+    private async Task<(string Id, FakeHttpResponse Status)> RunWithCallback(CallbackServer server, CallbackPolicy policy, object body)
+    {
+        await using DurableTaskTestHost host = await StartHost(callbacks: policy);
+        RunStartFunctions functions = HttpFunctions(policy);
+        var start = (FakeHttpResponse)await functions.StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", JsonSerializer.Serialize(body)), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string id = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        await Complete(host.Client, id);
+        return (id, (FakeHttpResponse)await functions.GetRun(new FakeHttpRequest("GET", $"https://app.example/api/runs/{id}"), id, host.Client));
+    }
+
+    [Fact]
+    public async Task ACallbackThatKeepsFailingIsRetriedAndTheRunStaysSucceededWithTheResultInItsManifest()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(500);
+        (_, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        JsonElement manifest = JsonDocument.Parse(status.Text).RootElement;
+        Assert.Equal(2, manifest.GetProperty("prompts").GetArrayLength());
+        JsonElement callback = manifest.GetProperty("callback");
+        Assert.Equal("failed", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Equal(500, callback.GetProperty("http_status").GetInt32());
+        Assert.Contains("HTTP 500", callback.GetProperty("error").GetString());
+        Assert.Equal(3, server.Bodies.Count);
+    }
+
+    [Fact]
+    public async Task ACallbackThatRecoversIsDeliveredOnALaterAttemptWithTheManifest()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(503, 502, 204);
+        (string id, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        JsonElement callback = JsonDocument.Parse(status.Text).RootElement.GetProperty("callback");
+        Assert.Equal("delivered", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Equal(204, callback.GetProperty("http_status").GetInt32());
+        JsonElement delivered = server.Bodies[^1];
+        Assert.Equal(id, delivered.GetProperty("run_id").GetString());
+        Assert.Equal("succeeded", delivered.GetProperty("status").GetString());
+        Assert.Equal(2, delivered.GetProperty("manifest").GetProperty("prompts").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task ACallbackThatNeverAnswersTimesOutEachAttemptAndIsRecordedAsFailed()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(0);
+        (_, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(timeout: TimeSpan.FromSeconds(1)),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        JsonElement callback = JsonDocument.Parse(status.Text).RootElement.GetProperty("callback");
+        Assert.Equal("failed", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Contains("no answer within 1 s", callback.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task AFailedRunReportsItsFailureToTheCallbackAndRecordsTheDeliveryInItsErrorFile()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(200);
+        (string id, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts = new[] { new string('x', 3000) }, callback_url = server.Url });
+
+        Assert.Equal("failed", JsonDocument.Parse(status.Text).RootElement.GetProperty("status").GetString());
+        Assert.Equal("failed", Assert.Single(server.Bodies).GetProperty("status").GetString());
+        JsonElement error = JsonDocument.Parse((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(id)))!).RootElement;
+        Assert.Equal(id, error.GetProperty("run_id").GetString());
+        Assert.Equal("delivered", error.GetProperty("callback").GetProperty("status").GetString());
+        Assert.Equal(1, error.GetProperty("callback").GetProperty("attempts").GetInt32());
     }
 
     [Fact]

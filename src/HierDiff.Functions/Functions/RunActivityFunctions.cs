@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
@@ -29,25 +27,11 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
     [Function(RunFunctions.Finish)]
     public Task<RunOutcome> FinishRun([ActivityTrigger] FinishInput input) => activities.FinishAsync(input);
 
-    /// <summary>POSTs the manifest (or the failure) to the run's callback URL, checked again at connection time.</summary>
-    [Function(RunOrchestratorFunctions.PostCallback)]
-    public async Task PostCallback([ActivityTrigger] CallbackInput input)
-    {
-        Uri uri = settings.Callbacks.Check(input.Url);
-        var body = new JsonObject
-        {
-            ["run_id"] = input.Outcome.RunId,
-            ["status"] = input.Outcome.Succeeded ? "succeeded" : "failed",
-            ["error"] = input.Outcome.Error,
-        };
-        if (input.Outcome.Succeeded)
-        {
-            byte[]? manifest = await store.ReadAsync(Containers.Runs, RunBlobs.Manifest(input.Outcome.RunId));
-            body["manifest"] = manifest is null ? null : JsonNode.Parse(manifest);
-        }
+    /// <summary>One attempt to POST the manifest (or the failure) to the run's callback URL; never throws for a
+    /// receiver's failure (the orchestrator retries).</summary>
+    [Function(CallbackDelivery.Post)]
+    public Task<CallbackAttempt> PostCallback([ActivityTrigger] CallbackInput input) => new CallbackDelivery(store, settings.Callbacks).PostAsync(input);
 
-        using HttpClient client = settings.Callbacks.CreateClient();
-        using HttpResponseMessage response = await client.PostAsJsonAsync(uri, body);
-        response.EnsureSuccessStatusCode();
-    }
+    [Function(CallbackDelivery.Record)]
+    public Task RecordCallback([ActivityTrigger] RecordCallbackInput input) => new CallbackDelivery(store, settings.Callbacks).RecordAsync(input);
 }
