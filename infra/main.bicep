@@ -56,6 +56,10 @@ param modelPath string = ''
 @description('Most prompts one run may have.')
 param maxPrompts int = 2000
 
+@minValue(1)
+@description('Largest prompt file a run may read, in bytes (checked from the blob\'s size before it is read).')
+param maxPromptFileBytes int = 67108864
+
 @minValue(0)
 @description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values batch better and dispatch fewer activities (lower GPU cost); smaller ones spread a run over more GPU replicas (lower latency).')
 param maxSubtreeCalls int = 10000
@@ -239,6 +243,7 @@ var appSettings = concat(storageSettings, schedulerSettings, [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsights.properties.ConnectionString }
   { name: 'HierDiff__ModelPath', value: modelPath }
   { name: 'HierDiff__MaxPrompts', value: string(maxPrompts) }
+  { name: 'HierDiff__MaxPromptFileBytes', value: string(maxPromptFileBytes) }
   { name: 'HierDiff__PricePerGpuSecond', value: pricePerGpuSecond }
   { name: 'HierDiff__MaxSubtreeCalls', value: string(maxSubtreeCalls) }
   { name: 'HierDiff__CallbackAllowList', value: callbackAllowList }

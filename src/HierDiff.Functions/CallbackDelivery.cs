@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HierDiff.Core;
+using HierDiff.Functions.Functions;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
@@ -41,9 +42,6 @@ public sealed record CallbackRetry(int MaxAttempts, TimeSpan FirstDelay, double 
 /// </summary>
 public sealed class CallbackDelivery(IRunStore store, CallbackPolicy policy)
 {
-    public const string Post = "PostCallback";
-    public const string Record = "RecordCallback";
-
     // As PipelineManifest writes the manifest.
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -68,7 +66,7 @@ public sealed class CallbackDelivery(IRunStore store, CallbackPolicy policy)
             attempts++;
             try
             {
-                attempt = await context.CallActivityAsync<CallbackAttempt>(Post, input);
+                attempt = await context.CallActivityAsync<CallbackAttempt>(RunOrchestratorFunctions.PostCallback, input);
             }
             catch (TaskFailedException e)
             {
@@ -83,7 +81,7 @@ public sealed class CallbackDelivery(IRunStore store, CallbackPolicy policy)
         }
 
         var record = new CallbackRecord(attempt.Delivered ? "delivered" : "failed", attempts, attempt.HttpStatus, attempt.Delivered ? null : attempt.Error);
-        await context.CallActivityAsync(Record, new RecordCallbackInput(input.Outcome.RunId, input.Outcome.Succeeded, record),
+        await context.CallActivityAsync(RunOrchestratorFunctions.RecordCallback, new RecordCallbackInput(input.Outcome.RunId, input.Outcome.Succeeded, record),
             TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(5), 2)));
         return record;
     }

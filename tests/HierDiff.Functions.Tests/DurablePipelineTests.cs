@@ -287,6 +287,13 @@ public sealed class DurablePipelineTests : IAsyncLifetime
 
         // Refused from the blob's size: Prepare never ran, so there is no plan.
         Assert.Null(await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(run)));
+
+        // The same file named in an HTTP request.
+        var start = (FakeHttpResponse)await HttpFunctions().StartRun(
+            new FakeHttpRequest("POST", "https://app.example/api/runs", JsonSerializer.Serialize(new { prompts_blob = blob })), host.Client);
+        RunOutcome fromHttp = await Complete(host.Client, JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!);
+        Assert.False(fromHttp.Succeeded);
+        Assert.Contains("HierDiff__MaxPromptFileBytes", fromHttp.Error);
     }
 
     [Fact]

@@ -66,6 +66,11 @@ public sealed partial class MainTemplateTests
         Assert.NotNull(Main["parameters"]!["maxGpuReplicas"]);
         Assert.Null(Main["parameters"]!["pricePerGpuSecond"]!["defaultValue"]);
         Assert.Equal("parameters('pricePerGpuSecond')", Setting(App("gpu"), "HierDiff__PricePerGpuSecond"));
+
+        // The prompt file size limit reaches both apps (PrepareRun may run on either).
+        Assert.Equal(67108864, (int)Main["parameters"]!["maxPromptFileBytes"]!["defaultValue"]!);
+        Assert.Equal("string(parameters('maxPromptFileBytes'))", Setting(App("func"), "HierDiff__MaxPromptFileBytes"));
+        Assert.Equal("string(parameters('maxPromptFileBytes'))", Setting(App("gpu"), "HierDiff__MaxPromptFileBytes"));
     }
 
     [Fact]

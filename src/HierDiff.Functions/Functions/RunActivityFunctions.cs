@@ -29,9 +29,9 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
 
     /// <summary>One attempt to POST the manifest (or the failure) to the run's callback URL; never throws for a
     /// receiver's failure (the orchestrator retries).</summary>
-    [Function(CallbackDelivery.Post)]
+    [Function(RunOrchestratorFunctions.PostCallback)]
     public Task<CallbackAttempt> PostCallback([ActivityTrigger] CallbackInput input) => new CallbackDelivery(store, settings.Callbacks).PostAsync(input);
 
-    [Function(CallbackDelivery.Record)]
+    [Function(RunOrchestratorFunctions.RecordCallback)]
     public Task RecordCallback([ActivityTrigger] RecordCallbackInput input) => new CallbackDelivery(store, settings.Callbacks).RecordAsync(input);
 }

@@ -29,7 +29,7 @@ public static class RunFunctionRegistry
             .AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
             .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
             .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input))
-            .AddActivityFunc<CallbackInput, CallbackAttempt>(CallbackDelivery.Post, (_, input) => functions.PostCallback(input))
-            .AddActivityFunc<RecordCallbackInput>(CallbackDelivery.Record, (_, input) => functions.RecordCallback(input));
+            .AddActivityFunc<CallbackInput, CallbackAttempt>(RunOrchestratorFunctions.PostCallback, (_, input) => functions.PostCallback(input))
+            .AddActivityFunc<RecordCallbackInput>(RunOrchestratorFunctions.RecordCallback, (_, input) => functions.RecordCallback(input));
     }
 }

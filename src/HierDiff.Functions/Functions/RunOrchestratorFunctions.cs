@@ -7,6 +7,9 @@ namespace HierDiff.Functions.Functions;
 /// <summary>The orchestrators: thin wrappers over <see cref="RunOrchestration"/>.</summary>
 public static class RunOrchestratorFunctions
 {
+    public const string PostCallback = "PostCallback";
+    public const string RecordCallback = "RecordCallback";
+
     [Function(RunFunctions.Orchestrator)]
     public static Task<RunOutcome> RunOrchestrator([OrchestrationTrigger] TaskOrchestrationContext context) =>
         RunOrchestrator(context, CallbackRetry.Default);
