@@ -39,7 +39,25 @@ public static class HierDiffCli
         {
             return Fail(e.Message);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The machine, not the input: a full disk, a folder without write permission, a file that went away.
+            Console.Error.WriteLine($"error: {TerminalText.Escape(e.Message.ReplaceLineEndings(" "))}");
+            return IoError;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("HIERDIFF_DEBUG") != "1")
+        {
+            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}: {TerminalText.Escape(e.Message.ReplaceLineEndings(" "))}); " +
+                "please report it, with HIERDIFF_DEBUG=1 set for the details");
+            return InternalError;
+        }
     }
+
+    /// <summary>Exit code for a failure of the machine (disk, permissions) rather than of the input.</summary>
+    public const int IoError = 1;
+
+    /// <summary>Exit code for a bug (sysexits' EX_SOFTWARE).</summary>
+    public const int InternalError = 70;
 
     /// <summary>An option holding a number, with a parse error that says which option and what was wrong.</summary>
     public static Option<double?> NumberOption(string name, string description) => new(name)
@@ -48,19 +66,20 @@ public static class HierDiffCli
         CustomParser = result =>
         {
             string token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value))
+            if (double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value)
+                && double.IsFinite(value))
             {
                 return value;
             }
 
-            result.AddError($"{name} expects a number, not '{token}'");
+            result.AddError($"{name} expects a finite number, not '{TerminalText.Escape(token)}'");
             return null;
         },
     };
 
     private static int Fail(string message)
     {
-        Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
+        Console.Error.WriteLine($"error: {TerminalText.Escape(message.ReplaceLineEndings(" "))}");
         return InputError;
     }
 }

@@ -9,8 +9,8 @@ namespace HierDiff.Functions;
 
 /// <summary>
 /// The app's settings (app settings in Azure, local.settings.json locally), all under <c>HierDiff__</c>:
-/// ModelPath (default: the built-in model), Device (cpu, cuda, cuda:N), MaxPrompts, MaxPromptFileBytes (default 64 MiB),
-/// PricePerGpuSecond, MaxSubtreeCalls
+/// ModelPath (default: the built-in model), Device (cpu, cuda, cuda:N), MaxPrompts, MaxPromptLength, MaxPromptFileBytes
+/// (the prompt limits: <see cref="PromptFileLimits"/>), PricePerGpuSecond, MaxSubtreeCalls
 /// (subtrees of at most this many denoiser calls run whole in one activity; 0: one activity per segment batch),
 /// CallbackAllowList (hosts that may be non-public). Storage is the connection named <c>HierDiffStorage</c>: a
 /// connection string, or <c>HierDiffStorage__serviceUri</c> with the app's managed identity (no account keys).
@@ -18,20 +18,29 @@ namespace HierDiff.Functions;
 public sealed record HierDiffSettings(string ModelPath, OnnxDevice Device, PipelineSettings Pipeline, CallbackPolicy Callbacks)
 {
     public const string StorageConnection = "HierDiffStorage";
-    public const string MaxPromptFileBytesSetting = "HierDiff__MaxPromptFileBytes";
 
     public static HierDiffSettings From(IConfiguration configuration)
     {
         IConfigurationSection s = configuration.GetSection("HierDiff");
-        int maxPrompts = (int)Number(s, "MaxPrompts", PromptFileLimits.DefaultMaxPrompts, integer: true);
-        long maxFileBytes = (long)Number(s, "MaxPromptFileBytes", PromptFileLimits.DefaultMaxFileBytes, integer: true);
         double price = Number(s, "PricePerGpuSecond", 0, integer: false);
         int subtreeCalls = (int)Number(s, "MaxSubtreeCalls", PipelineSettings.DefaultMaxSubtreeCalls, integer: true);
         return new HierDiffSettings(
             string.IsNullOrWhiteSpace(s["ModelPath"]) ? BuiltInModel.Directory : s["ModelPath"]!,
             OnnxDevice.Parse(s["Device"] ?? "cpu"),
-            new PipelineSettings { Limits = new PromptFileLimits { MaxPrompts = maxPrompts, MaxFileBytes = maxFileBytes }, PricePerGpuSecond = price, MaxSubtreeCalls = subtreeCalls },
+            new PipelineSettings { Limits = Limits(s), PricePerGpuSecond = price, MaxSubtreeCalls = subtreeCalls },
             CallbackPolicy.FromSetting(s["CallbackAllowList"]));
+    }
+
+    private static PromptFileLimits Limits(IConfigurationSection section)
+    {
+        try
+        {
+            return PromptFileLimits.FromSettings(name => section[name]);
+        }
+        catch (HierDiff.Core.HierDiffInputException e)
+        {
+            throw new InvalidOperationException($"app setting {e.Message}");
+        }
     }
 
     /// <summary>A non-negative number setting, or its default where unset; anything else stops the app with the

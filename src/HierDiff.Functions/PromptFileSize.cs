@@ -1,5 +1,6 @@
 using System.Globalization;
 using HierDiff.Core;
+using HierDiff.Core.Prompts;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
 
@@ -27,7 +28,7 @@ public static class PromptFileSize
 
         return blob is not null && blob.Size > maxBytes
             ? string.Create(CultureInfo.InvariantCulture,
-                $"{input.PromptsContainer}/{input.PromptsBlob}: the prompt file has {blob.Size:N0} bytes, more than the limit of {maxBytes:N0} bytes (app setting {HierDiffSettings.MaxPromptFileBytesSetting})")
+                $"{input.PromptsContainer}/{input.PromptsBlob}: the prompt file is {blob.Size:N0} bytes; the limit is {maxBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})")
             : null;
     }
 }

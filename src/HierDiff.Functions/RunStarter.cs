@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using HierDiff.Core;
+using HierDiff.Core.Prompts;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
@@ -19,7 +20,10 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+
+        // A misspelt option or a mode given as a number is refused, never silently ignored or cast.
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
     /// <summary>The run of an uploaded blob: its id comes from the blob's name and ETag, so a repeated event for
@@ -50,18 +54,25 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
         }
 
         GenerationOptions options = request.Options ?? new GenerationOptions();
-        options.Validate();
+        options.Validate(request.Prompts?.Count, settings.Pipeline.Limits.MaxPromptLength);
         if (request.CallbackUrl is not null)
         {
             settings.Callbacks.Check(request.CallbackUrl);
         }
 
+        // Inline prompts are checked as the prompt file they become, so a bad one is a 400 naming its element.
+        byte[]? inline = request.Prompts is null ? null : JsonSerializer.SerializeToUtf8Bytes(request.Prompts);
+        if (inline is not null)
+        {
+            PromptFileReader.Parse(inline, "prompts.json", settings.Pipeline.Limits);
+        }
+
         string runId = "run-" + Guid.NewGuid().ToString("N");
         RunInput input;
-        if (request.Prompts is not null)
+        if (inline is not null)
         {
             string blob = $"{runId}/prompts.json";
-            await store.WriteAsync(Containers.Runs, blob, JsonSerializer.SerializeToUtf8Bytes(request.Prompts));
+            await store.WriteAsync(Containers.Runs, blob, inline);
             input = new RunInput(runId, blob, options, request.CallbackUrl, Containers.Runs);
         }
         else

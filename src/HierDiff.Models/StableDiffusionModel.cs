@@ -26,6 +26,10 @@ public sealed class StableDiffusionModel : IDisposable
         "vae_decoder/model.onnx",
     ];
 
+    /// <summary>model_index.json's <c>_class_name</c> of the exports this type loads: diffusers' own, its ONNX
+    /// pipeline's (diffusers' conversion script) and optimum's.</summary>
+    public static readonly IReadOnlyList<string> SupportedPipelines = ["StableDiffusionPipeline", "OnnxStableDiffusionPipeline", "ORTStableDiffusionPipeline"];
+
     private static readonly ConcurrentDictionary<(string, string), Lazy<StableDiffusionModel>> Cache = new();
 
     private StableDiffusionModel(string directory, OnnxDevice device)
@@ -33,6 +37,7 @@ public sealed class StableDiffusionModel : IDisposable
         Directory = directory;
         Device = device;
         Name = System.IO.Path.GetFileName(directory.TrimEnd('/', '\\'));
+        CheckPipelineClass();
         Tokenizer = ClipTokenizer.Load(File("tokenizer"));
         SchedulerConfig = SchedulerConfig.Load(File("scheduler/scheduler_config.json"));
         try
@@ -122,10 +127,49 @@ public sealed class StableDiffusionModel : IDisposable
     private string File(string relative) => System.IO.Path.Combine(Directory, relative);
 
     /// <summary>unet/config.json's sample_size (64 for SD 1.x at 512 px), where the export has one.</summary>
-    private int? ReadSampleSize() => ReadConfigNumber("unet/config.json", "sample_size") is double d ? (int)d : null;
+    private int? ReadSampleSize() => ReadConfigNumber("unet/config.json", "sample_size") switch
+    {
+        null => null,
+        double d when d >= 1 && d <= 1024 && d == Math.Floor(d) => (int)d,
+        double d => throw new HierDiffInputException($"{File("unet/config.json")}: sample_size must be a whole number of latent pixels from 1 to 1024, not {d}"),
+    };
 
-    /// <summary>vae_decoder/config.json's scaling_factor, or SD's 0.18215.</summary>
-    private double ReadScalingFactor() => ReadConfigNumber("vae_decoder/config.json", "scaling_factor") ?? 0.18215;
+    /// <summary>vae_decoder/config.json's scaling_factor, or SD's 0.18215. Latents are divided by it, so zero,
+    /// negative or non-finite values would decode to blank or garbage images without any error.</summary>
+    private double ReadScalingFactor() => ReadConfigNumber("vae_decoder/config.json", "scaling_factor") switch
+    {
+        null => 0.18215,
+        double f when double.IsFinite(f) && f > 1e-6 && f < 1e6 => f,
+        double f => throw new HierDiffInputException($"{File("vae_decoder/config.json")}: scaling_factor must be a positive number (0.18215 for Stable Diffusion 1.x/2.x), not {f}"),
+    };
+
+    /// <summary>model_index.json names the diffusers pipeline the export belongs to; a family HierDiff does not run
+    /// (SDXL's five-input UNet, Kandinsky's prior) is refused here, by name, rather than failing later.</summary>
+    private void CheckPipelineClass()
+    {
+        string path = File("model_index.json");
+        string? className;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(System.IO.File.ReadAllBytes(path));
+            className = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("_class_name", out JsonElement name)
+                && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        }
+        catch (JsonException e)
+        {
+            throw new HierDiffInputException($"{path}: invalid JSON ({e.Message.Split('.')[0]})");
+        }
+
+        if (className is null)
+        {
+            throw new HierDiffInputException($"{path}: no \"_class_name\" string naming the diffusers pipeline; expected one of {string.Join(", ", SupportedPipelines)}");
+        }
+
+        if (!SupportedPipelines.Contains(className))
+        {
+            throw new HierDiffInputException($"{path}: the export is a {className}; HierDiff runs Stable Diffusion 1.x/2.x exports ({string.Join(", ", SupportedPipelines)})");
+        }
+    }
 
     private double? ReadConfigNumber(string relative, string key)
     {
@@ -138,7 +182,14 @@ public sealed class StableDiffusionModel : IDisposable
         try
         {
             using JsonDocument doc = JsonDocument.Parse(System.IO.File.ReadAllBytes(path));
-            return doc.RootElement.TryGetProperty(key, out JsonElement value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null;
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new HierDiffInputException($"{path}: expected a JSON object");
+            }
+
+            return !doc.RootElement.TryGetProperty(key, out JsonElement value) || value.ValueKind == JsonValueKind.Null ? null
+                : value.ValueKind == JsonValueKind.Number ? value.GetDouble()
+                : throw new HierDiffInputException($"{path}: {key} must be a number, not {value.GetRawText()}");
         }
         catch (JsonException e)
         {

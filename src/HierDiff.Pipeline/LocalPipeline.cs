@@ -10,7 +10,10 @@ namespace HierDiff.Pipeline;
 /// The serverless pipeline on one machine: the same orchestration and activities as the Functions app, over a
 /// local folder or blob storage, with the model loaded once in this process.
 /// </summary>
-public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null)
+/// <remarks>A cancelled <paramref name="cancellation"/> stops the run before its next activity (and the
+/// <paramref name="onDenoised"/> callback may throw to stop it between model calls).</remarks>
+public sealed class LocalPipeline(
+    IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default)
 {
     private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings()) { OnDenoised = onDenoised };
 
@@ -18,7 +21,7 @@ public sealed class LocalPipeline(IRunStore store, Func<StableDiffusionModel> mo
 
     public Task<RunOutcome> RunAsync(RunInput input)
     {
-        var context = new InProcessRunContext();
+        var context = new InProcessRunContext(cancellation);
         context
             .Register<RunInput, PreparedRun>(RunFunctions.Prepare, _activities.PrepareAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)

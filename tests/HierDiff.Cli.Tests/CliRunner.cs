@@ -9,13 +9,27 @@ internal static class CliRunner
 
     public static string Data(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", name);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunIn(null, null, args);
+
+    /// <summary>Runs in <paramref name="workingDirectory"/>, with <paramref name="environment"/> added to ours.</summary>
+    public static Result RunIn(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using Process process = Start(workingDirectory, environment, args);
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the program and returns at once (to signal or kill it); its output is redirected.</summary>
+    public static Process Start(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "hierdiff.dll"));
         foreach (string arg in args)
@@ -23,10 +37,18 @@ internal static class CliRunner
             start.ArgumentList.Add(arg);
         }
 
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Sends a POSIX signal (INT, TERM, KILL) to a process, as a terminal or a service manager would.</summary>
+    public static void Signal(Process process, string signal)
+    {
+        using Process kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
     }
 }

@@ -95,19 +95,17 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
-    public void ANonEmptyOutputFolderIsRefusedUnlessOverwrite()
+    public void ANonEmptyOutputFolderIsRefusedUnlessOverwriteAndItHoldsAPreviousRun()
     {
-        Directory.CreateDirectory(Out("busy"));
-        File.WriteAllText(Path.Combine(Out("busy"), "keep.txt"), "mine");
+        Assert.Equal(0, Generate("busy", "--seed", "1").ExitCode);
 
         CliRunner.Result refused = Generate("busy");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("the output folder exists and is not empty", refused.Stderr);
-        Assert.Equal("mine", File.ReadAllText(Path.Combine(Out("busy"), "keep.txt")));
+        Assert.Contains("\"seed\": 1,", File.ReadAllText(Path.Combine(Out("busy"), "manifest.json")));
 
-        Assert.Equal(0, Generate("busy", "--overwrite").ExitCode);
-        Assert.False(File.Exists(Path.Combine(Out("busy"), "keep.txt")));
-        Assert.True(File.Exists(Path.Combine(Out("busy"), "manifest.json")));
+        Assert.Equal(0, Generate("busy", "--overwrite", "--seed", "2").ExitCode);
+        Assert.Contains("\"seed\": 2,", File.ReadAllText(Path.Combine(Out("busy"), "manifest.json")));
     }
 
     [Fact]
@@ -127,8 +125,17 @@ public sealed class GenerateCommandTests : IDisposable
     [Theory]
     [InlineData("'heun'", "--scheduler", "heun")]
     [InlineData("--device cuda:0:", "--device", "cuda:0")]
-    [InlineData("--mode 'fast' is not a mode", "--mode", "fast")]
-    [InlineData("--max-batch must be at least 1", "--max-batch", "0")]
+    [InlineData("--mode (options.mode): 'fast' is not a mode", "--mode", "fast")]
+    [InlineData("--max-batch (options.max_batch): must be from 1 to 1024, not 0", "--max-batch", "0")]
+    [InlineData("--guidance (options.guidance): must be a number from 0 to 100, not 1E+308", "--guidance", "1e308")]
+    [InlineData("--tau expects a finite number, not 'NaN'", "--tau", "NaN")]
+    [InlineData("--tau expects a finite number, not 'Infinity'", "--tau", "Infinity")]
+    [InlineData("--tau expects a finite number, not '1e400'", "--tau", "1e400")]
+    [InlineData("--target-savings expects a finite number, not 'NaN'", "--target-savings", "NaN")]
+    [InlineData("--tau (options.tau): must be a finite number of 0 or more, not -1", "--tau", "-1")]
+    [InlineData("--target-savings (options.target_savings): 0.9 is out of reach: 5 prompts can save at most 0.8", "--target-savings", "0.9")]
+    [InlineData("--storage: not a storage connection string", "--storage", "garbage")]
+    [InlineData("--storage: cannot reach the storage account at http://127.0.0.1:9/acct", "--storage", "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=YQ==;BlobEndpoint=http://127.0.0.1:9/acct;")]
     public void BadOptionsAreRefused(string expected, params string[] options) => AssertRefused(Generate("out", options), expected);
 
     [Fact]
@@ -144,7 +151,7 @@ public sealed class GenerateCommandTests : IDisposable
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(expected, line);
         Assert.False(Directory.Exists(Out("out")), "a refused run must leave no output folder");
-        Assert.Empty(Directory.GetDirectories(_root, ".out.partial-*"));
+        Assert.Empty(Directory.GetFileSystemEntries(_root, ".out.*"));
     }
 
     private static IEnumerable<(string Type, byte[] Data)> Chunks(byte[] png)

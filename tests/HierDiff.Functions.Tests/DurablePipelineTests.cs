@@ -187,8 +187,21 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private, link-local or reserved")]
     [InlineData("{\"prompts_blob\": \"../secrets.txt\"}", "prompts_blob '../secrets.txt' is not allowed")]
-    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps must be at least 1")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps (options.steps): must be from 1 to 1000, not 0")]
     [InlineData("{not json", "invalid JSON")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"tau\": 1e400}}", "options.tau")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"tau\": -1}}", "--tau (options.tau): must be a finite number of 0 or more, not -1")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"negative_prompt\": null}}", "--negative-prompt (options.negative_prompt): must be a string")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"mode\": 5}}", "options.mode")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"mode\": \"fast\"}}", "options.mode")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 1000000}}", "--steps (options.steps): must be from 1 to 1000, not 1000000")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": \"40\"}}", "options.steps")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"stesp\": 40}}", "'stesp'")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"guidance\": 1e308}}", "--guidance (options.guidance): must be a number from 0 to 100")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"scheduler\": \"heun\"}}", "unknown scheduler 'heun'")]
+    [InlineData("{\"prompts\": [\"a\", \"b\", \"c\"], \"options\": {\"target_savings\": 0.7}}", "0.7 is out of reach: 3 prompts can save at most")]
+    [InlineData("{\"prompts\": [\"a\", \"\\u200b\"]}", "prompts.json:1: the prompt is empty: it holds only invisible characters (U+200B)")]
+    [InlineData("{\"prompts\": [\"a\"], \"prompts_typo\": 1}", "'prompts_typo'")]
     public async Task BadRequestsAreRefusedWith400AndTheReason(string body, string reason)
     {
         await using DurableTaskTestHost host = await StartHost();
@@ -281,7 +294,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.False(outcome.Succeeded);
         foreach (string reason in new[] { outcome.Error!, Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!) })
         {
-            Assert.Contains("more than the limit of 1,024 bytes", reason);
+            Assert.Contains("the limit is 1,024 bytes", reason);
             Assert.Contains("HierDiff__MaxPromptFileBytes", reason);
         }
 
@@ -370,7 +383,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     {
         await using CallbackServer server = await CallbackServer.StartAsync(200);
         (string id, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
-            new { prompts = new[] { new string('x', 3000) }, callback_url = server.Url });
+            new { prompts_blob = $"{_prefix}/missing.txt", callback_url = server.Url });
 
         Assert.Equal("failed", JsonDocument.Parse(status.Text).RootElement.GetProperty("status").GetString());
         Assert.Equal("failed", Assert.Single(server.Bodies).GetProperty("status").GetString());
@@ -393,5 +406,25 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Contains("no 'prompt' column", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!));
         Assert.Equal("text\nno prompt column here\n", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Prompts, blob))!));
         Assert.Null(await _store.ReadAsync(Containers.Images, RunBlobs.Image(run, 0, 1)));
+    }
+
+    [Theory]
+    [InlineData("null negative", "--negative-prompt (options.negative_prompt): must be a string")]
+    [InlineData("unreachable target", "target savings 0.7 is out of reach")]
+    public async Task OptionsThatOnlyPrepareCanJudgeFailTheRunWithErrorJson(string what, string reason)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string blob = await Upload($"{what.Replace(' ', '-')}.txt", string.Join("\n", Prompts));
+        GenerationOptions options = what == "null negative"
+            ? new GenerationOptions { Steps = 4, NegativePrompt = null! }
+            : new GenerationOptions { Steps = 4, TargetSavings = 0.7 };
+        string run = $"{_prefix}-{what.Replace(' ', '-')}";
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(run, blob, options), new StartOrchestrationOptions(run));
+
+        RunOutcome outcome = await Complete(host.Client, run);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains(reason, outcome.Error);
+        Assert.Contains(reason, Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!));
     }
 }

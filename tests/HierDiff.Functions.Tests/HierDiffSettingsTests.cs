@@ -29,7 +29,8 @@ public sealed class HierDiffSettingsTests
     [InlineData("MaxSubtreeCalls", "lots")]
     [InlineData("MaxSubtreeCalls", "-1")]
     [InlineData("MaxPrompts", "2.5")]
-    [InlineData("MaxPromptFileBytes", "64MB")]
+    [InlineData("MaxPromptLength", "0")]
+    [InlineData("MaxPromptFileBytes", "1e9")]
     [InlineData("PricePerGpuSecond", "NaN")]
     public void ABadNumberStopsTheAppNamingTheSetting(string name, string value)
     {

@@ -62,6 +62,54 @@ public sealed class StableDiffusionModelTests : IDisposable
         Assert.Contains("pooler_output", e.Message);
     }
 
+    [Theory]
+    [InlineData("{\"scaling_factor\": 0}", "scaling_factor must be a positive number (0.18215 for Stable Diffusion 1.x/2.x), not 0")]
+    [InlineData("{\"scaling_factor\": -0.18215}", "scaling_factor must be a positive number")]
+    [InlineData("{\"scaling_factor\": 1e300}", "scaling_factor must be a positive number")]
+    [InlineData("{\"scaling_factor\": \"0.18215\"}", "scaling_factor must be a number, not \"0.18215\"")]
+    [InlineData("[0.18215]", "expected a JSON object")]
+    public void AVaeScalingFactorThatWouldGiveBlankImagesIsRefused(string config, string expected)
+    {
+        string dir = Export();
+        File.WriteAllText(Path.Combine(dir, "vae_decoder", "config.json"), config);
+        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
+        Assert.Contains("vae_decoder/config.json: " + expected, e.Message);
+    }
+
+    [Fact]
+    public void AUNetSampleSizeOfZeroIsRefused()
+    {
+        string dir = Export();
+        File.WriteAllText(Path.Combine(dir, "unet", "config.json"), "{\"sample_size\": 0}");
+        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
+        Assert.Contains("unet/config.json: sample_size must be a whole number", e.Message);
+    }
+
+    [Theory]
+    [InlineData("not json at all", "model_index.json: invalid JSON")]
+    [InlineData("{}", "model_index.json: no \"_class_name\" string naming the diffusers pipeline")]
+    [InlineData("{\"_class_name\": \"StableDiffusionXLPipeline\"}", "model_index.json: the export is a StableDiffusionXLPipeline; HierDiff runs Stable Diffusion 1.x/2.x exports")]
+    [InlineData("{\"_class_name\": \"KandinskyV22Pipeline\"}", "the export is a KandinskyV22Pipeline")]
+    public void ModelIndexIsParsedAndItsPipelineChecked(string index, string expected)
+    {
+        string dir = Export();
+        File.WriteAllText(Path.Combine(dir, "model_index.json"), index);
+        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("StableDiffusionPipeline")]
+    [InlineData("ORTStableDiffusionPipeline")]
+    public void TheStableDiffusionPipelinesOfDiffusersAndOptimumLoad(string className)
+    {
+        string dir = Export();
+        string path = Path.Combine(dir, "model_index.json");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("OnnxStableDiffusionPipeline", className, StringComparison.Ordinal));
+        using var model = StableDiffusionModel.Load(dir, OnnxDevice.Cpu);
+        Assert.Equal(4, model.LatentChannels);
+    }
+
     [Fact]
     public void CudaInACpuBuildIsAClearErrorNotAFallBack()
     {

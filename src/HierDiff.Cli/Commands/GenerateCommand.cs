@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Azure.Storage.Blobs;
 using HierDiff.Cli.Report;
 using HierDiff.Core;
@@ -65,12 +66,7 @@ public static class GenerateCommand
             var clock = Stopwatch.StartNew();
             var options = new GenerationOptions
             {
-                Mode = parse.GetValue(mode) switch
-                {
-                    "hierarchical" => GenerationMode.Hierarchical,
-                    "standard" => GenerationMode.Standard,
-                    var other => throw new HierDiffInputException($"--mode '{other}' is not a mode; use hierarchical or standard"),
-                },
+                Mode = GenerationOptions.ParseMode(parse.GetValue(mode)!),
                 Tau = parse.GetValue(tau),
                 TargetSavings = parse.GetValue(target),
                 Steps = parse.GetValue(steps),
@@ -80,17 +76,29 @@ public static class GenerateCommand
                 MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
             };
-            options.Validate();
-            StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
-            string outPath = parse.GetValue(output)!.ToString();
+            PromptFileLimits limits = PromptFileLimits.FromEnvironment();
+            options.Validate(maxPromptLength: limits.MaxPromptLength);
             int maxSubtreeCalls = parse.GetValue(subtreeCalls) is int calls and >= 0
                 ? calls
                 : throw new HierDiffInputException("--max-subtree-calls must be 0 or more");
-            var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls };
-            GenerationManifest manifest = Run(
-                parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes), progress: true, settings);
-            WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
-            return 0;
+            string modelPath = parse.GetValue(modelDir)!.ToString();
+            StableDiffusionModel model = StableDiffusionModel.Shared(modelPath, OnnxDevice.Parse(parse.GetValue(device)!));
+            string outPath = parse.GetValue(output)!.ToString();
+            var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls, Limits = limits };
+            using var interrupt = new Interruption();
+            try
+            {
+                GenerationManifest manifest = Run(
+                    parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes),
+                    progress: true, settings, modelPath, interrupt.Token);
+                WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
+                return 0;
+            }
+            catch (OperationCanceledException) when (interrupt.Signal is PosixSignal signal)
+            {
+                Console.Error.WriteLine($"interrupted ({signal}): nothing was written to {outPath}; what was there is as it was");
+                return signal == PosixSignal.SIGTERM ? 143 : 130;
+            }
         });
         return command;
     }
@@ -101,14 +109,14 @@ public static class GenerateCommand
     /// </summary>
     public static GenerationManifest Run(
         string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes, bool progress,
-        PipelineSettings? settings = null)
+        PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
     {
         settings ??= new PipelineSettings();
-        using OutputFolder folder = OutputFolder.Open(outPath, overwrite);
-        PromptSet set = PromptFileReader.Read(promptPath);
-        IRunStore store = connection is null
-            ? new LocalRunStore(Path.Combine(folder.Staging, ".store"))
-            : new BlobRunStore(new BlobServiceClient(connection));
+        PromptSet set = PromptFileReader.Read(promptPath, settings.Limits);
+        options.Validate(set.Count, settings.Limits.MaxPromptLength);
+        BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
+        using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
+        IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
 
         // The same orchestration and activities as the Functions app, hosted in this process.
         string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
@@ -116,8 +124,8 @@ public static class GenerateCommand
         store.WriteAsync(Containers.Prompts, blob, File.ReadAllBytes(promptPath)).GetAwaiter().GetResult();
         var input = new RunInput(runId, blob, options);
         RunOutcome outcome = progress
-            ? RunWithProgress(store, model, settings, input, (long)options.Steps * set.Count)
-            : new LocalPipeline(store, () => model, settings).RunAsync(input).GetAwaiter().GetResult();
+            ? RunWithProgress(store, model, settings, input, (long)options.Steps * set.Count, cancellation)
+            : new LocalPipeline(store, () => model, settings, _ => cancellation.ThrowIfCancellationRequested(), cancellation).RunAsync(input).GetAwaiter().GetResult();
         if (!outcome.Succeeded)
         {
             throw new HierDiffInputException(outcome.Error ?? "the run failed");
@@ -130,6 +138,7 @@ public static class GenerateCommand
             folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
         }
 
+        cancellation.ThrowIfCancellationRequested();
         folder.WriteFile("manifest.json", manifestBytes);
         RunPlanFile plan = RunPlanFile.Parse(Read(store, Containers.Runs, RunBlobs.Plan(runId)));
         folder.WriteFile(RunTreeFile.FileName, TreeFile(plan, model).ToBytes());
@@ -143,11 +152,12 @@ public static class GenerateCommand
             Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
         }
 
+        cancellation.ThrowIfCancellationRequested();
         folder.Commit();
         return manifest;
     }
 
-    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, PipelineSettings settings, RunInput input, long standardCalls)
+    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, PipelineSettings settings, RunInput input, long standardCalls, CancellationToken cancellation)
     {
         RunOutcome? outcome = null;
         AnsiConsole.Progress()
@@ -158,7 +168,11 @@ public static class GenerateCommand
                 // The bar counts denoiser calls up to standard generation's; what sharing saves ends it early.
                 ProgressTask task = context.AddTask("denoising", maxValue: standardCalls);
                 long done = 0;
-                var pipeline = new LocalPipeline(store, () => model, settings, items => task.Value = Interlocked.Add(ref done, items));
+                var pipeline = new LocalPipeline(store, () => model, settings, items =>
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    task.Value = Interlocked.Add(ref done, items);
+                }, cancellation);
                 outcome = pipeline.RunAsync(input).GetAwaiter().GetResult();
                 task.Value = task.MaxValue;
             });

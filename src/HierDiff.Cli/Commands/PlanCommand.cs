@@ -43,12 +43,10 @@ public static class PlanCommand
                 throw new HierDiffInputException("give exactly one of --tau and --target-savings");
             }
 
-            if (k < 1)
-            {
-                throw new HierDiffInputException($"--steps must be at least 1, not {k}");
-            }
-
+            var options = new GenerationOptions { Tau = parse.GetValue(tau), TargetSavings = savingsTarget, Steps = k };
+            options.Validate();
             (EmbeddingMatrix matrix, string path) = ReadEmbeddings(parse.GetValue(embeddings), parse.GetValue(prompts), parse.GetValue(modelDir));
+            options.Validate(matrix.Rows);
             Linkage tree = WardLinkage.FromEmbeddings(matrix);
             double chosenTau = savingsTarget is double s ? TauSearch.SmallestTauForSavings(tree, k, s) : parse.GetValue(tau)!.Value;
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k);

@@ -12,7 +12,8 @@ public static class WorldCommand
         var count = new Option<int>("--count") { Description = "How many images", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder for images.npy, prompts.txt, labels.jsonl", Required = true };
-        var command = new Command("world", "Write images and prompts of the shapes world (the built-in model's training data)") { count, seed, output };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace a previous output of hierdiff world" };
+        var command = new Command("world", "Write images and prompts of the shapes world (the built-in model's training data)") { count, seed, output, overwrite };
         command.SetAction(parse =>
         {
             int n = parse.GetValue(count);
@@ -21,7 +22,9 @@ public static class WorldCommand
                 throw new HierDiffInputException($"--count must be at least 1, not {n}");
             }
 
-            WorldDataset.Write(parse.GetValue(output)!.ToString(), n, parse.GetValue(seed));
+            using OutputFolder folder = OutputFolder.Open(OutputKind.World, parse.GetValue(output)!.ToString(), parse.GetValue(overwrite));
+            WorldDataset.Write(folder.Staging, n, parse.GetValue(seed));
+            folder.Commit();
             return 0;
         });
         return command;

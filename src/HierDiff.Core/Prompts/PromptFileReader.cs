@@ -16,10 +16,21 @@ public static class PromptFileReader
 
     public static PromptSet Read(string path, PromptFileLimits? limits = null)
     {
+        limits ??= PromptFileLimits.Default;
+        if (Directory.Exists(path))
+        {
+            throw new HierDiffInputException($"{path}: is a folder, not a prompt file");
+        }
+
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            bytes = ReadCapped(stream, limits.MaxFileBytes, path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new HierDiffInputException($"{path}: no such prompt file", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -28,6 +39,34 @@ public static class PromptFileReader
 
         return Parse(bytes, path, limits);
     }
+
+    /// <summary>Reads a prompt file's bytes from a stream, refusing it as soon as it passes
+    /// <paramref name="maxBytes"/>, so an oversized file never sits in memory whole.</summary>
+    public static byte[] ReadCapped(Stream stream, long maxBytes, string sourceName)
+    {
+        if (stream.CanSeek && stream.Length > maxBytes)
+        {
+            throw TooLarge(sourceName, stream.Length, maxBytes);
+        }
+
+        var bytes = new MemoryStream();
+        byte[] buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            if (bytes.Length + read > maxBytes)
+            {
+                throw TooLarge(sourceName, null, maxBytes);
+            }
+
+            bytes.Write(buffer, 0, read);
+        }
+
+        return bytes.ToArray();
+    }
+
+    private static HierDiffInputException TooLarge(string sourceName, long? size, long maxBytes) => new(
+        $"{sourceName}: the prompt file is {(size is long s ? $"{s:N0} bytes" : "larger than that")}; the limit is {maxBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})");
 
     /// <summary>Parses a prompt file's bytes; the format follows <paramref name="sourceName"/>'s extension.</summary>
     public static PromptSet Parse(ReadOnlySpan<byte> bytes, string sourceName, PromptFileLimits? limits = null)
@@ -48,6 +87,16 @@ public static class PromptFileReader
         if (bytes.IsEmpty)
         {
             throw new HierDiffInputException($"{sourceName}:1: the prompt file is empty");
+        }
+
+        if (bytes.Length > limits.MaxFileBytes)
+        {
+            throw TooLarge(sourceName, bytes.Length, limits.MaxFileBytes);
+        }
+
+        if (Utf16(bytes) is string encoding)
+        {
+            throw new HierDiffInputException($"{sourceName}:1: the file is {encoding} text; save it as UTF-8");
         }
 
         int nul = bytes.IndexOf((byte)0);
@@ -80,6 +129,36 @@ public static class PromptFileReader
         }
 
         return new PromptSet(sourceName, collector.Prompts);
+    }
+
+    /// <summary>"UTF-16 (little-endian)" and so on where the bytes are UTF-16: a byte-order mark, or ASCII text
+    /// with a zero byte beside every character, which is what such files mostly hold.</summary>
+    private static string? Utf16(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]))
+        {
+            return "UTF-16 (little-endian, with a byte-order mark)";
+        }
+
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        {
+            return "UTF-16 (big-endian, with a byte-order mark)";
+        }
+
+        if (bytes.Length < 4)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> head = bytes[..Math.Min(bytes.Length & ~1, 256)];
+        bool evenZero = true, oddZero = true;
+        for (int i = 0; i < head.Length; i += 2)
+        {
+            evenZero &= head[i] == 0 && head[i + 1] != 0;
+            oddZero &= head[i + 1] == 0 && head[i] != 0;
+        }
+
+        return oddZero ? "UTF-16 (little-endian)" : evenZero ? "UTF-16 (big-endian)" : null;
     }
 
     private static string DecodeUtf8(ReadOnlySpan<byte> bytes, string sourceName)
@@ -280,19 +359,30 @@ public static class PromptFileReader
                 throw Error(line, "the prompt is empty");
             }
 
+            if (!text.Any(IsVisible))
+            {
+                string codes = string.Join(" ", text.Distinct().Take(4).Select(c => $"U+{(int)c:X4}"));
+                throw Error(line, $"the prompt is empty: it holds only invisible characters ({codes})");
+            }
+
             if (text.Length > limits.MaxPromptLength)
             {
-                throw Error(line, $"the prompt is {text.Length} characters long; the limit is {limits.MaxPromptLength}");
+                throw Error(line, $"the prompt is {text.Length} characters long; the limit is {limits.MaxPromptLength} ({PromptFileLimits.Setting("MaxPromptLength")})");
             }
 
             if (Prompts.Count >= limits.MaxPrompts)
             {
-                throw Error(line, $"more than {limits.MaxPrompts} prompts (the limit); split the file or raise the limit");
+                throw Error(line, $"more than {limits.MaxPrompts} prompts; the limit is {limits.MaxPrompts} ({PromptFileLimits.Setting("MaxPrompts")}); split the file or raise the limit");
             }
 
             Prompts.Add(new Prompt(Prompts.Count, text, line));
         }
 
         public HierDiffInputException Error(int line, string problem) => new($"{Source}:{line}: {problem}");
+
+        /// <summary>Anything a text encoder sees as text: not white space, a control or a format character (zero-width
+        /// space, joiners, byte-order marks, direction marks).</summary>
+        private static bool IsVisible(char c) =>
+            !char.IsWhiteSpace(c) && !char.IsControl(c) && System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.Format;
     }
 }

@@ -143,6 +143,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             for (int b = 0; b < batch.Count; b++)
             {
                 scheduler.Step(batch[b].Trajectory.State, _outputs[b], batch[b].Trajectory.Latent, batch[b].Noise);
+                NonFiniteLatentException.ThrowIfNotFinite(batch[b].Trajectory.Latent, batch[b].Segment, step, scheduler.NumInferenceSteps);
             }
 
             OnBatchDone?.Invoke(batch.Count);

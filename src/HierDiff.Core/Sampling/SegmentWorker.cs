@@ -62,6 +62,7 @@ public sealed class SegmentWorker(DiffusionScheduler scheduler, IDenoiser denois
                 for (int b = 0; b < count; b++)
                 {
                     scheduler.Step(trajectories[from + b].State, outputs[b], trajectories[from + b].Latent, noises[from + b]);
+                    NonFiniteLatentException.ThrowIfNotFinite(trajectories[from + b].Latent, segments[from + b], k, scheduler.NumInferenceSteps);
                 }
             }
         }

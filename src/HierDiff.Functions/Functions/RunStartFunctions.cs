@@ -62,7 +62,9 @@ public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogg
         }
         catch (JsonException e)
         {
-            return await Error(request, HttpStatusCode.BadRequest, $"invalid JSON: {e.Message}");
+            // The path names the field ("$.options.steps"); the message's own position details add nothing.
+            string problem = e.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].Trim();
+            return await Error(request, HttpStatusCode.BadRequest, $"invalid JSON at {e.Path ?? "$"}: {problem}");
         }
 
         try

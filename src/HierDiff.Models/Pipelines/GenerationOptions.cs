@@ -40,26 +40,91 @@ public sealed record GenerationOptions
 
     public string NegativePrompt { get; init; } = "";
 
-    public void Validate()
+    /// <summary>Most denoising steps a run may ask for (diffusers' schedulers train on 1,000 timesteps).</summary>
+    public const int MaxSteps = 1_000;
+
+    /// <summary>Most latents per UNet call.</summary>
+    public const int MaxMaxBatch = 1_024;
+
+    /// <summary>Largest guidance scale: far above any useful one (Stable Diffusion uses 1-20), low enough that the
+    /// guided prediction cannot overflow to blank images.</summary>
+    public const double MaxGuidance = 100;
+
+    public static GenerationMode ParseMode(string name) => name switch
     {
+        "hierarchical" => GenerationMode.Hierarchical,
+        "standard" => GenerationMode.Standard,
+        _ => throw Refuse("mode", $"'{name}' is not a mode; use hierarchical or standard"),
+    };
+
+    /// <summary>
+    /// The one check of a run's options, for every host (the CLI, the HTTP API and the Prepare activity): each
+    /// problem names the option as the command line spells it and as the HTTP API does. With
+    /// <paramref name="promptCount"/>, a savings target no plan of that many prompts can reach is refused too.
+    /// </summary>
+    /// <exception cref="HierDiffInputException">The first problem found.</exception>
+    public void Validate(int? promptCount = null, int maxPromptLength = Core.Prompts.PromptFileLimits.DefaultMaxPromptLength)
+    {
+        if (!Enum.IsDefined(Mode))
+        {
+            throw Refuse("mode", $"{(int)Mode} is not a mode; use hierarchical or standard");
+        }
+
         if (Tau is not null && TargetSavings is not null)
         {
-            throw new HierDiffInputException("give at most one of --tau and --target-savings");
+            throw new HierDiffInputException("give at most one of --tau (options.tau) and --target-savings (options.target_savings)");
         }
 
-        if (Steps < 1)
+        if (Tau is double tau && !(double.IsFinite(tau) && tau >= 0))
         {
-            throw new HierDiffInputException($"--steps must be at least 1, not {Steps}");
+            throw Refuse("tau", $"must be a finite number of 0 or more, not {Show(tau)}");
         }
 
-        if (MaxBatch < 1)
+        if (TargetSavings is double target && !(double.IsFinite(target) && target >= 0 && target < 1))
         {
-            throw new HierDiffInputException($"--max-batch must be at least 1, not {MaxBatch}");
+            throw Refuse("target_savings", $"must be a fraction from 0 up to (not including) 1, not {Show(target)}");
         }
 
-        if (!double.IsFinite(Guidance) || Guidance < 0)
+        if (Steps is < 1 or > MaxSteps)
         {
-            throw new HierDiffInputException($"--guidance must be a finite number >= 0, not {Guidance}");
+            throw Refuse("steps", $"must be from 1 to {MaxSteps}, not {Steps}");
+        }
+
+        if (MaxBatch is < 1 or > MaxMaxBatch)
+        {
+            throw Refuse("max_batch", $"must be from 1 to {MaxMaxBatch}, not {MaxBatch}");
+        }
+
+        if (!(double.IsFinite(Guidance) && Guidance >= 0 && Guidance <= MaxGuidance))
+        {
+            throw Refuse("guidance", $"must be a number from 0 to {MaxGuidance}, not {Show(Guidance)}");
+        }
+
+        if (Scheduler is not null && !Core.Schedulers.SchedulerFactory.Names.Contains(Scheduler.ToLowerInvariant()))
+        {
+            throw Refuse("scheduler", $"unknown scheduler '{Scheduler}'; supported: {string.Join(", ", Core.Schedulers.SchedulerFactory.Names)}");
+        }
+
+        if (NegativePrompt is null)
+        {
+            throw Refuse("negative_prompt", "must be a string (\"\" for none), not null");
+        }
+
+        if (NegativePrompt.Length > maxPromptLength)
+        {
+            throw Refuse("negative_prompt", $"is {NegativePrompt.Length} characters long; the limit is {maxPromptLength} (the setting MaxPromptLength)");
+        }
+
+        // Every prompt keeps at least its own last step, so even one cluster for all others costs K - 1 + 1 calls.
+        if (Mode == GenerationMode.Hierarchical && TargetSavings is double wanted && promptCount is int n && wanted > 1.0 - (1.0 / n))
+        {
+            throw Refuse("target_savings", $"{Show(wanted)} is out of reach: {n} prompt{(n == 1 ? "" : "s")} can save at most {Show(1.0 - (1.0 / n))} of the denoiser calls");
         }
     }
+
+    /// <summary>An option's problem, naming it as the command line (--max-batch) and the HTTP API (options.max_batch) do.</summary>
+    private static HierDiffInputException Refuse(string field, string problem) =>
+        new($"--{field.Replace('_', '-')} (options.{field}): {problem}");
+
+    private static string Show(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 }

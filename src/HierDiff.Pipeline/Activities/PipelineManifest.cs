@@ -5,12 +5,15 @@ using HierDiff.Models.Pipelines;
 namespace HierDiff.Pipeline.Activities;
 
 /// <summary>
-/// GPU time of a run: the seconds the model was busy, the seconds its activities ran (what GPU workers bill; summed
-/// over activities, less their waits for a model another activity in the same worker was using), the
-/// model seconds standard generation would have taken (the same per-call cost for every prompt's every step), and
-/// those priced at the configured rate per GPU-second.
+/// GPU time of a run. <paramref name="GpuSeconds"/> is what a per-second GPU bill counts: per worker process, the
+/// union of the intervals in which any of its GPU activities ran, summed over the <paramref name="Workers"/>; the
+/// cost is priced on it. Beside it: the seconds the model itself was busy, the activities' wall seconds summed (an
+/// upper bound: activities that overlap in one worker are each counted), and the model seconds standard generation
+/// would have taken (the same per-call cost for every prompt's every step), priced at the same rate.
 /// </summary>
 public sealed record GpuAccounting(
+    double GpuSeconds,
+    int Workers,
     double ModelBusySeconds,
     double ActivityWallSeconds,
     double StandardEstimateSeconds,

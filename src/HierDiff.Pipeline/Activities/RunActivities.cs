@@ -63,7 +63,27 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
     }
 
+    /// <summary>Denoises a batch of sibling segments (and, with <see cref="SegmentBatch.Subtree"/>, everything below
+    /// them), handing their trajectories on or writing their images. A latent that turns non-finite fails the run
+    /// (error.json, and the report's Error): the same inputs would fail the same way on a retry.</summary>
     public async Task<ActivityReport> RunSegmentsAsync(SegmentBatch batch)
+    {
+        DateTimeOffset started = DateTimeOffset.UtcNow;
+        try
+        {
+            ActivityReport report = await RunSegmentsCheckedAsync(batch);
+            return report with { Busy = [new BusyInterval(WorkerTime.ThisWorker, started, DateTimeOffset.UtcNow)] };
+        }
+        catch (NonFiniteLatentException e)
+        {
+            RunPlanFile plan = (await ReadRunAsync(batch.RunId)).Plan;
+            string error = $"{e.Message}; its first prompt: '{plan.Prompts[e.Segment.Members[0]].Text}'";
+            await FailAsync(batch.RunId, error);
+            return new ActivityReport(0, 0, 0, 0, [new BusyInterval(WorkerTime.ThisWorker, started, DateTimeOffset.UtcNow)], error);
+        }
+    }
+
+    private async Task<ActivityReport> RunSegmentsCheckedAsync(SegmentBatch batch)
     {
         var wall = Stopwatch.StartNew();
         RunData run = await ReadRunAsync(batch.RunId);
@@ -143,6 +163,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
             .ToArray();
         double denoiseSeconds = input.Work.ModelSeconds - input.Work.DecodeSeconds;
         double standardGpuSeconds = input.Work.DecodeSeconds + (plan.DenoiserCalls == 0 ? 0 : denoiseSeconds * plan.StandardDenoiserCalls / plan.DenoiserCalls);
+        IReadOnlyList<BusyInterval> busy = WorkerTime.Union(input.Work.Busy ?? []);
+        double gpuSeconds = WorkerTime.Seconds(busy);
         (int width, int height) = PngSize(await ReadAsync(Containers.Images, RunBlobs.Image(input.RunId, 0, n)));
         var manifest = new PipelineManifest(
             new GenerationManifest(
@@ -167,11 +189,13 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
                 prompts.Count(p => p.Truncated),
                 new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds)),
             new GpuAccounting(
+                gpuSeconds,
+                busy.Select(b => b.Worker).Distinct().Count(),
                 input.Work.ModelSeconds,
                 input.Work.WallSeconds,
                 standardGpuSeconds,
                 settings.PricePerGpuSecond,
-                input.Work.WallSeconds * settings.PricePerGpuSecond,
+                gpuSeconds * settings.PricePerGpuSecond,
                 standardGpuSeconds * settings.PricePerGpuSecond));
         await store.WriteAsync(Containers.Runs, RunBlobs.Manifest(input.RunId), manifest.ToJsonBytes());
         return new RunOutcome(input.RunId, true, null, $"{Containers.Runs}/{RunBlobs.Manifest(input.RunId)}");
@@ -183,8 +207,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
     private async Task<PreparedRun> PrepareCheckedAsync(string run, RunInput input)
     {
-        GenerationOptions options = input.Options;
-        options.Validate();
+        GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
+        options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
         string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
         string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
             ? input.PromptsContainer
@@ -192,6 +216,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         byte[] bytes = await store.ReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
         PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
+        options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
         StableDiffusionModel sd = model();
         string scheduler = options.Scheduler ?? SchedulerFactory.NameForClass(sd.SchedulerConfig.ClassName) ?? SchedulerFactory.Ddpm;

@@ -6,7 +6,7 @@ namespace HierDiff.Pipeline.Orchestration;
 /// Hosts the run orchestration on one machine: activities and sub-orchestrations are plain calls, and every message
 /// goes through JSON as it would between Durable Functions workers, so both hosts see the same inputs.
 /// </summary>
-public sealed class InProcessRunContext : IRunContext
+public sealed class InProcessRunContext(CancellationToken cancellation = default) : IRunContext
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Dictionary<string, Func<string, Task<string>>> _functions = [];
@@ -24,6 +24,7 @@ public sealed class InProcessRunContext : IRunContext
 
     private async Task<TResult> CallAsync<TResult>(string name, object input)
     {
+        cancellation.ThrowIfCancellationRequested();
         string result = await _functions[name](JsonSerializer.Serialize(input, input.GetType(), Json));
         return JsonSerializer.Deserialize<TResult>(result, Json)!;
     }

@@ -28,14 +28,22 @@ public sealed record PreparedRun(
 /// <paramref name="Subtree"/>, the activity also runs everything below them, in memory, to the images.</summary>
 public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes, bool Subtree = false);
 
-/// <summary>What an activity used: seconds the model was busy (denoising and decoding), seconds it ran, denoiser
-/// calls it made, and the part of the model seconds spent decoding.</summary>
-public sealed record ActivityReport(double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds)
+/// <summary>What activities used: seconds the model was busy (denoising and decoding), seconds they ran (summed),
+/// denoiser calls, the part of the model seconds spent decoding, and when each worker process was busy with them
+/// (<see cref="WorkerTime"/>). <paramref name="Error"/>: why the run cannot go on (a latent that turned non-finite);
+/// nothing continues from an activity that reports one.</summary>
+public sealed record ActivityReport(
+    double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds, IReadOnlyList<BusyInterval>? Busy = null, string? Error = null)
 {
     public static ActivityReport Zero { get; } = new(0, 0, 0, 0);
 
-    public static ActivityReport operator +(ActivityReport a, ActivityReport b) =>
-        new(a.ModelSeconds + b.ModelSeconds, a.WallSeconds + b.WallSeconds, a.DenoiserCalls + b.DenoiserCalls, a.DecodeSeconds + b.DecodeSeconds);
+    public static ActivityReport operator +(ActivityReport a, ActivityReport b) => new(
+        a.ModelSeconds + b.ModelSeconds,
+        a.WallSeconds + b.WallSeconds,
+        a.DenoiserCalls + b.DenoiserCalls,
+        a.DecodeSeconds + b.DecodeSeconds,
+        WorkerTime.Union([.. a.Busy ?? [], .. b.Busy ?? []]),
+        a.Error ?? b.Error);
 }
 
 /// <summary>Part of the tree, run by a sub-orchestration so that no single history grows past a few hundred

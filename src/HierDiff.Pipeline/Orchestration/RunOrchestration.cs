@@ -24,6 +24,12 @@ public static class RunOrchestration
         // Prepare and finish are two of this history's activities.
         ActivityReport work = await RunChildrenAsync(
             context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2, prepared.MaxSubtreeCalls));
+        if (work.Error is not null)
+        {
+            // The activity that found it wrote error.json; retrying would find it again.
+            return new RunOutcome(input.RunId, false, work.Error, null);
+        }
+
         return await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput(input.RunId, work, clock() - started));
     }
 
@@ -79,7 +85,7 @@ public static class RunOrchestration
         IRunContext context, SubtreeInput input, SegmentTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups)
     {
         ActivityReport report = await context.CallActivityAsync<ActivityReport>(RunFunctions.Segments, batch);
-        if (batch.Subtree)
+        if (batch.Subtree || report.Error is not null)
         {
             return report;
         }

@@ -130,6 +130,44 @@ public class PlanSamplerTests
     }
 
     /// <summary>The scheduler tests' fake model, as a batched denoiser that counts its items.</summary>
+    [Fact]
+    public void ALatentThatTurnsNonFiniteStopsTheRunNamingTheNodeAndStep()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddim, SchedulerTestKit.Named("sd15"), 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        var overflowing = new OverflowingDenoiser(fromCall: 3);
+
+        var e = Assert.Throws<NonFiniteLatentException>(() =>
+            new PlanSampler(s, overflowing, new EmbeddingConditioning(Embeddings), Seed).RunHierarchical(plan, Latent));
+
+        Assert.Contains(plan.Segments, seg => seg.Node == e.Segment.Node && seg.StartStep <= 3 && seg.EndStep > 3);
+        Assert.Equal(3, e.Step);
+        Assert.Contains($"node {e.Segment.Node} (prompt", e.Message);
+        Assert.Contains("turned non-finite at step 4 of 10", e.Message);
+
+        var worker = new SegmentWorker(s, new OverflowingDenoiser(fromCall: 0), new EmbeddingConditioning(Embeddings), Seed);
+        Assert.Contains("at step 1 of 10", Assert.Throws<NonFiniteLatentException>(() => worker.Run(plan.Segments[0], Latent, null)).Message);
+    }
+
+    /// <summary>A model that overflows after some calls, as a too-large guidance scale makes a real one do.</summary>
+    private sealed class OverflowingDenoiser(int fromCall) : IDenoiser
+    {
+        private int _calls;
+
+        public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
+        {
+            bool overflow = _calls++ >= fromCall;
+            for (int b = 0; b < batch.Count; b++)
+            {
+                SchedulerTestKit.FakeDenoiser(batch[b].Latent, batch[b].Timestep, batch[b].Conditioning, outputs[b]);
+                if (overflow)
+                {
+                    outputs[b][0] = float.PositiveInfinity;
+                }
+            }
+        }
+    }
+
     private sealed class CountingDenoiser : IDenoiser
     {
         public long Calls { get; private set; }
