@@ -56,6 +56,10 @@ param modelPath string = ''
 @description('Most prompts one run may have.')
 param maxPrompts int = 2000
 
+@minValue(1)
+@description('Largest prompt file a run may read, in bytes (checked from the blob\'s size before it is read).')
+param maxPromptFileBytes int = 67108864
+
 @minValue(0)
 @description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values batch better and dispatch fewer activities (lower GPU cost); smaller ones spread a run over more GPU replicas (lower latency).')
 param maxSubtreeCalls int = 10000
@@ -116,6 +120,7 @@ var orchestrationFunctions = [
   'FinishRun'
   'FailRun'
   'PostCallback'
+  'RecordCallback'
 ]
 var gpuFunctions = [
   'RunSegments'
@@ -238,6 +243,7 @@ var appSettings = concat(storageSettings, schedulerSettings, [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsights.properties.ConnectionString }
   { name: 'HierDiff__ModelPath', value: modelPath }
   { name: 'HierDiff__MaxPrompts', value: string(maxPrompts) }
+  { name: 'HierDiff__MaxPromptFileBytes', value: string(maxPromptFileBytes) }
   { name: 'HierDiff__PricePerGpuSecond', value: pricePerGpuSecond }
   { name: 'HierDiff__MaxSubtreeCalls', value: string(maxSubtreeCalls) }
   { name: 'HierDiff__CallbackAllowList', value: callbackAllowList }
@@ -256,6 +262,8 @@ module funcApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     cpu: '1.0'
     memory: '2Gi'
+    // The HTTP API and Event Grid's webhook come from outside.
+    externalIngress: true
     // Scales from zero on HTTP and Event Grid deliveries (and on Durable Task Scheduler work).
     minReplicas: 0
     maxReplicas: maxCpuReplicas
@@ -280,6 +288,8 @@ module gpuApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     cpu: gpuReplicaResources[gpuProfileType].cpu
     memory: gpuReplicaResources[gpuProfileType].memory
+    // Every HTTP function is disabled here and work arrives through the Durable backend: nothing outside needs in.
+    externalIngress: false
     // Zero with the scheduler: replicas start for RunSegments work and stop after it. With Azure Storage one
     // replica must stay up to poll the queues: that replica's GPU is billed around the clock.
     minReplicas: useScheduler ? 0 : 1

@@ -28,6 +28,9 @@ param cpu string
 @description('Memory per replica, e.g. 2Gi.')
 param memory string
 
+@description('Whether clients outside the environment reach the app (HTTP API, Event Grid webhook); false: internal ingress, reachable only from inside the environment.')
+param externalIngress bool
+
 param minReplicas int
 param maxReplicas int
 
@@ -53,7 +56,7 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {
-        external: true
+        external: externalIngress
         targetPort: 80
         transport: 'auto'
         allowInsecure: false

@@ -27,7 +27,9 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
     };
 
     /// <summary>The run of an uploaded blob: its id comes from the blob's name and ETag, so a repeated event for
-    /// the same upload finds the run already there and starts nothing.</summary>
+    /// the same upload finds the run already there and starts nothing. The name is not checked here: one that
+    /// cannot be used fails the run in PrepareRun, with its reason in runs/{run}/error.json, where an exception
+    /// here would only make Event Grid redeliver the event for a day.</summary>
     public async Task<string?> StartFromBlobAsync(DurableTaskClient client, string blobName, string etag)
     {
         string runId = RunIdFor(blobName, etag);
@@ -37,7 +39,7 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
             return null;
         }
 
-        var input = new RunInput(runId, StoreNames.Check(blobName, "prompt file"), new GenerationOptions());
+        var input = new RunInput(runId, blobName, new GenerationOptions());
         await client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, input, new StartOrchestrationOptions(runId));
         return runId;
     }

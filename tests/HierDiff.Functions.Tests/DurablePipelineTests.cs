@@ -53,9 +53,12 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Task<DurableTaskTestHost> StartHost()
+    // Callbacks tried 3 times, 0.2 s then 0.4 s apart (the app: 6 times over about 5 minutes).
+    private static readonly CallbackRetry QuickRetry = new(3, TimeSpan.FromSeconds(0.2), 2, TimeSpan.FromSeconds(1));
+
+    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null, CallbackPolicy? callbacks = null)
     {
-        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null));
+        var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, pipeline ?? new PipelineSettings(), callbacks ?? CallbackPolicy.FromSetting(null));
         var activities = new RunActivities(_store, () => _model, settings.Pipeline);
         var functions = new RunActivityFunctions(activities, _store, settings);
         return DurableTaskTestHost.StartAsync(registry => registry.AddRunFunctions(functions, (batch, run) =>
@@ -67,7 +70,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
             }
 
             return run(batch);
-        }));
+        }, QuickRetry));
     }
 
     private async Task<string> Upload(string name, string text)
@@ -182,7 +185,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [Theory]
     [InlineData("{\"prompts\": [\"a\"], \"prompts_blob\": \"p.txt\"}", "give exactly one of prompts")]
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]
-    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private or link-local")]
+    [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"https://169.254.169.254/x\"}", "loopback, private, link-local or reserved")]
     [InlineData("{\"prompts_blob\": \"../secrets.txt\"}", "prompts_blob '../secrets.txt' is not allowed")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 0}}", "--steps (options.steps): must be from 1 to 1000, not 0")]
     [InlineData("{not json", "invalid JSON")]
@@ -217,10 +220,178 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Equal(expected, response.StatusCode);
     }
 
-    private RunStartFunctions HttpFunctions() => new(
-        new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), CallbackPolicy.FromSetting(null))),
+    private RunStartFunctions HttpFunctions(CallbackPolicy? callbacks = null) => new(
+        new RunStarter(_store, new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, new PipelineSettings(), callbacks ?? CallbackPolicy.FromSetting(null))),
         _store,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RunStartFunctions>.Instance);
+
+    /// <summary>Calls the blob trigger as the host does for an Event Grid delivery: a client for the blob, and the
+    /// blob's properties (its ETag) in the binding data.</summary>
+    private async Task<string> Trigger(DurableTaskClient client, string blob, string? etag = null)
+    {
+        etag ??= await _store.TagAsync(Containers.Prompts, blob);
+        var data = new Dictionary<string, object?>();
+        if (etag is not null)
+        {
+            data["Properties"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["ETag"] = etag });
+        }
+
+        BlobClient blobClient = new BlobServiceClient("UseDevelopmentStorage=true").GetBlobContainerClient(Containers.Prompts).GetBlobClient(blob);
+        await HttpFunctions().StartFromBlob(blobClient, client, new FakeFunctionContext(data));
+        return RunStarter.RunIdFor(blob, etag ?? "");
+    }
+
+    [Theory]
+    [InlineData("prompts (1).txt")]
+    [InlineData("café.txt")]
+    [InlineData("prompts+v2.txt")]
+    [InlineData("a,b.txt")]
+    [InlineData("x'y.txt")]
+    [InlineData("[draft] \"v2\" {b}.txt")]
+    public async Task OrdinaryFileNamesStartRunsFromTheBlobTriggerAndFromHttp(string name)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string blob = await Upload(name, string.Join('\n', Prompts[..2]));
+
+        string fromTrigger = await Trigger(host.Client, blob);
+        RunOutcome outcome = await Complete(host.Client, fromTrigger);
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.NotNull(await _store.ReadAsync(Containers.Images, RunBlobs.Image(fromTrigger, 1, 2)));
+
+        string body = JsonSerializer.Serialize(new { prompts_blob = blob, options = new { steps = 2 } });
+        var start = (FakeHttpResponse)await HttpFunctions().StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string fromHttp = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        Assert.True((await Complete(host.Client, fromHttp)).Succeeded);
+    }
+
+    [Theory]
+    [InlineData("a\\b.txt")]
+    [InlineData("x\u0001y.txt")]
+    [InlineData("..\u2025/x.txt")]
+    [InlineData("50%25.txt")]
+    [InlineData("trailing .txt ")]
+    public async Task ABlobNameThatCannotBeUsedFailsItsRunInsteadOfThrowing(string name)
+    {
+        // No such blob can be uploaded through the store (it refuses the name), but Event Grid may still announce one.
+        await using DurableTaskTestHost host = await StartHost();
+        string run = await Trigger(host.Client, $"{_prefix}/{name}", etag: "\"0x8DC0FFEE\"");
+
+        RunOutcome outcome = await Complete(host.Client, run);
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("is not allowed", outcome.Error);
+        Assert.Contains("is not allowed", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!));
+    }
+
+    [Fact]
+    public async Task AnOversizePromptFileFailsItsRunNamingTheLimitAndTheSettingBeforeAnythingReadsIt()
+    {
+        await using DurableTaskTestHost host = await StartHost(new PipelineSettings { Limits = new() { MaxFileBytes = 1024 } });
+        string blob = await Upload("big.txt", string.Join('\n', Enumerable.Repeat(Prompts[0], 100)));
+
+        string run = await Trigger(host.Client, blob);
+        RunOutcome outcome = await Complete(host.Client, run);
+        Assert.False(outcome.Succeeded);
+        foreach (string reason in new[] { outcome.Error!, Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(run)))!) })
+        {
+            Assert.Contains("the limit is 1,024 bytes", reason);
+            Assert.Contains("HierDiff__MaxPromptFileBytes", reason);
+        }
+
+        // Refused from the blob's size: Prepare never ran, so there is no plan.
+        Assert.Null(await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(run)));
+
+        // The same file named in an HTTP request.
+        var start = (FakeHttpResponse)await HttpFunctions().StartRun(
+            new FakeHttpRequest("POST", "https://app.example/api/runs", JsonSerializer.Serialize(new { prompts_blob = blob })), host.Client);
+        RunOutcome fromHttp = await Complete(host.Client, JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!);
+        Assert.False(fromHttp.Succeeded);
+        Assert.Contains("HierDiff__MaxPromptFileBytes", fromHttp.Error);
+    }
+
+    [Fact]
+    public void TheBlobTriggerBindsAClientNotTheBlobsContent()
+    {
+        System.Reflection.ParameterInfo trigger = typeof(RunStartFunctions).GetMethod(nameof(RunStartFunctions.StartFromBlob))!
+            .GetParameters().Single(p => p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.BlobTriggerAttribute), false).Length > 0);
+        Assert.Equal(typeof(BlobClient), trigger.ParameterType);
+    }
+
+    /// <summary>Starts a run over HTTP with a callback, waits for it, and answers GET /api/runs/{id} as the app does.</summary>
+    private async Task<(string Id, FakeHttpResponse Status)> RunWithCallback(CallbackServer server, CallbackPolicy policy, object body)
+    {
+        await using DurableTaskTestHost host = await StartHost(callbacks: policy);
+        RunStartFunctions functions = HttpFunctions(policy);
+        var start = (FakeHttpResponse)await functions.StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", JsonSerializer.Serialize(body)), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string id = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        await Complete(host.Client, id);
+        return (id, (FakeHttpResponse)await functions.GetRun(new FakeHttpRequest("GET", $"https://app.example/api/runs/{id}"), id, host.Client));
+    }
+
+    [Fact]
+    public async Task ACallbackThatKeepsFailingIsRetriedAndTheRunStaysSucceededWithTheResultInItsManifest()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(500);
+        (_, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        JsonElement manifest = JsonDocument.Parse(status.Text).RootElement;
+        Assert.Equal(2, manifest.GetProperty("prompts").GetArrayLength());
+        JsonElement callback = manifest.GetProperty("callback");
+        Assert.Equal("failed", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Equal(500, callback.GetProperty("http_status").GetInt32());
+        Assert.Contains("HTTP 500", callback.GetProperty("error").GetString());
+        Assert.Equal(3, server.Bodies.Count);
+    }
+
+    [Fact]
+    public async Task ACallbackThatRecoversIsDeliveredOnALaterAttemptWithTheManifest()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(503, 502, 204);
+        (string id, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        JsonElement callback = JsonDocument.Parse(status.Text).RootElement.GetProperty("callback");
+        Assert.Equal("delivered", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Equal(204, callback.GetProperty("http_status").GetInt32());
+        JsonElement delivered = server.Bodies[^1];
+        Assert.Equal(id, delivered.GetProperty("run_id").GetString());
+        Assert.Equal("succeeded", delivered.GetProperty("status").GetString());
+        Assert.Equal(2, delivered.GetProperty("manifest").GetProperty("prompts").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task ACallbackThatNeverAnswersTimesOutEachAttemptAndIsRecordedAsFailed()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(0);
+        (_, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(timeout: TimeSpan.FromSeconds(1)),
+            new { prompts = Prompts[..2], options = new { steps = 2 }, callback_url = server.Url });
+
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        JsonElement callback = JsonDocument.Parse(status.Text).RootElement.GetProperty("callback");
+        Assert.Equal("failed", callback.GetProperty("status").GetString());
+        Assert.Equal(3, callback.GetProperty("attempts").GetInt32());
+        Assert.Contains("no answer within 1 s", callback.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task AFailedRunReportsItsFailureToTheCallbackAndRecordsTheDeliveryInItsErrorFile()
+    {
+        await using CallbackServer server = await CallbackServer.StartAsync(200);
+        (string id, FakeHttpResponse status) = await RunWithCallback(server, server.Policy(),
+            new { prompts_blob = $"{_prefix}/missing.txt", callback_url = server.Url });
+
+        Assert.Equal("failed", JsonDocument.Parse(status.Text).RootElement.GetProperty("status").GetString());
+        Assert.Equal("failed", Assert.Single(server.Bodies).GetProperty("status").GetString());
+        JsonElement error = JsonDocument.Parse((await _store.ReadAsync(Containers.Runs, RunBlobs.Error(id)))!).RootElement;
+        Assert.Equal(id, error.GetProperty("run_id").GetString());
+        Assert.Equal("delivered", error.GetProperty("callback").GetProperty("status").GetString());
+        Assert.Equal(1, error.GetProperty("callback").GetProperty("attempts").GetInt32());
+    }
 
     [Fact]
     public async Task ABadPromptFileFailsTheRunWithItsReasonAndLeavesTheBlob()

@@ -40,7 +40,8 @@ internal sealed class FakeHttpResponse(FunctionContext context) : HttpResponseDa
     public string? Header(string name) => Headers.TryGetValues(name, out IEnumerable<string>? values) ? values.Single() : null;
 }
 
-internal sealed class FakeFunctionContext : FunctionContext
+/// <summary>A function's context, with the trigger's binding data (what a blob trigger finds under "Properties").</summary>
+internal sealed class FakeFunctionContext(IReadOnlyDictionary<string, object?>? bindingData = null) : FunctionContext
 {
     public override string InvocationId => "test";
 
@@ -48,7 +49,7 @@ internal sealed class FakeFunctionContext : FunctionContext
 
     public override TraceContext TraceContext => throw new NotSupportedException();
 
-    public override BindingContext BindingContext => throw new NotSupportedException();
+    public override BindingContext BindingContext { get; } = new FakeBindingContext(bindingData ?? new Dictionary<string, object?>());
 
     public override RetryContext RetryContext => throw new NotSupportedException();
 
@@ -59,4 +60,9 @@ internal sealed class FakeFunctionContext : FunctionContext
     public override IDictionary<object, object> Items { get; set; } = new Dictionary<object, object>();
 
     public override IInvocationFeatures Features => throw new NotSupportedException();
+}
+
+internal sealed class FakeBindingContext(IReadOnlyDictionary<string, object?> data) : BindingContext
+{
+    public override IReadOnlyDictionary<string, object?> BindingData { get; } = data;
 }

@@ -15,7 +15,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void TheBuildListsEveryFunction() =>
         Assert.Equal(
-            ["FinishRun", "GetRun", "PostCallback", "PrepareRun", "RunOrchestrator", "RunSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
+            ["FinishRun", "GetRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order());
 
     [Fact]
@@ -46,6 +46,7 @@ public class FunctionsMetadataTests
     [InlineData("RunSegments", "activityTrigger")]
     [InlineData("FinishRun", "activityTrigger")]
     [InlineData("PostCallback", "activityTrigger")]
+    [InlineData("RecordCallback", "activityTrigger")]
     public void OrchestratorsAndActivitiesHaveTheirTriggers(string function, string type) =>
         Assert.Equal("In", Binding(function, type).GetProperty("direction").GetString());
 

@@ -16,11 +16,13 @@ public sealed class HierDiffSettingsTests
         HierDiffSettings defaults = From();
         Assert.Equal(PipelineSettings.DefaultMaxSubtreeCalls, defaults.Pipeline.MaxSubtreeCalls);
         Assert.Equal(0, defaults.Pipeline.PricePerGpuSecond);
+        Assert.Equal(64L * 1024 * 1024, defaults.Pipeline.Limits.MaxFileBytes);
 
-        HierDiffSettings set = From(("HierDiff:MaxSubtreeCalls", "0"), ("HierDiff:PricePerGpuSecond", "0.000508"), ("HierDiff:MaxPrompts", "20"));
+        HierDiffSettings set = From(("HierDiff:MaxSubtreeCalls", "0"), ("HierDiff:PricePerGpuSecond", "0.000508"), ("HierDiff:MaxPrompts", "20"), ("HierDiff:MaxPromptFileBytes", "1048576"));
         Assert.Equal(0, set.Pipeline.MaxSubtreeCalls);
         Assert.Equal(0.000508, set.Pipeline.PricePerGpuSecond);
         Assert.Equal(20, set.Pipeline.Limits.MaxPrompts);
+        Assert.Equal(1048576, set.Pipeline.Limits.MaxFileBytes);
     }
 
     [Theory]

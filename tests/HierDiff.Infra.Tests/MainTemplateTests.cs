@@ -66,6 +66,11 @@ public sealed partial class MainTemplateTests
         Assert.NotNull(Main["parameters"]!["maxGpuReplicas"]);
         Assert.Null(Main["parameters"]!["pricePerGpuSecond"]!["defaultValue"]);
         Assert.Equal("parameters('pricePerGpuSecond')", Setting(App("gpu"), "HierDiff__PricePerGpuSecond"));
+
+        // The prompt file size limit reaches both apps (PrepareRun may run on either).
+        Assert.Equal(67108864, (int)Main["parameters"]!["maxPromptFileBytes"]!["defaultValue"]!);
+        Assert.Equal("string(parameters('maxPromptFileBytes'))", Setting(App("func"), "HierDiff__MaxPromptFileBytes"));
+        Assert.Equal("string(parameters('maxPromptFileBytes'))", Setting(App("gpu"), "HierDiff__MaxPromptFileBytes"));
     }
 
     [Fact]
@@ -76,6 +81,17 @@ public sealed partial class MainTemplateTests
         JsonObject variables = Main["variables"]!.AsObject();
         Assert.Equal(["RunSegments"], variables["gpuFunctions"]!.AsArray().Select(v => (string)v!));
         Assert.Contains("variables('gpuFunctions')", (string?)variables["funcDisabled"]);
+    }
+
+    [Fact]
+    public void OnlyTheCpuAppTakesTrafficFromOutsideTheEnvironment()
+    {
+        // The app module's ingress follows its parameter; the GPU app, whose HTTP functions are all disabled, is
+        // internal, the CPU app (HTTP API, Event Grid webhook) external.
+        Arm.Resource app = Arm.Resources(Main, "Microsoft.App/containerApps").First();
+        Assert.Equal("[parameters('externalIngress')]", (string?)app.Properties["configuration"]!["ingress"]!["external"]);
+        Assert.False((bool)Arm.ModuleParameter(App("gpu"), "externalIngress")!);
+        Assert.True((bool)Arm.ModuleParameter(App("func"), "externalIngress")!);
     }
 
     [Fact]

@@ -238,8 +238,53 @@ public sealed class LocalPipelineTests : IDisposable
     [InlineData("a/../../b.txt")]
     [InlineData("a\\b.txt")]
     [InlineData("")]
+    [InlineData("a//b.txt")]
+    [InlineData("a/./b.txt")]
+    [InlineData("a/.../b.txt")]
+    [InlineData("C:\\x.txt")]
+    [InlineData("c:x.txt")]
+    [InlineData("a\u0000b.txt")]
+    [InlineData("a\nb.txt")]
+    [InlineData("a\u202Eb.txt")] // right-to-left override
+    [InlineData("a\u200Bb.txt")] // zero-width space
+    [InlineData("a\u2025/b.txt")] // two-dot leader
+    [InlineData("a\uFF0F..\uFF0Fb.txt")] // fullwidth solidus
+    [InlineData("a\uFF3Cb.txt")] // fullwidth reverse solidus
+    [InlineData("%2e%2e/b.txt")]
+    [InlineData("a#b.txt")]
+    [InlineData("a?b.txt")]
+    [InlineData(" lead.txt")]
+    [InlineData("trail.txt ")]
     public void NamesFromUsersNeverLeaveTheirContainer(string name) =>
         Assert.Throws<HierDiff.Core.HierDiffInputException>(() => StoreNames.Check(name));
+
+    [Fact]
+    public void ALoneSurrogateIsNotAName() =>
+        Assert.Throws<HierDiff.Core.HierDiffInputException>(() => StoreNames.Check(new string(['a', '\uD800', '.', 't', 'x', 't'])));
+
+    /// <summary>File names people give prompt files: the command line stores them as {run}/{file name}.</summary>
+    [Theory]
+    [InlineData("prompts (1).txt")]
+    [InlineData("café.txt")]
+    [InlineData("cafe\u0301.txt")] // decomposed, as macOS writes it
+    [InlineData("prompts+v2.txt")]
+    [InlineData("a,b.txt")]
+    [InlineData("x'y.txt")]
+    [InlineData("\"quoted\".txt")]
+    [InlineData("[draft] prompts {2} & more!.txt")]
+    [InlineData("Ω/日本語のプロンプト.txt")]
+    [InlineData("emoji \U0001F600.txt")]
+    [InlineData("it\u2019s.txt")]
+    public async Task OrdinaryFileNamesArePromptFilesOnTheCommandLinesHost(string name)
+    {
+        Assert.Equal(name, StoreNames.Check(name));
+        LocalPipeline pipeline = Pipeline("names", out LocalRunStore store);
+        string blob = $"run-names/{name}";
+        await Upload(store, blob, string.Join('\n', Prompts[..2]));
+        RunOutcome outcome = await pipeline.RunAsync(new RunInput("run-names", blob, new GenerationOptions { Steps = 2 }));
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.True(File.Exists(Path.Combine(store.Root, Containers.Prompts, "run-names", name)));
+    }
 
     /// <summary>The compressed pixels (IDAT): equal exactly when the pixels are, compression being deterministic.</summary>
     private static byte[] Pixels(byte[] png)

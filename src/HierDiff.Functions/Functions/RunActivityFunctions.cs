@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;
@@ -10,8 +8,18 @@ namespace HierDiff.Functions.Functions;
 /// <summary>The activities: thin wrappers over <see cref="RunActivities"/>.</summary>
 public sealed class RunActivityFunctions(RunActivities activities, IRunStore store, HierDiffSettings settings)
 {
+    /// <summary>Prepares the run, unless its prompt file is too big to read: then the run fails with that reason.</summary>
     [Function(RunFunctions.Prepare)]
-    public Task<PreparedRun> PrepareRun([ActivityTrigger] RunInput input) => activities.PrepareAsync(input);
+    public async Task<PreparedRun> PrepareRun([ActivityTrigger] RunInput input)
+    {
+        if (await PromptFileSize.ProblemAsync(store, input, settings.Pipeline.Limits.MaxFileBytes) is string tooBig)
+        {
+            await activities.FailAsync(StoreNames.CheckRunId(input.RunId), tooBig);
+            return new PreparedRun(input.RunId, tooBig, 0, input.Options.Steps, 0, "", 0, 0, []);
+        }
+
+        return await activities.PrepareAsync(input);
+    }
 
     [Function(RunFunctions.Segments)]
     public Task<ActivityReport> RunSegments([ActivityTrigger] SegmentBatch batch) => activities.RunSegmentsAsync(batch);
@@ -19,25 +27,11 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
     [Function(RunFunctions.Finish)]
     public Task<RunOutcome> FinishRun([ActivityTrigger] FinishInput input) => activities.FinishAsync(input);
 
-    /// <summary>POSTs the manifest (or the failure) to the run's callback URL, checked again at connection time.</summary>
+    /// <summary>One attempt to POST the manifest (or the failure) to the run's callback URL; never throws for a
+    /// receiver's failure (the orchestrator retries).</summary>
     [Function(RunOrchestratorFunctions.PostCallback)]
-    public async Task PostCallback([ActivityTrigger] CallbackInput input)
-    {
-        Uri uri = settings.Callbacks.Check(input.Url);
-        var body = new JsonObject
-        {
-            ["run_id"] = input.Outcome.RunId,
-            ["status"] = input.Outcome.Succeeded ? "succeeded" : "failed",
-            ["error"] = input.Outcome.Error,
-        };
-        if (input.Outcome.Succeeded)
-        {
-            byte[]? manifest = await store.ReadAsync(Containers.Runs, RunBlobs.Manifest(input.Outcome.RunId));
-            body["manifest"] = manifest is null ? null : JsonNode.Parse(manifest);
-        }
+    public Task<CallbackAttempt> PostCallback([ActivityTrigger] CallbackInput input) => new CallbackDelivery(store, settings.Callbacks).PostAsync(input);
 
-        using HttpClient client = settings.Callbacks.CreateClient();
-        using HttpResponseMessage response = await client.PostAsJsonAsync(uri, body);
-        response.EnsureSuccessStatusCode();
-    }
+    [Function(RunOrchestratorFunctions.RecordCallback)]
+    public Task RecordCallback([ActivityTrigger] RecordCallbackInput input) => new CallbackDelivery(store, settings.Callbacks).RecordAsync(input);
 }

@@ -14,17 +14,22 @@ public static class RunFunctionRegistry
     /// <param name="registry">The registry to add to.</param>
     /// <param name="functions">The activities.</param>
     /// <param name="segments">Runs a segment batch given the real activity (tests wrap it to inject failures).</param>
+    /// <param name="callbackRetry">How callbacks are retried (tests shorten the waits).</param>
     public static DurableTaskRegistry AddRunFunctions(
         this DurableTaskRegistry registry,
         RunActivityFunctions functions,
-        Func<SegmentBatch, Func<SegmentBatch, Task<ActivityReport>>, Task<ActivityReport>>? segments = null)
+        Func<SegmentBatch, Func<SegmentBatch, Task<ActivityReport>>, Task<ActivityReport>>? segments = null,
+        CallbackRetry? callbackRetry = null)
     {
         segments ??= (batch, run) => run(batch);
+        CallbackRetry retry = callbackRetry ?? CallbackRetry.Default;
         return registry
-            .AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context))
+            .AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context, retry))
             .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context))
             .AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
             .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
-            .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input));
+            .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input))
+            .AddActivityFunc<CallbackInput, CallbackAttempt>(RunOrchestratorFunctions.PostCallback, (_, input) => functions.PostCallback(input))
+            .AddActivityFunc<RecordCallbackInput>(RunOrchestratorFunctions.RecordCallback, (_, input) => functions.RecordCallback(input));
     }
 }

@@ -8,9 +8,15 @@ namespace HierDiff.Functions.Functions;
 public static class RunOrchestratorFunctions
 {
     public const string PostCallback = "PostCallback";
+    public const string RecordCallback = "RecordCallback";
 
     [Function(RunFunctions.Orchestrator)]
-    public static async Task<RunOutcome> RunOrchestrator([OrchestrationTrigger] TaskOrchestrationContext context)
+    public static Task<RunOutcome> RunOrchestrator([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        RunOrchestrator(context, CallbackRetry.Default);
+
+    /// <summary>The run, then its callback: tried until delivered or out of attempts, and recorded in the
+    /// manifest. A callback that fails leaves the run as it ended.</summary>
+    public static async Task<RunOutcome> RunOrchestrator(TaskOrchestrationContext context, CallbackRetry callbackRetry)
     {
         RunInput input = context.GetInput<RunInput>()!;
         DateTime started = context.CurrentUtcDateTime;
@@ -18,8 +24,7 @@ public static class RunOrchestratorFunctions
             new DurableRunContext(context), input, () => (context.CurrentUtcDateTime - started).TotalSeconds);
         if (input.CallbackUrl is not null)
         {
-            await context.CallActivityAsync(PostCallback, new CallbackInput(input.CallbackUrl, outcome),
-                TaskOptions.FromRetryPolicy(new RetryPolicy(3, TimeSpan.FromSeconds(10))));
+            await CallbackDelivery.DeliverAsync(context, new CallbackInput(input.CallbackUrl, outcome), callbackRetry);
         }
 
         return outcome;
@@ -31,6 +36,3 @@ public static class RunOrchestratorFunctions
         return RunOrchestration.RunChildrenAsync(new DurableRunContext(context), context.GetInput<SubtreeInput>()!);
     }
 }
-
-/// <summary>Where to report a finished run, and what to report.</summary>
-public sealed record CallbackInput(string Url, RunOutcome Outcome);

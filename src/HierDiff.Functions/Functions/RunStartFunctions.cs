@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Azure.Storage.Blobs;
 using HierDiff.Core;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
@@ -18,19 +19,35 @@ namespace HierDiff.Functions.Functions;
 /// </summary>
 public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogger<RunStartFunctions> log)
 {
+    /// <summary>Starts the run of an uploaded prompt file. It binds a client, not the content: only the name and
+    /// ETag are needed here, and PrepareRun checks the size before it reads the file. Nothing about the name can
+    /// make this throw (a name that cannot be used fails the run instead), so Event Grid redelivers only for
+    /// storage or Durable errors.</summary>
     [Function(nameof(StartFromBlob))]
     public async Task StartFromBlob(
-        [BlobTrigger("prompts/{name}", Source = BlobTriggerSource.EventGrid, Connection = HierDiffSettings.StorageConnection)] byte[] content,
-        string name,
+        [BlobTrigger("prompts/{name}", Source = BlobTriggerSource.EventGrid, Connection = HierDiffSettings.StorageConnection)] BlobClient blob,
         [DurableClient] DurableTaskClient client,
         FunctionContext context)
     {
         // The ETag tells one upload of a name from the next; the trigger's metadata carries it.
-        string etag = context.BindingContext.BindingData.TryGetValue("Properties", out object? properties)
+        string? etag = context.BindingContext.BindingData.TryGetValue("Properties", out object? properties)
             && properties is string json && JsonDocument.Parse(json).RootElement.TryGetProperty("ETag", out JsonElement e)
-            ? e.GetString() ?? "" : await store.TagAsync(Containers.Prompts, name) ?? "";
-        string? runId = await starter.StartFromBlobAsync(client, name, etag);
-        log.LogInformation(runId is null ? "prompts/{Name}: a run for this upload exists already" : "prompts/{Name}: started run {RunId}", name, runId);
+            ? e.GetString() : null;
+        string? runId = await starter.StartFromBlobAsync(client, blob.Name, etag ?? await TagAsync(blob.Name) ?? "");
+        log.LogInformation(runId is null ? "prompts/{Name}: a run for this upload exists already" : "prompts/{Name}: started run {RunId}", blob.Name, runId);
+    }
+
+    /// <summary>The blob's ETag from the store; none for a name the store refuses (its run fails with the reason).</summary>
+    private async Task<string?> TagAsync(string name)
+    {
+        try
+        {
+            return await store.TagAsync(Containers.Prompts, name);
+        }
+        catch (HierDiffInputException)
+        {
+            return null;
+        }
     }
 
     [Function(nameof(StartRun))]

@@ -55,12 +55,16 @@ public sealed class BlobRunStore(BlobServiceClient service) : IRunStore
         }
     }
 
-    public async Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default)
+    public async Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default) =>
+        (await PropertiesAsync(container, name, cancellation))?.Tag;
+
+    public async Task<StoredBlob?> PropertiesAsync(string container, string name, CancellationToken cancellation = default)
     {
         try
         {
             BlobClient blob = service.GetBlobContainerClient(StoreNames.Check(container, "container")).GetBlobClient(StoreNames.Check(name));
-            return (await blob.GetPropertiesAsync(cancellationToken: cancellation)).Value.ETag.ToString();
+            Azure.Storage.Blobs.Models.BlobProperties properties = (await blob.GetPropertiesAsync(cancellationToken: cancellation)).Value;
+            return new StoredBlob(properties.ContentLength, properties.ETag.ToString());
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {

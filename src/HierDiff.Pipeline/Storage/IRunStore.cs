@@ -14,7 +14,13 @@ public interface IRunStore
 
     /// <summary>A blob's version tag (its ETag in blob storage), or null where there is no such blob.</summary>
     Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default);
+
+    /// <summary>A blob's size and version tag, read without its content; null where there is no such blob.</summary>
+    Task<StoredBlob?> PropertiesAsync(string container, string name, CancellationToken cancellation = default);
 }
+
+/// <summary>What a store knows about a blob without reading it: its size in bytes and its version tag.</summary>
+public sealed record StoredBlob(long Size, string Tag);
 
 /// <summary>The containers a run uses.</summary>
 public static class Containers

@@ -21,10 +21,13 @@ public sealed class LocalRunStore(string root) : IRunStore
         return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellation) : null;
     }
 
-    public Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default)
+    public async Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default) =>
+        (await PropertiesAsync(container, name, cancellation))?.Tag;
+
+    public Task<StoredBlob?> PropertiesAsync(string container, string name, CancellationToken cancellation = default)
     {
         var file = new FileInfo(PathOf(container, name));
-        return Task.FromResult(file.Exists ? $"{file.Length:x}-{file.LastWriteTimeUtc.Ticks:x}" : null);
+        return Task.FromResult(file.Exists ? new StoredBlob(file.Length, $"{file.Length:x}-{file.LastWriteTimeUtc.Ticks:x}") : null);
     }
 
     private string PathOf(string container, string name)
