@@ -8,18 +8,8 @@ namespace HierDiff.Functions.Functions;
 /// <summary>The activities: thin wrappers over <see cref="RunActivities"/>.</summary>
 public sealed class RunActivityFunctions(RunActivities activities, IRunStore store, HierDiffSettings settings)
 {
-    /// <summary>Prepares the run, unless its prompt file is too big to read: then the run fails with that reason.</summary>
     [Function(RunFunctions.Prepare)]
-    public async Task<PreparedRun> PrepareRun([ActivityTrigger] RunInput input)
-    {
-        if (await PromptFileSize.ProblemAsync(store, input, settings.Pipeline.Limits.MaxFileBytes) is string tooBig)
-        {
-            await activities.FailAsync(StoreNames.CheckRunId(input.RunId), tooBig);
-            return new PreparedRun(input.RunId, tooBig, 0, input.Options.Steps, 0, "", 0, 0, []);
-        }
-
-        return await activities.PrepareAsync(input);
-    }
+    public Task<PreparedRun> PrepareRun([ActivityTrigger] RunInput input) => activities.PrepareAsync(input);
 
     [Function(RunFunctions.Segments)]
     public Task<ActivityReport> RunSegments([ActivityTrigger] SegmentBatch batch) => activities.RunSegmentsAsync(batch);

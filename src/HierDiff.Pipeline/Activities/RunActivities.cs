@@ -213,6 +213,15 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
             ? input.PromptsContainer
             : throw new HierDiffInputException($"prompt files are read from the {Containers.Prompts} container, not '{input.PromptsContainer}'");
+        // The size first: a file over the limit is refused without being read (a worker has a few GiB at most).
+        StoredBlob stored = await store.PropertiesAsync(container, blob)
+            ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
+        if (stored.Size > settings.Limits.MaxFileBytes)
+        {
+            throw new HierDiffInputException(
+                $"{container}/{blob}: the prompt file is {stored.Size:N0} bytes; the limit is {settings.Limits.MaxFileBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})");
+        }
+
         byte[] bytes = await store.ReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
         PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
