@@ -8,6 +8,11 @@ public static class EmbeddingFile
 {
     public static EmbeddingMatrix Read(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new HierDiffInputException($"{path}: is a folder, not an embeddings file");
+        }
+
         byte[] bytes;
         try
         {

@@ -101,4 +101,18 @@ public class EmbeddingFileTests
     [InlineData("[[1, 2],", "e.json:1: invalid JSON")]
     public void BadJsonMatricesAreRefused(string json, string expected) =>
         Assert.Equal(expected, Assert.Throws<HierDiffInputException>(() => EmbeddingFile.ParseJson(Encoding.UTF8.GetBytes(json), "e.json")).Message);
+
+    [Fact]
+    public void AFolderIsNamedAsAFolder()
+    {
+        string folder = Directory.CreateTempSubdirectory("hierdiff-embeddings-").FullName;
+        try
+        {
+            Assert.Equal($"{folder}: is a folder, not an embeddings file", Assert.Throws<HierDiffInputException>(() => EmbeddingFile.Read(folder)).Message);
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
+    }
 }
