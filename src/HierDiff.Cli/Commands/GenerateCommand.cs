@@ -96,7 +96,7 @@ public static class GenerateCommand
             }
             catch (OperationCanceledException) when (interrupt.Signal is PosixSignal signal)
             {
-                Console.Error.WriteLine($"interrupted ({signal}): nothing was written to {outPath}; what was there is as it was");
+                Console.Error.WriteLine($"interrupted ({signal}): nothing was written to {TerminalText.Escape(outPath)}; what was there is as it was");
                 return signal == PosixSignal.SIGTERM ? 143 : 130;
             }
         });
@@ -220,7 +220,7 @@ public static class GenerateCommand
     {
         var table = new Table().Border(TableBorder.Rounded).Title("generated").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
-        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(TerminalText.Escape(value)));
         CultureInfo c = CultureInfo.InvariantCulture;
         Row("images", $"{m.Images.Count} in {Path.Combine(outPath, "images")}");
         Row("model", $"{m.Model} on {m.Device}, {m.Width} x {m.Height}");

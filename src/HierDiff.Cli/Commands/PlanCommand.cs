@@ -86,7 +86,7 @@ public static class PlanCommand
     {
         var table = new Table().Border(TableBorder.Rounded).Title("hierarchical plan").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
-        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(TerminalText.Escape(value)));
         Row("input", source);
         Row("prompts", plan.PromptCount.ToString(CultureInfo.InvariantCulture));
         Row("steps (K)", plan.Steps.ToString(CultureInfo.InvariantCulture));
