@@ -107,6 +107,13 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         }
 
         Assert.NotNull(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(runId!)));
+
+        // The run's plan holds the prompt tree, so a run made in Azure can be drawn by hierdiff report.
+        RunPlanFile plan = RunPlanFile.Parse((await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(runId!)))!);
+        Assert.Equal(Prompts.Length - 1, plan.Tree.Count);
+        Assert.Equal(TauFrom.Default, plan.TauFrom);
+        Assert.All(plan.Segments.Where(s => s.Node >= Prompts.Length), s => Assert.Equal(plan.Tree[s.Node - Prompts.Length].Score, s.Score));
+        Assert.Contains("\"mode\":\"hierarchical\"", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(runId!)))!));
     }
 
     [Fact]

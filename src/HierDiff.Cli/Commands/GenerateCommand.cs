@@ -142,8 +142,10 @@ public static class GenerateCommand
 
         cancellation.ThrowIfCancellationRequested();
         folder.WriteFile("manifest.json", manifestBytes);
-        RunPlanFile plan = RunPlanFile.Parse(Read(store, Containers.Runs, RunBlobs.Plan(runId)));
-        folder.WriteFile(RunTreeFile.FileName, TreeFile(plan, model).ToBytes());
+        // The run's plan as PrepareRun wrote it, tree included: report draws it.
+        byte[] planBytes = Read(store, Containers.Runs, RunBlobs.Plan(runId));
+        folder.WriteFile(RunPlanFile.FileName, planBytes);
+        RunPlanFile plan = RunPlanFile.Parse(planBytes);
         if (keepNodes)
         {
             WriteNodeImages(store, model, plan, folder);
@@ -179,18 +181,6 @@ public static class GenerateCommand
                 task.Value = task.MaxValue;
             });
         return outcome!;
-    }
-
-    /// <summary>The run's plan with its prompt tree, rebuilt from the prompts' embeddings (the store's plan has no tree).</summary>
-    private static RunTreeFile TreeFile(RunPlanFile plan, StableDiffusionModel model)
-    {
-        if (plan.Options.Mode != GenerationMode.Hierarchical)
-        {
-            return RunTreeFile.From(plan, null);
-        }
-
-        var encoded = model.TextEncoder.Encode(plan.Prompts.Select(p => p.Text).ToArray());
-        return RunTreeFile.From(plan, WardLinkage.FromEmbeddings(StableDiffusionPipeline.PooledEmbeddings(encoded)));
     }
 
     /// <summary>Decodes the latent each shared segment handed to its children through the store: what the cluster

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using HierDiff.Core;
 using HierDiff.Core.Runs;
+using HierDiff.Pipeline.Activities;
 using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Cli.Report;
@@ -56,7 +57,7 @@ public sealed class ReportRun
             .ToArray();
 
         var nodeImages = new Dictionary<int, string>();
-        foreach (TreeSegment segment in tree?.Segments ?? [])
+        foreach (PlannedSegment segment in tree?.Segments ?? [])
         {
             string name = RunReport.NodeImage(segment.Node);
             if (folder.ReadIfPresent(name, folder.Show(name), RunFolder.MaxImageBytes) is byte[] png)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using HierDiff.Pipeline.Activities;
 using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Cli.Report;
@@ -149,8 +150,8 @@ public static class RunReport
         private readonly ReportRun _run;
         private readonly RunTreeFile _tree;
         private readonly StringBuilder _html;
-        private readonly Dictionary<int, TreeSegment> _segments;
-        private readonly Dictionary<int, TreeSegment> _finalOf = [];
+        private readonly Dictionary<int, PlannedSegment> _segments;
+        private readonly Dictionary<int, PlannedSegment> _finalOf = [];
         private readonly bool _openAll;
         private readonly HashSet<int> _example = [];
         private readonly double?[] _meanScore;
@@ -161,7 +162,7 @@ public static class RunReport
             _tree = tree;
             _html = html;
             _segments = tree.Segments.ToDictionary(s => s.Node);
-            foreach (TreeSegment s in tree.Segments.Where(s => s.End == tree.Steps))
+            foreach (PlannedSegment s in tree.Segments.Where(s => s.End == tree.Steps))
             {
                 foreach (int member in s.Members)
                 {
@@ -216,16 +217,16 @@ public static class RunReport
         private void Prompt(int node)
         {
             ReportPrompt p = _run.Prompts[node];
-            Leaf(_html, p, _finalOf.TryGetValue(node, out TreeSegment? last) && last.Node != node
+            Leaf(_html, p, _finalOf.TryGetValue(node, out PlannedSegment? last) && last.Node != node
                 ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
-                : _segments.TryGetValue(node, out TreeSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
+                : _segments.TryGetValue(node, out PlannedSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
         }
 
         /// <summary>Writes a cluster's &lt;details&gt; and summary line, leaving it open for its children.</summary>
         private TreeMerge Open(int node, int depth)
         {
             TreeMerge merge = _tree.Tree[node - _tree.Prompts];
-            string steps = _segments.TryGetValue(node, out TreeSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
+            string steps = _segments.TryGetValue(node, out PlannedSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
             _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
             if (_run.NodeImages.ContainsKey(node))
             {

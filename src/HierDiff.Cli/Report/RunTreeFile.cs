@@ -6,49 +6,15 @@ using HierDiff.Pipeline.Activities;
 
 namespace HierDiff.Cli.Report;
 
-/// <summary>One merge of the Ward tree: node <see cref="Node"/> joins <see cref="Left"/> and <see cref="Right"/> at
-/// height <see cref="Score"/>, serving <see cref="Count"/> prompts (node ids as scipy's: prompts 0..N-1, then N..2N-2).</summary>
-public sealed record TreeMerge(int Node, int Left, int Right, double Score, int Count);
-
-/// <summary>A node that ran steps [Start, End) of its own, continuing the latent of <see cref="Source"/> (-1: noise).</summary>
-public sealed record TreeSegment(int Node, int Start, int End, int Source, int[] Members, double Score);
-
 /// <summary>
-/// <c>plan.json</c> in a run folder: the prompt tree and who denoised which steps, for <c>hierdiff report</c>'s
-/// dendrogram. The pipeline's own plan (in the run store) has the segments but not the tree, so <c>generate</c>
-/// rebuilds the tree from the prompt embeddings (cheap next to denoising) and checks it gives the same segments.
-/// A standard run has no tree and one segment per prompt.
+/// What <c>hierdiff report</c> draws of a run's <c>plan.json</c> (<see cref="RunPlanFile"/>, as PrepareRun wrote it
+/// in the run store and generate copied it into the run folder): the prompt tree and who denoised which steps. A
+/// standard run has no tree and one segment per prompt. Plans of runs made before the plan held the tree (with
+/// <c>prompts</c> a count and <c>mode</c> and <c>steps</c> at the top) read too.
 /// </summary>
-public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts, IReadOnlyList<TreeMerge> Tree, IReadOnlyList<TreeSegment> Segments)
+public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts, IReadOnlyList<TreeMerge> Tree, IReadOnlyList<PlannedSegment> Segments)
 {
-    public const string FileName = "plan.json";
-
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    /// <summary>The tree file of a finished run, from the pipeline's plan and (hierarchical runs) the prompts' tree.</summary>
-    public static RunTreeFile From(RunPlanFile plan, Linkage? tree)
-    {
-        int n = plan.Prompts.Count;
-        string mode = plan.Options.Mode.ToString().ToLowerInvariant();
-        if (tree is null)
-        {
-            return new RunTreeFile(mode, plan.Tau, plan.Options.Steps, n, [], SegmentsOf(plan, _ => 0));
-        }
-
-        // The rebuilt tree must be the one the pipeline planned with, or the scores would describe another run.
-        HierarchicalPlan rebuilt = HierarchicalPlan.Build(tree, plan.Tau, plan.Options.Steps);
-        bool same = rebuilt.Segments.Count == plan.Segments.Count
-            && rebuilt.Segments.Zip(plan.Segments).All(p => p.First.Node == p.Second.Node && p.First.StartStep == p.Second.Start && p.First.EndStep == p.Second.End);
-        if (!same)
-        {
-            throw new InvalidOperationException("the prompt tree rebuilt for plan.json does not give the run's segments");
-        }
-
-        TreeMerge[] merges = tree.Rows.Select((r, i) => new TreeMerge(n + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
-        return new RunTreeFile(mode, plan.Tau, plan.Options.Steps, n, merges, SegmentsOf(plan, tree.Score));
-    }
-
-    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    public const string FileName = RunPlanFile.FileName;
 
     /// <summary>
     /// The plan.json of a run, or null where it has none (runs older than <c>hierdiff report</c>). It is checked to be
@@ -68,12 +34,15 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
         JsonField root = JsonField.Parse(path, bytes);
         int n = manifest.Prompts.Count;
         JsonField prompts = root.Property("prompts");
-        if (prompts.Int() != n)
+        int planned = prompts.Value.ValueKind == JsonValueKind.Array ? prompts.ArrayLength : prompts.Int();
+        if (planned != n)
         {
-            throw prompts.Error($"{prompts.Int()} prompts, but {RunManifest.FileName} has {n}");
+            throw prompts.Error($"{planned} prompts, but {RunManifest.FileName} has {n}");
         }
 
-        JsonField stepsField = root.Property("steps");
+        // The plan as PrepareRun writes it keeps mode and steps among the options; older run folders had them at the top.
+        JsonField options = root.OptionalProperty("options") ?? root;
+        JsonField stepsField = options.Property("steps");
         int steps = stepsField.Int(1);
         if (manifest.Steps is int manifestSteps && steps != manifestSteps)
         {
@@ -81,8 +50,8 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
         }
 
         TreeMerge[] tree = ReadTree(root.Property("tree"), n);
-        TreeSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
-        return new RunTreeFile(root.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
+        PlannedSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
+        return new RunTreeFile(options.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
     }
 
     private static TreeMerge[] ReadTree(JsonField field, int n)
@@ -136,10 +105,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
         return merges;
     }
 
-    private static TreeSegment[] ReadSegments(JsonField field, int n, TreeMerge[] tree, int steps)
+    private static PlannedSegment[] ReadSegments(JsonField field, int n, TreeMerge[] tree, int steps)
     {
         int nodes = n + tree.Length;
-        var byNode = new Dictionary<int, (TreeSegment Segment, JsonField Field)>();
+        var byNode = new Dictionary<int, (PlannedSegment Segment, JsonField Field)>();
         foreach (JsonField s in field.Items())
         {
             JsonField nodeField = s.Property("node");
@@ -172,10 +141,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
                 throw membersField.Error($"node {node} serves {expected} prompts, listed once each in ascending order");
             }
 
-            byNode[node] = (new TreeSegment(node, start, end, source, members, s.Property("score").Double()), s);
+            byNode[node] = (new PlannedSegment(node, start, end, source, members, s.Property("score").Double()), s);
         }
 
-        foreach ((TreeSegment segment, JsonField s) in byNode.Values)
+        foreach ((PlannedSegment segment, JsonField s) in byNode.Values)
         {
             // A source ends where its successor starts, so following sources goes back in steps and ends at noise.
             if (segment.Source >= 0 && (!byNode.TryGetValue(segment.Source, out var source) || source.Segment.End != segment.Start))
@@ -189,10 +158,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
     }
 
     /// <summary>Each prompt is denoised at every step by exactly one segment, as the pipeline runs a plan.</summary>
-    private static void CheckEveryStepOnce(JsonField field, int n, int steps, IEnumerable<TreeSegment> segments)
+    private static void CheckEveryStepOnce(JsonField field, int n, int steps, IEnumerable<PlannedSegment> segments)
     {
         var ranges = new List<(int Start, int End)>[n];
-        foreach (TreeSegment s in segments)
+        foreach (PlannedSegment s in segments)
         {
             foreach (int member in s.Members)
             {
@@ -219,7 +188,4 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
             }
         }
     }
-
-    private static TreeSegment[] SegmentsOf(RunPlanFile plan, Func<int, double> score) =>
-        plan.Segments.Select(s => new TreeSegment(s.Node, s.Start, s.End, s.Source, s.Members, score(s.Node))).ToArray();
 }

@@ -238,21 +238,24 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         clock.Restart();
 
         double tau = 0;
+        string tauFrom = TauFrom.Standard;
         List<PlannedSegment> segments;
+        TreeMerge[] merges = [];
         long calls;
         if (options.Mode == GenerationMode.Hierarchical)
         {
             Linkage tree = WardLinkage.FromEmbeddings(StableDiffusionPipeline.PooledEmbeddings(encoded));
-            tau = options.TargetSavings is double target
-                ? TauSearch.SmallestTauForSavings(tree, options.Steps, target)
-                : options.Tau ?? GenerationOptions.DefaultTau;
+            (tau, tauFrom) = options.TargetSavings is double target
+                ? (TauSearch.SmallestTauForSavings(tree, options.Steps, target), TauFrom.TargetSavings)
+                : options.Tau is double given ? (given, TauFrom.Option) : (GenerationOptions.DefaultTau, TauFrom.Default);
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, options.Steps);
-            segments = plan.Segments.Select(s => new PlannedSegment(s.Node, s.StartStep, s.EndStep, s.Source, s.Members)).ToList();
+            segments = plan.Segments.Select(s => new PlannedSegment(s.Node, s.StartStep, s.EndStep, s.Source, s.Members, s.Score)).ToList();
+            merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
             calls = plan.DenoiserCalls;
         }
         else
         {
-            segments = Enumerable.Range(0, set.Count).Select(p => new PlannedSegment(p, 0, options.Steps, -1, [p])).ToList();
+            segments = Enumerable.Range(0, set.Count).Select(p => new PlannedSegment(p, 0, options.Steps, -1, [p], 0)).ToList();
             calls = (long)options.Steps * set.Count;
         }
 
@@ -264,9 +267,10 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
         await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
         var file = new RunPlanFile(
-            run, blob, sd.Name, sd.Device.ToString(), options, tau, scheduler, sd.LatentChannels, sd.LatentHeight, sd.LatentWidth,
+            run, blob, sd.Name, sd.Device.ToString(), options, tau, tauFrom, scheduler, sd.LatentChannels, sd.LatentHeight, sd.LatentWidth,
             calls, (long)options.Steps * set.Count, encodeSeconds, clusterSeconds,
             set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].Tokens.TokenCount, encoded[i].Tokens.Truncated)).ToArray(),
+            merges,
             segments);
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
         return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler, calls, file.StandardDenoiserCalls,

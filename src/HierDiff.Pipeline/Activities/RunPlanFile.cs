@@ -8,13 +8,32 @@ namespace HierDiff.Pipeline.Activities;
 /// <summary>One prompt of a run, as the plan file keeps it.</summary>
 public sealed record PlannedPrompt(int Index, string Text, int Tokens, bool Truncated);
 
-/// <summary>One segment with what its activity needs: its prompts and the prompt whose noise it uses.</summary>
-public sealed record PlannedSegment(int Node, int Start, int End, int Source, int[] Members)
+/// <summary>One segment with what its activity needs: its prompts (the lowest one's noise starts it) and its node's
+/// score (the Ward merge height; 0 for a prompt).</summary>
+public sealed record PlannedSegment(int Node, int Start, int End, int Source, int[] Members, double Score)
 {
-    public PlanSegment ToPlanSegment() => new(Node, Start, End, Source, Members, 0);
+    public PlanSegment ToPlanSegment() => new(Node, Start, End, Source, Members, Score);
 }
 
-/// <summary><c>runs/{run}/plan.json</c>: everything the segment and finish activities read about a run.</summary>
+/// <summary>One merge of the Ward tree: node <see cref="Node"/> joins <see cref="Left"/> and <see cref="Right"/> at
+/// height <see cref="Score"/>, serving <see cref="Count"/> prompts (node ids as scipy's: prompts 0..N-1, then N..2N-2).</summary>
+public sealed record TreeMerge(int Node, int Left, int Right, double Score, int Count);
+
+/// <summary>How a run's tau was chosen.</summary>
+public static class TauFrom
+{
+    public const string Option = "tau";
+    public const string TargetSavings = "target_savings";
+    public const string Default = "default";
+    public const string Standard = "standard";
+}
+
+/// <summary>
+/// <c>runs/{run}/plan.json</c>, written once by PrepareRun: the options as resolved (tau and how it was chosen, the
+/// scheduler), the prompt tree (the linkage; none for standard generation), and every segment with its score.
+/// Everything later reads it: the segment and finish activities, generate's output folder (which holds this same
+/// file) and <c>hierdiff report</c>; nothing encodes or clusters a run twice.
+/// </summary>
 public sealed record RunPlanFile(
     string RunId,
     string PromptsBlob,
@@ -22,6 +41,7 @@ public sealed record RunPlanFile(
     string Device,
     GenerationOptions Options,
     double Tau,
+    string TauFrom,
     string Scheduler,
     int LatentChannels,
     int LatentHeight,
@@ -31,12 +51,16 @@ public sealed record RunPlanFile(
     double EncodeSeconds,
     double ClusterSeconds,
     IReadOnlyList<PlannedPrompt> Prompts,
+    IReadOnlyList<TreeMerge> Tree,
     IReadOnlyList<PlannedSegment> Segments)
 {
+    public const string FileName = "plan.json";
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
