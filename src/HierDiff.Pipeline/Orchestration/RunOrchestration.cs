@@ -95,6 +95,8 @@ public static class RunOrchestration
         IEnumerable<Task<ActivityReport>> here = batch.Nodes
             .Where(node => !delegated.Contains(node))
             .Select(node => RunBelowAsync(context, input, tree, node));
+
+        // A sub-orchestration's segments node by node, each node's subtree whole: the same message as ever.
         IEnumerable<Task<ActivityReport>> away = groups.Select(group => context.CallSubOrchestrationAsync<ActivityReport>(
             RunFunctions.SubtreeOrchestrator,
             new SubtreeInput(input.RunId, group, group.SelectMany(node => tree.Segments.Below([node])).ToArray(), input.MaxActivities, input.MaxSubtreeCalls)));
