@@ -1,3 +1,5 @@
+using HierDiff.Core.Planning;
+
 namespace HierDiff.Core.Sampling;
 
 /// <summary>One latent to denoise: the scheduler-scaled input, the timestep, and the conditioning to use.</summary>
@@ -14,8 +16,9 @@ public interface IDenoiser
     void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs);
 }
 
-/// <summary>The conditioning for a set of prompts: for one prompt its own, for a cluster the mean of its prompts'.</summary>
+/// <summary>The conditioning a plan segment denoises with: for one prompt its own, for a cluster the mean of its
+/// prompts'. Looked up by segment, so a host may compute it or read what was computed for the node.</summary>
 public interface IConditioning
 {
-    float[] For(IReadOnlyList<int> prompts);
+    float[] For(PlanSegment segment);
 }

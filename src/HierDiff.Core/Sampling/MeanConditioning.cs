@@ -1,3 +1,5 @@
+using HierDiff.Core.Planning;
+
 namespace HierDiff.Core.Sampling;
 
 /// <summary>
@@ -7,6 +9,9 @@ namespace HierDiff.Core.Sampling;
 /// </summary>
 public sealed class MeanConditioning(IReadOnlyList<float[]> vectors) : IConditioning
 {
+    public float[] For(PlanSegment segment) => For(segment.Members);
+
+    /// <summary>The mean of these prompts' vectors (what PrepareRun stores for each node).</summary>
     public float[] For(IReadOnlyList<int> prompts)
     {
         float[] first = vectors[prompts[0]];

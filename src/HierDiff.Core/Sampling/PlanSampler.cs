@@ -5,9 +5,10 @@ using HierDiff.Core.Schedulers;
 namespace HierDiff.Core.Sampling;
 
 /// <summary>
-/// Runs a step plan on one machine: step by step, every active cluster's latent advanced in batches of at most
-/// <c>maxBatch</c>. A cluster that starts mid-trajectory receives its source's <see cref="Trajectory"/> as bytes,
-/// exactly as a remote worker would, and uses the noise of its own lowest prompt from then on.
+/// The one sampler: runs any set of plan segments (a whole plan, a subtree, one batch of siblings) step by step,
+/// every running segment advanced in batches of at most <c>maxBatch</c>. A segment that starts mid-trajectory
+/// receives its source's <see cref="Trajectory"/> as bytes, exactly as on a remote worker, and uses the noise of
+/// its own lowest prompt from then on; so any split of a plan into parts gives the same bits as running it whole.
 /// </summary>
 public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser, IConditioning conditioning, ulong seed, int maxBatch = 32)
 {
@@ -40,19 +41,31 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
         return results;
     }
 
+    /// <summary>Standard generation: every prompt alone, with its own conditioning and noise, for every step.</summary>
+    public float[][] RunStandard(int promptCount, int latentLength)
+    {
+        PlanSegment[] alone = Enumerable.Range(0, promptCount)
+            .Select(p => new PlanSegment(p, 0, scheduler.NumInferenceSteps, -1, [p], 0))
+            .ToArray();
+
+        // Every segment ends at the last step, so they come back in node (= prompt) order.
+        return RunSegments(alone, latentLength, new Dictionary<int, byte[]>()).Select(d => d.Trajectory.Latent).ToArray();
+    }
+
     /// <summary>
-    /// Runs segments of a plan step by step: the whole plan, or a part of one (a subtree) whose first segments
-    /// continue trajectories handed to it as bytes (keyed by their source node). At each step every running
-    /// segment is advanced, in node order, in batches; a segment that ends hands its trajectory to its children
-    /// as bytes. Returns the segments that run the last step, with their final trajectories, in the order they end.
+    /// Runs a set of segments step by step. Those whose source is not in the set continue the trajectories handed
+    /// in as bytes, keyed by source node (or start from noise at step 0). At each step every running segment is
+    /// advanced, in node order, in batches; a segment that ends hands its trajectory to its children in the set as
+    /// bytes. Returns the frontier: the segments with no children in the set (those that hand off to another part,
+    /// and those that run the last step), with their trajectories, in the order they end (then node order).
     /// </summary>
     public IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> RunSegments(
         IReadOnlyList<PlanSegment> segments, int latentLength, IReadOnlyDictionary<int, byte[]> handOffs)
     {
-        var finished = new List<(PlanSegment, Trajectory)>();
+        var frontier = new List<(PlanSegment, Trajectory)>();
         if (segments.Count == 0)
         {
-            return finished;
+            return frontier;
         }
 
         ILookup<int, PlanSegment> starting = segments.ToLookup(s => s.StartStep);
@@ -60,8 +73,8 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             .GroupBy(s => s.Source).ToDictionary(g => g.Key, g => g.Count());
         var pending = new Dictionary<int, byte[]>(handOffs);
         var running = new SortedDictionary<int, Running>();
-        int steps = scheduler.NumInferenceSteps;
-        for (int k = segments.Min(s => s.StartStep); k < steps; k++)
+        int end = segments.Max(s => s.EndStep);
+        for (int k = segments.Min(s => s.StartStep); k < end; k++)
         {
             foreach (PlanSegment segment in starting[k])
             {
@@ -80,46 +93,53 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
                 running.Add(segment.Node, Start(segment, latentLength, handOff));
             }
 
-            StepAll([.. running.Values], k);
+            Step([.. running.Values], k);
 
             foreach (Running r in running.Values.Where(r => r.Segment.EndStep == k + 1).ToArray())
             {
                 running.Remove(r.Segment.Node);
-                if (k + 1 == steps)
+                if (waitingChildren.ContainsKey(r.Segment.Node))
                 {
-                    finished.Add((r.Segment, r.Trajectory));
+                    // Through bytes even here, so that a child sees exactly what a child on another worker would.
+                    pending[r.Segment.Node] = r.Trajectory.ToBytes();
                 }
                 else
                 {
-                    pending[r.Segment.Node] = r.Trajectory.ToBytes();
+                    frontier.Add((r.Segment, r.Trajectory));
                 }
             }
         }
 
-        return finished;
+        return frontier;
     }
 
-    /// <summary>Standard generation: every prompt alone, with its own conditioning and noise, for every step.</summary>
-    public float[][] RunStandard(int promptCount, int latentLength)
-    {
-        var all = Enumerable.Range(0, promptCount)
-            .Select(p => Start(new PlanSegment(p, 0, scheduler.NumInferenceSteps, -1, [p], 0), latentLength, handOff: null))
-            .ToList();
-        for (int k = 0; k < scheduler.NumInferenceSteps; k++)
-        {
-            StepAll(all, k);
-        }
-
-        return all.Select(r => r.Trajectory.Latent).ToArray();
-    }
-
+    /// <summary>A segment's starting trajectory (its source's, from bytes, or fresh noise from its lowest prompt),
+    /// its noise and its conditioning.</summary>
     private Running Start(PlanSegment segment, int latentLength, byte[]? handOff)
     {
-        Trajectory trajectory = SegmentWorker.Begin(scheduler, segment, latentLength, handOff, seed);
-        return new Running(segment, trajectory, new NoiseStream(seed, segment.NoiseMember), conditioning.For(segment.Members));
+        Trajectory trajectory;
+        if (handOff is null)
+        {
+            var latent = new float[latentLength];
+            scheduler.InitializeLatent(latent, new NoiseStream(seed, segment.NoiseMember));
+            trajectory = new Trajectory(latent, scheduler.CreateState());
+        }
+        else
+        {
+            trajectory = Trajectory.FromBytes(handOff);
+        }
+
+        if (trajectory.State.StepIndex != segment.StartStep)
+        {
+            throw new InvalidOperationException(
+                $"node {segment.Node} starts at step {segment.StartStep}, but the trajectory handed to it is at step {trajectory.State.StepIndex}");
+        }
+
+        return new Running(segment, trajectory, new NoiseStream(seed, segment.NoiseMember), conditioning.For(segment));
     }
 
-    private void StepAll(List<Running> active, int step)
+    /// <summary>One step of every running segment, in order: scale, predict in batches, step, check.</summary>
+    private void Step(List<Running> active, int step)
     {
         double timestep = scheduler.Timesteps[step];
         for (int first = 0; first < active.Count; first += _maxBatch)

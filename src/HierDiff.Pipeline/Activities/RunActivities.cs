@@ -91,43 +91,38 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         StableDiffusionModel sd = model();
         GenerationOptions options = plan.Options;
         DiffusionScheduler scheduler = SchedulerFactory.Create(plan.Scheduler, sd.SchedulerConfig, options.Steps);
-        PlanSegment[] batchSegments = batch.Nodes.Select(n => run.Segments[n].ToPlanSegment()).ToArray();
 
-        // With Subtree, everything below the batch runs here too, parents before children.
-        PlanSegment[] segments = batch.Subtree
-            ? [.. batchSegments, .. run.Below(batch.Nodes).Select(s => s.ToPlanSegment())]
-            : batchSegments;
+        // The batch, and with Subtree everything below it too, parents before children.
+        IEnumerable<PlannedSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
+        PlanSegment[] segments = [.. (batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned).Select(s => s.ToPlanSegment())];
 
         // Every read this activity needs, at once: each segment's conditioning and the trajectory it continues.
         Task<byte[]>[] conditioningReads = segments.Select(s => ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
         Task<byte[]>? handOffRead = batch.Source >= 0 ? ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
         await Task.WhenAll(conditioningReads);
-        var conditioning = new Dictionary<int[], float[]>(ReferenceEqualityComparer.Instance);
+        var conditioning = new Dictionary<int, float[]>();
         for (int i = 0; i < segments.Length; i++)
         {
-            conditioning[segments[i].Members] = FloatBlobs.FromBytes(conditioningReads[i].Result);
+            conditioning[segments[i].Node] = FloatBlobs.FromBytes(conditioningReads[i].Result);
         }
 
-        byte[]? handOff = handOffRead is null ? null : await handOffRead;
+        var handOffs = new Dictionary<int, byte[]>();
+        if (handOffRead is not null)
+        {
+            handOffs[batch.Source] = await handOffRead;
+        }
 
         var guided = new GuidedDenoiser(sd.UNet, run.Negative, options.Guidance, plan.LatentHeight, plan.LatentWidth);
-        var denoiser = new ReportingDenoiser(guided, OnDenoised);
-        var prepared = new PreparedConditioning(conditioning);
+        var sampler = new PlanSampler(scheduler, guided, new PreparedConditioning(conditioning), options.Seed, options.MaxBatch) { OnBatchDone = OnDenoised };
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
-        IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> done;
-        if (batch.Subtree)
-        {
-            var sampler = new PlanSampler(scheduler, denoiser, prepared, options.Seed, options.MaxBatch);
-            done = sampler.RunSegments(segments, latentLength, batch.Source >= 0 ? new Dictionary<int, byte[]> { [batch.Source] = handOff! } : []);
-        }
-        else
-        {
-            Trajectory[] trajectories = new SegmentWorker(scheduler, denoiser, prepared, options.Seed).RunBatch(segments, latentLength, handOff, options.MaxBatch);
-            done = segments.Zip(trajectories).ToArray();
-        }
+
+        // What comes back is what ends here: final latents (images) and trajectories that later activities continue.
+        IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> frontier = sampler.RunSegments(segments, latentLength, handOffs);
+        (PlanSegment Segment, Trajectory Trajectory)[] done = frontier.Where(d => d.Segment.EndStep == options.Steps).ToArray();
+        (PlanSegment Segment, Trajectory Trajectory)[] handedOn = frontier.Where(d => d.Segment.EndStep < options.Steps).ToArray();
 
         var decodeClock = new Stopwatch();
-        if (batch.Subtree || batch.End == options.Steps)
+        if (done.Length > 0)
         {
             // The last step: these latents are images. Prompts that share a final segment share its image.
             decodeClock.Start();
@@ -141,11 +136,9 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
                 return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
             })));
         }
-        else
-        {
-            await Task.WhenAll(done.Select(d =>
-                store.WriteAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, d.Segment.Node), d.Trajectory.ToBytes())));
-        }
+
+        await Task.WhenAll(handedOn.Select(d =>
+            store.WriteAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, d.Segment.Node), d.Trajectory.ToBytes())));
 
         long calls = segments.Sum(s => (long)s.Steps);
         return new ActivityReport(
@@ -288,7 +281,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         {
             RunPlanFile plan = await ReadPlanAsync(id);
             float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
-            return new RunData(plan, negative, plan.Segments.ToDictionary(s => s.Node), plan.Segments.ToLookup(s => s.Source));
+            return new RunData(
+                plan, negative, plan.Segments.ToDictionary(s => s.Node), new SegmentTree<PlannedSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.End - s.Start));
         });
         if (_runs.Count > CachedRuns)
         {
@@ -311,22 +305,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
     }
 
-    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlannedSegment> Segments, ILookup<int, PlannedSegment> Children)
-    {
-        /// <summary>Every segment below the nodes, parents before children.</summary>
-        public IEnumerable<PlannedSegment> Below(IEnumerable<int> nodes)
-        {
-            var queue = new Queue<int>(nodes);
-            while (queue.Count > 0)
-            {
-                foreach (PlannedSegment child in Children[queue.Dequeue()])
-                {
-                    yield return child;
-                    queue.Enqueue(child.Node);
-                }
-            }
-        }
-    }
+    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlannedSegment> Segments, SegmentTree<PlannedSegment> Tree);
 
     private async Task<byte[]> ReadAsync(string container, string name) =>
         await store.ReadAsync(container, name) ?? throw new InvalidOperationException($"{container}/{name} is missing");
@@ -337,19 +316,9 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
     private static (int Width, int Height) PngSize(byte[] png) =>
         (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
 
-    /// <summary>Each segment's conditioning, computed once by PrepareRun and read back from the store.</summary>
-    private sealed class PreparedConditioning(Dictionary<int[], float[]> byMembers) : IConditioning
+    /// <summary>Each segment's conditioning, computed once by PrepareRun and read back from the store, by node.</summary>
+    private sealed class PreparedConditioning(Dictionary<int, float[]> byNode) : IConditioning
     {
-        public float[] For(IReadOnlyList<int> prompts) => byMembers[(int[])prompts];
-    }
-
-    /// <summary>Reports each model call's items (for progress bars on one machine).</summary>
-    private sealed class ReportingDenoiser(IDenoiser inner, Action<int>? onDenoised) : IDenoiser
-    {
-        public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
-        {
-            inner.Predict(batch, outputs);
-            onDenoised?.Invoke(batch.Count);
-        }
+        public float[] For(PlanSegment segment) => byNode[segment.Node];
     }
 }

@@ -1,3 +1,5 @@
+using HierDiff.Core.Planning;
+
 namespace HierDiff.Pipeline.Orchestration;
 
 /// <summary>
@@ -40,7 +42,7 @@ public static class RunOrchestration
     /// </summary>
     public static async Task<ActivityReport> RunChildrenAsync(IRunContext context, SubtreeInput input)
     {
-        var tree = new SegmentTree(input.RunId, input.Segments, input.MaxSubtreeCalls);
+        var tree = new BatchTree(input.RunId, input.Segments, input.MaxSubtreeCalls);
         SegmentBatch[] top = input.Sources.SelectMany(tree.Batches).ToArray();
         long local = top.Sum(tree.ActivityCount);
         var groups = new Dictionary<SegmentBatch, List<int[]>>();
@@ -82,7 +84,7 @@ public static class RunOrchestration
 
     /// <summary>A batch, then what continues from its nodes: in this history, or in sub-orchestrations.</summary>
     private static async Task<ActivityReport> RunBatchAsync(
-        IRunContext context, SubtreeInput input, SegmentTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups)
+        IRunContext context, SubtreeInput input, BatchTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups)
     {
         ActivityReport report = await context.CallActivityAsync<ActivityReport>(RunFunctions.Segments, batch);
         if (batch.Subtree || report.Error is not null)
@@ -93,26 +95,28 @@ public static class RunOrchestration
         IEnumerable<Task<ActivityReport>> here = batch.Nodes
             .Where(node => !delegated.Contains(node))
             .Select(node => RunBelowAsync(context, input, tree, node));
+
+        // A sub-orchestration's segments node by node, each node's subtree whole: the same message as ever.
         IEnumerable<Task<ActivityReport>> away = groups.Select(group => context.CallSubOrchestrationAsync<ActivityReport>(
             RunFunctions.SubtreeOrchestrator,
-            new SubtreeInput(input.RunId, group, group.SelectMany(tree.Subtree).ToArray(), input.MaxActivities, input.MaxSubtreeCalls)));
+            new SubtreeInput(input.RunId, group, group.SelectMany(node => tree.Segments.Below([node])).ToArray(), input.MaxActivities, input.MaxSubtreeCalls)));
         return (await Task.WhenAll(here.Concat(away))).Aggregate(report, (a, b) => a + b);
     }
 
     /// <summary>Everything below a node, in this history.</summary>
-    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, SegmentTree tree, int node)
+    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, BatchTree tree, int node)
     {
         ActivityReport[] reports = await Task.WhenAll(tree.Batches(node).Select(b => RunBatchAsync(context, input, tree, b, [], [])));
         return reports.Aggregate(ActivityReport.Zero, (a, b) => a + b);
     }
 
     /// <summary>The segments of a run (or part of one) as a tree of batches, with what runs below each node.</summary>
-    private sealed class SegmentTree(string runId, IReadOnlyList<SegmentSpec> segments, int maxSubtreeCalls)
+    private sealed class BatchTree(string runId, IReadOnlyList<SegmentSpec> segments, int maxSubtreeCalls)
     {
-        private readonly ILookup<int, SegmentSpec> _children = segments.ToLookup(s => s.Source);
-        private readonly Dictionary<int, long> _callsBelow = [];
         private readonly Dictionary<int, int> _activitiesBelow = [];
         private readonly Dictionary<int, SegmentBatch[]> _batches = [];
+
+        public SegmentTree<SegmentSpec> Segments { get; } = new(segments, s => s.Node, s => s.Source, s => s.End - s.Start);
 
         /// <summary>The children of a node, batched: siblings that run the same steps go into one activity, which
         /// runs their subtrees too where those need few enough denoiser calls.</summary>
@@ -120,14 +124,14 @@ public static class RunOrchestration
         {
             if (!_batches.TryGetValue(source, out SegmentBatch[]? batches))
             {
-                batches = _children[source]
+                batches = Segments.Children(source)
                     .GroupBy(s => (s.Start, s.End))
                     .OrderBy(g => g.Key)
                     .Select(g =>
                     {
                         int[] nodes = g.Select(s => s.Node).Order().ToArray();
-                        bool hasChildren = nodes.Any(n => _children[n].Any());
-                        long calls = g.Sum(s => (long)(s.End - s.Start)) + nodes.Sum(CallsBelow);
+                        bool hasChildren = nodes.Any(n => Segments.Children(n).Any());
+                        long calls = g.Sum(s => (long)(s.End - s.Start)) + nodes.Sum(Segments.CallsBelow);
                         return new SegmentBatch(runId, source, g.Key.Start, g.Key.End, nodes, hasChildren && calls <= maxSubtreeCalls);
                     })
                     .ToArray();
@@ -150,35 +154,6 @@ public static class RunOrchestration
             }
 
             return count;
-        }
-
-        /// <summary>The denoiser calls of every segment below a node.</summary>
-        public long CallsBelow(int node)
-        {
-            if (!_callsBelow.TryGetValue(node, out long calls))
-            {
-                calls = _children[node].Sum(c => (c.End - c.Start) + CallsBelow(c.Node));
-                _callsBelow[node] = calls;
-            }
-
-            return calls;
-        }
-
-        /// <summary>Every segment that descends from <paramref name="node"/>, parents before children.</summary>
-        public SegmentSpec[] Subtree(int node)
-        {
-            var result = new List<SegmentSpec>();
-            var queue = new Queue<int>([node]);
-            while (queue.Count > 0)
-            {
-                foreach (SegmentSpec child in _children[queue.Dequeue()])
-                {
-                    result.Add(child);
-                    queue.Enqueue(child.Node);
-                }
-            }
-
-            return [.. result];
         }
     }
 }

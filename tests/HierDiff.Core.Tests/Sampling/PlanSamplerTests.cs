@@ -57,13 +57,15 @@ public class PlanSamplerTests
 
         float[][] inProcess = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);
 
-        // Each segment on a "different worker": a new scheduler instance, the source's bytes as its only input.
+        // Each segment on a "different worker": a new sampler and scheduler, the source's bytes as its only input.
         var store = new Dictionary<int, byte[]>();
         var images = new float[Embeddings.Rows][];
         foreach (PlanSegment segment in plan.Segments)
         {
-            var worker = new SegmentWorker(SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12), new CountingDenoiser(), conditioning, Seed);
-            Trajectory done = worker.Run(segment, Latent, segment.Source >= 0 ? store[segment.Source] : null);
+            var worker = new PlanSampler(SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12), new CountingDenoiser(), conditioning, Seed);
+            var handOffs = segment.Source >= 0 ? new Dictionary<int, byte[]> { [segment.Source] = store[segment.Source] } : [];
+            (PlanSegment ended, Trajectory done) = Assert.Single(worker.RunSegments([segment], Latent, handOffs));
+            Assert.Same(segment, ended);
             store[segment.Node] = done.ToBytes();
             if (segment.EndStep == plan.Steps)
             {
@@ -77,6 +79,86 @@ public class PlanSamplerTests
         for (int p = 0; p < Embeddings.Rows; p++)
         {
             AssertBits(inProcess[p], images[p], $"prompt {p}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(9)]
+    public void RunningThePlanInTwoPartsThroughTheFrontierEqualsRunningItWhole(int split)
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.DpmSolverMultistep, SchedulerTestKit.Sd15, 12);
+        var conditioning = new EmbeddingConditioning(Embeddings);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 12);
+        float[][] whole = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);
+
+        // The first part: the segments that start before the split. Its frontier is what the second part needs.
+        PlanSegment[] early = plan.Segments.Where(seg => seg.StartStep < split).ToArray();
+        PlanSegment[] late = plan.Segments.Where(seg => seg.StartStep >= split).ToArray();
+        IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> first =
+            new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunSegments(early, Latent, new Dictionary<int, byte[]>());
+        int[] ends = [.. early.Where(e => !early.Any(c => c.Source == e.Node)).Select(e => e.Node).Order()];
+        Assert.Equal(ends, first.Select(f => f.Segment.Node).Order());
+        Assert.Contains(first, f => f.Segment.EndStep < plan.Steps);
+
+        var handOffs = first.ToDictionary(f => f.Segment.Node, f => f.Trajectory.ToBytes());
+        IEnumerable<(PlanSegment Segment, Trajectory Trajectory)> second =
+            new PlanSampler(s, new CountingDenoiser(), conditioning, Seed, maxBatch: 3).RunSegments(late, Latent, handOffs);
+
+        foreach ((PlanSegment segment, Trajectory trajectory) in first.Concat(second).Where(f => f.Segment.EndStep == plan.Steps))
+        {
+            foreach (int p in segment.Members)
+            {
+                AssertBits(whole[p], trajectory.Latent, $"prompt {p}");
+            }
+        }
+    }
+
+    [Fact]
+    public void ASegmentWhoseSourceTrajectoryIsNotHandedInIsRefused()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        PlanSegment child = plan.Segments.First(seg => seg.Source >= 0);
+        var sampler = new PlanSampler(s, new CountingDenoiser(), new EmbeddingConditioning(Embeddings), Seed);
+
+        var e = Assert.Throws<InvalidOperationException>(() => sampler.RunSegments([child], Latent, new Dictionary<int, byte[]>()));
+        Assert.Contains($"node {child.Node} continues node {child.Source}", e.Message);
+    }
+
+    [Fact]
+    public void ATrajectoryHandedInAtTheWrongStepIsRefused()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        PlanSegment child = plan.Segments.First(seg => seg.Source >= 0 && seg.StartStep > 1);
+        var sampler = new PlanSampler(s, new CountingDenoiser(), new EmbeddingConditioning(Embeddings), Seed);
+        var fresh = new Trajectory(new float[Latent], s.CreateState());
+
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            sampler.RunSegments([child], Latent, new Dictionary<int, byte[]> { [child.Source] = fresh.ToBytes() }));
+        Assert.Contains($"starts at step {child.StartStep}, but the trajectory handed to it is at step 0", e.Message);
+    }
+
+    [Fact]
+    public void EachSegmentIsConditionedOnWhatTheConditioningGivesItsNode()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        var byMembers = new EmbeddingConditioning(Embeddings);
+
+        // The same vectors, found by node alone (as a host that read them back from a store does), from copies of
+        // the segments whose member arrays are other arrays.
+        var byNode = new NodeConditioning(plan.Segments.ToDictionary(seg => seg.Node, byMembers.For));
+        PlanSegment[] copies = plan.Segments.Select(seg => seg with { Members = [.. seg.Members] }).ToArray();
+        var expected = new PlanSampler(s, new CountingDenoiser(), byMembers, Seed).RunSegments(plan.Segments, Latent, new Dictionary<int, byte[]>());
+        var actual = new PlanSampler(s, new CountingDenoiser(), byNode, Seed).RunSegments(copies, Latent, new Dictionary<int, byte[]>());
+
+        Assert.Equal(expected.Select(e => e.Segment.Node), actual.Select(a => a.Segment.Node));
+        foreach (((PlanSegment segment, Trajectory e), (_, Trajectory a)) in expected.Zip(actual))
+        {
+            AssertBits(e.Latent, a.Latent, $"node {segment.Node}");
         }
     }
 
@@ -129,7 +211,6 @@ public class PlanSamplerTests
         }
     }
 
-    /// <summary>The scheduler tests' fake model, as a batched denoiser that counts its items.</summary>
     [Fact]
     public void ALatentThatTurnsNonFiniteStopsTheRunNamingTheNodeAndStep()
     {
@@ -145,8 +226,13 @@ public class PlanSamplerTests
         Assert.Contains($"node {e.Segment.Node} (prompt", e.Message);
         Assert.Contains("turned non-finite at step 4 of 10", e.Message);
 
-        var worker = new SegmentWorker(s, new OverflowingDenoiser(fromCall: 0), new EmbeddingConditioning(Embeddings), Seed);
-        Assert.Contains("at step 1 of 10", Assert.Throws<NonFiniteLatentException>(() => worker.Run(plan.Segments[0], Latent, null)).Message);
+        var part = new PlanSampler(s, new OverflowingDenoiser(fromCall: 0), new EmbeddingConditioning(Embeddings), Seed);
+        Assert.Contains("at step 1 of 10", Assert.Throws<NonFiniteLatentException>(() => part.RunSegments([plan.Segments[0]], Latent, new Dictionary<int, byte[]>())).Message);
+    }
+
+    private sealed class NodeConditioning(Dictionary<int, float[]> byNode) : IConditioning
+    {
+        public float[] For(PlanSegment segment) => byNode[segment.Node];
     }
 
     /// <summary>A model that overflows after some calls, as a too-large guidance scale makes a real one do.</summary>
@@ -168,6 +254,7 @@ public class PlanSamplerTests
         }
     }
 
+    /// <summary>The scheduler tests' fake model, as a batched denoiser that counts its items.</summary>
     private sealed class CountingDenoiser : IDenoiser
     {
         public long Calls { get; private set; }
