@@ -6,6 +6,7 @@ using Azure.Storage.Blobs;
 using HierDiff.Cli.Report;
 using HierDiff.Core;
 using HierDiff.Core.Clustering;
+using HierDiff.Core.Planning;
 using HierDiff.Core.Prompts;
 using HierDiff.Core.Schedulers;
 using HierDiff.Models;
@@ -188,7 +189,7 @@ public static class GenerateCommand
     private static void WriteNodeImages(IRunStore store, StableDiffusionModel model, RunPlanFile plan, OutputFolder folder)
     {
         var kept = new List<(int Node, float[] Latent)>();
-        foreach (PlannedSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
+        foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
         {
             if (store.ReadAsync(Containers.Runs, RunBlobs.Trajectory(plan.RunId, s.Node)).GetAwaiter().GetResult() is byte[] bytes)
             {

@@ -147,8 +147,8 @@ public static class PlanCommand
         {
             writer.WriteStartObject();
             writer.WriteNumber("node", segment.Node);
-            writer.WriteNumber("start_step", segment.StartStep);
-            writer.WriteNumber("end_step", segment.EndStep);
+            writer.WriteNumber("start_step", segment.Start);
+            writer.WriteNumber("end_step", segment.End);
             writer.WriteNumber("source", segment.Source);
             writer.WriteNumber("score", segment.Score);
             writer.WriteNumber("noise_member", segment.NoiseMember);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using HierDiff.Core;
+using HierDiff.Core.Planning;
 using HierDiff.Core.Runs;
 using HierDiff.Pipeline.Activities;
 using HierDiff.ShapesWorld.Evaluation;
@@ -57,7 +58,7 @@ public sealed class ReportRun
             .ToArray();
 
         var nodeImages = new Dictionary<int, string>();
-        foreach (PlannedSegment segment in tree?.Segments ?? [])
+        foreach (PlanSegment segment in tree?.Segments ?? [])
         {
             string name = RunReport.NodeImage(segment.Node);
             if (folder.ReadIfPresent(name, folder.Show(name), RunFolder.MaxImageBytes) is byte[] png)

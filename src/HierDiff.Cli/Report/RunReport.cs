@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using HierDiff.Core.Planning;
 using HierDiff.Pipeline.Activities;
 using HierDiff.ShapesWorld.Evaluation;
 
@@ -150,8 +151,8 @@ public static class RunReport
         private readonly ReportRun _run;
         private readonly RunTreeFile _tree;
         private readonly StringBuilder _html;
-        private readonly Dictionary<int, PlannedSegment> _segments;
-        private readonly Dictionary<int, PlannedSegment> _finalOf = [];
+        private readonly Dictionary<int, PlanSegment> _segments;
+        private readonly Dictionary<int, PlanSegment> _finalOf = [];
         private readonly bool _openAll;
         private readonly HashSet<int> _example = [];
         private readonly double?[] _meanScore;
@@ -162,7 +163,7 @@ public static class RunReport
             _tree = tree;
             _html = html;
             _segments = tree.Segments.ToDictionary(s => s.Node);
-            foreach (PlannedSegment s in tree.Segments.Where(s => s.End == tree.Steps))
+            foreach (PlanSegment s in tree.Segments.Where(s => s.End == tree.Steps))
             {
                 foreach (int member in s.Members)
                 {
@@ -217,16 +218,16 @@ public static class RunReport
         private void Prompt(int node)
         {
             ReportPrompt p = _run.Prompts[node];
-            Leaf(_html, p, _finalOf.TryGetValue(node, out PlannedSegment? last) && last.Node != node
+            Leaf(_html, p, _finalOf.TryGetValue(node, out PlanSegment? last) && last.Node != node
                 ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
-                : _segments.TryGetValue(node, out PlannedSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
+                : _segments.TryGetValue(node, out PlanSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
         }
 
         /// <summary>Writes a cluster's &lt;details&gt; and summary line, leaving it open for its children.</summary>
         private TreeMerge Open(int node, int depth)
         {
             TreeMerge merge = _tree.Tree[node - _tree.Prompts];
-            string steps = _segments.TryGetValue(node, out PlannedSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
+            string steps = _segments.TryGetValue(node, out PlanSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
             _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
             if (_run.NodeImages.ContainsKey(node))
             {

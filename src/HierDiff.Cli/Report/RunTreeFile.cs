@@ -12,7 +12,7 @@ namespace HierDiff.Cli.Report;
 /// standard run has no tree and one segment per prompt. Plans of runs made before the plan held the tree (with
 /// <c>prompts</c> a count and <c>mode</c> and <c>steps</c> at the top) read too.
 /// </summary>
-public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts, IReadOnlyList<TreeMerge> Tree, IReadOnlyList<PlannedSegment> Segments)
+public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts, IReadOnlyList<TreeMerge> Tree, IReadOnlyList<PlanSegment> Segments)
 {
     public const string FileName = RunPlanFile.FileName;
 
@@ -50,7 +50,7 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
         }
 
         TreeMerge[] tree = ReadTree(root.Property("tree"), n);
-        PlannedSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
+        PlanSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
         return new RunTreeFile(options.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
     }
 
@@ -105,10 +105,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
         return merges;
     }
 
-    private static PlannedSegment[] ReadSegments(JsonField field, int n, TreeMerge[] tree, int steps)
+    private static PlanSegment[] ReadSegments(JsonField field, int n, TreeMerge[] tree, int steps)
     {
         int nodes = n + tree.Length;
-        var byNode = new Dictionary<int, (PlannedSegment Segment, JsonField Field)>();
+        var byNode = new Dictionary<int, (PlanSegment Segment, JsonField Field)>();
         foreach (JsonField s in field.Items())
         {
             JsonField nodeField = s.Property("node");
@@ -141,10 +141,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
                 throw membersField.Error($"node {node} serves {expected} prompts, listed once each in ascending order");
             }
 
-            byNode[node] = (new PlannedSegment(node, start, end, source, members, s.Property("score").Double()), s);
+            byNode[node] = (new PlanSegment(node, start, end, source, members, s.Property("score").Double()), s);
         }
 
-        foreach ((PlannedSegment segment, JsonField s) in byNode.Values)
+        foreach ((PlanSegment segment, JsonField s) in byNode.Values)
         {
             // A source ends where its successor starts, so following sources goes back in steps and ends at noise.
             if (segment.Source >= 0 && (!byNode.TryGetValue(segment.Source, out var source) || source.Segment.End != segment.Start))
@@ -158,10 +158,10 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
     }
 
     /// <summary>Each prompt is denoised at every step by exactly one segment, as the pipeline runs a plan.</summary>
-    private static void CheckEveryStepOnce(JsonField field, int n, int steps, IEnumerable<PlannedSegment> segments)
+    private static void CheckEveryStepOnce(JsonField field, int n, int steps, IEnumerable<PlanSegment> segments)
     {
         var ranges = new List<(int Start, int End)>[n];
-        foreach (PlannedSegment s in segments)
+        foreach (PlanSegment s in segments)
         {
             foreach (int member in s.Members)
             {

@@ -3,19 +3,21 @@ using HierDiff.Core.Clustering;
 namespace HierDiff.Core.Planning;
 
 /// <summary>
-/// One tree node's share of the work: the steps [StartStep, EndStep) it denoises with the mean embedding of its
+/// One tree node's share of the work: the steps [Start, End) it denoises with the mean embedding of its
 /// prompts, continuing the latent of <see cref="Source"/> (or fresh noise when there is none).
 /// </summary>
 /// <param name="Node">Linkage node id (prompts 0..N-1, clusters N..2N-2).</param>
-/// <param name="Source">The node whose segment ended at StartStep - 1 and hands its latent over; -1 at step 0.</param>
+/// <param name="Source">The node whose segment ended at Start - 1 and hands its latent over; -1 at step 0.</param>
 /// <param name="Members">The prompts this node serves, ascending.</param>
 /// <param name="Score">The node's merge height (0 for a prompt).</param>
-public sealed record PlanSegment(int Node, int StartStep, int EndStep, int Source, int[] Members, double Score)
+public sealed record PlanSegment(int Node, int Start, int End, int Source, int[] Members, double Score)
 {
-    public int Steps => EndStep - StartStep;
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int Steps => End - Start;
 
     /// <summary>The member whose noise the segment uses: the lowest prompt index. A cluster that splits hands
     /// each child to its own lowest member, so a prompt alone from step 0 sees exactly standard generation's noise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int NoiseMember => Members[0];
 }
 
@@ -68,7 +70,7 @@ public sealed class HierarchicalPlan
     public double Savings => 1.0 - ((double)DenoiserCalls / StandardDenoiserCalls);
 
     /// <summary>The segments that run the last step: their latents are the images.</summary>
-    public IEnumerable<PlanSegment> FinalSegments => Segments.Where(s => s.EndStep == Steps);
+    public IEnumerable<PlanSegment> FinalSegments => Segments.Where(s => s.End == Steps);
 
     public static HierarchicalPlan Build(Linkage tree, double tau, int steps)
     {
@@ -111,7 +113,7 @@ public sealed class HierarchicalPlan
             }
         }
 
-        segments.Sort((a, b) => a.StartStep != b.StartStep ? a.StartStep.CompareTo(b.StartStep) : a.Node.CompareTo(b.Node));
+        segments.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Node.CompareTo(b.Node));
         foreach (List<int> nodes in active)
         {
             nodes.Sort();

@@ -68,13 +68,13 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             return frontier;
         }
 
-        ILookup<int, PlanSegment> starting = segments.ToLookup(s => s.StartStep);
+        ILookup<int, PlanSegment> starting = segments.ToLookup(s => s.Start);
         Dictionary<int, int> waitingChildren = segments.Where(s => s.Source >= 0)
             .GroupBy(s => s.Source).ToDictionary(g => g.Key, g => g.Count());
         var pending = new Dictionary<int, byte[]>(handOffs);
         var running = new SortedDictionary<int, Running>();
-        int end = segments.Max(s => s.EndStep);
-        for (int k = segments.Min(s => s.StartStep); k < end; k++)
+        int end = segments.Max(s => s.End);
+        for (int k = segments.Min(s => s.Start); k < end; k++)
         {
             foreach (PlanSegment segment in starting[k])
             {
@@ -95,7 +95,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
 
             Step([.. running.Values], k);
 
-            foreach (Running r in running.Values.Where(r => r.Segment.EndStep == k + 1).ToArray())
+            foreach (Running r in running.Values.Where(r => r.Segment.End == k + 1).ToArray())
             {
                 running.Remove(r.Segment.Node);
                 if (waitingChildren.ContainsKey(r.Segment.Node))
@@ -129,10 +129,10 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             trajectory = Trajectory.FromBytes(handOff);
         }
 
-        if (trajectory.State.StepIndex != segment.StartStep)
+        if (trajectory.State.StepIndex != segment.Start)
         {
             throw new InvalidOperationException(
-                $"node {segment.Node} starts at step {segment.StartStep}, but the trajectory handed to it is at step {trajectory.State.StepIndex}");
+                $"node {segment.Node} starts at step {segment.Start}, but the trajectory handed to it is at step {trajectory.State.StepIndex}");
         }
 
         return new Running(segment, trajectory, new NoiseStream(seed, segment.NoiseMember), conditioning.For(segment));

@@ -93,8 +93,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         DiffusionScheduler scheduler = SchedulerFactory.Create(plan.Scheduler, sd.SchedulerConfig, options.Steps);
 
         // The batch, and with Subtree everything below it too, parents before children.
-        IEnumerable<PlannedSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
-        PlanSegment[] segments = [.. (batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned).Select(s => s.ToPlanSegment())];
+        IEnumerable<PlanSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
+        PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned];
 
         // Every read this activity needs, at once: each segment's conditioning and the trajectory it continues.
         Task<byte[]>[] conditioningReads = segments.Select(s => ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
@@ -118,8 +118,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
         // What comes back is what ends here: final latents (images) and trajectories that later activities continue.
         IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> frontier = sampler.RunSegments(segments, latentLength, handOffs);
-        (PlanSegment Segment, Trajectory Trajectory)[] done = frontier.Where(d => d.Segment.EndStep == options.Steps).ToArray();
-        (PlanSegment Segment, Trajectory Trajectory)[] handedOn = frontier.Where(d => d.Segment.EndStep < options.Steps).ToArray();
+        (PlanSegment Segment, Trajectory Trajectory)[] done = frontier.Where(d => d.Segment.End == options.Steps).ToArray();
+        (PlanSegment Segment, Trajectory Trajectory)[] handedOn = frontier.Where(d => d.Segment.End < options.Steps).ToArray();
 
         var decodeClock = new Stopwatch();
         if (done.Length > 0)
@@ -232,7 +232,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
 
         double tau = 0;
         string tauFrom = TauFrom.Standard;
-        List<PlannedSegment> segments;
+        List<PlanSegment> segments;
         TreeMerge[] merges = [];
         long calls;
         if (options.Mode == GenerationMode.Hierarchical)
@@ -242,13 +242,13 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
                 ? (TauSearch.SmallestTauForSavings(tree, options.Steps, target), TauFrom.TargetSavings)
                 : options.Tau is double given ? (given, TauFrom.Option) : (GenerationOptions.DefaultTau, TauFrom.Default);
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, options.Steps);
-            segments = plan.Segments.Select(s => new PlannedSegment(s.Node, s.StartStep, s.EndStep, s.Source, s.Members, s.Score)).ToList();
+            segments = [.. plan.Segments];
             merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
             calls = plan.DenoiserCalls;
         }
         else
         {
-            segments = Enumerable.Range(0, set.Count).Select(p => new PlannedSegment(p, 0, options.Steps, -1, [p], 0)).ToList();
+            segments = Enumerable.Range(0, set.Count).Select(p => new PlanSegment(p, 0, options.Steps, -1, [p], 0)).ToList();
             calls = (long)options.Steps * set.Count;
         }
 
@@ -282,7 +282,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
             RunPlanFile plan = await ReadPlanAsync(id);
             float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
             return new RunData(
-                plan, negative, plan.Segments.ToDictionary(s => s.Node), new SegmentTree<PlannedSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.End - s.Start));
+                plan, negative, plan.Segments.ToDictionary(s => s.Node), new SegmentTree<PlanSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.Steps));
         });
         if (_runs.Count > CachedRuns)
         {
@@ -305,7 +305,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
     }
 
-    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlannedSegment> Segments, SegmentTree<PlannedSegment> Tree);
+    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlanSegment> Segments, SegmentTree<PlanSegment> Tree);
 
     private async Task<byte[]> ReadAsync(string container, string name) =>
         await store.ReadAsync(container, name) ?? throw new InvalidOperationException($"{container}/{name} is missing");

@@ -8,13 +8,6 @@ namespace HierDiff.Pipeline.Activities;
 /// <summary>One prompt of a run, as the plan file keeps it.</summary>
 public sealed record PlannedPrompt(int Index, string Text, int Tokens, bool Truncated);
 
-/// <summary>One segment with what its activity needs: its prompts (the lowest one's noise starts it) and its node's
-/// score (the Ward merge height; 0 for a prompt).</summary>
-public sealed record PlannedSegment(int Node, int Start, int End, int Source, int[] Members, double Score)
-{
-    public PlanSegment ToPlanSegment() => new(Node, Start, End, Source, Members, Score);
-}
-
 /// <summary>One merge of the Ward tree: node <see cref="Node"/> joins <see cref="Left"/> and <see cref="Right"/> at
 /// height <see cref="Score"/>, serving <see cref="Count"/> prompts (node ids as scipy's: prompts 0..N-1, then N..2N-2).</summary>
 public sealed record TreeMerge(int Node, int Left, int Right, double Score, int Count);
@@ -52,7 +45,7 @@ public sealed record RunPlanFile(
     double ClusterSeconds,
     IReadOnlyList<PlannedPrompt> Prompts,
     IReadOnlyList<TreeMerge> Tree,
-    IReadOnlyList<PlannedSegment> Segments)
+    IReadOnlyList<PlanSegment> Segments)
 {
     public const string FileName = "plan.json";
 

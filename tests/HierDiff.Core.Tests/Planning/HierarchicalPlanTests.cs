@@ -30,7 +30,7 @@ public class HierarchicalPlanTests
                     foreach (int node in plan.ActivePerStep[step])
                     {
                         PlanSegment segment = byNode[node];
-                        Assert.InRange(step, segment.StartStep, segment.EndStep - 1);
+                        Assert.InRange(step, segment.Start, segment.End - 1);
                         foreach (int prompt in segment.Members)
                         {
                             served[prompt]++;
@@ -56,14 +56,14 @@ public class HierarchicalPlanTests
             Dictionary<int, PlanSegment> byNode = plan.Segments.ToDictionary(s => s.Node);
             foreach (PlanSegment segment in plan.Segments)
             {
-                if (segment.StartStep == 0)
+                if (segment.Start == 0)
                 {
                     Assert.Equal(-1, segment.Source);
                     continue;
                 }
 
                 PlanSegment source = byNode[segment.Source];
-                Assert.Equal(segment.StartStep, source.EndStep);
+                Assert.Equal(segment.Start, source.End);
                 Assert.True(IsAncestor(tree, segment.Source, segment.Node), $"{segment.Source} is not above {segment.Node}");
                 Assert.Subset(new HashSet<int>(source.Members), new HashSet<int>(segment.Members));
             }
@@ -100,7 +100,7 @@ public class HierarchicalPlanTests
         Assert.All(plan.Segments, s =>
         {
             Assert.True(tree.IsLeaf(s.Node));
-            Assert.Equal((0, 40, -1), (s.StartStep, s.EndStep, s.Source));
+            Assert.Equal((0, 40, -1), (s.Start, s.End, s.Source));
             Assert.Equal([s.Node], s.Members);
         });
     }
@@ -133,7 +133,7 @@ public class HierarchicalPlanTests
         Linkage tree = WardLinkage.FromEmbeddings(x);
         HierarchicalPlan plan = HierarchicalPlan.Build(tree, 1, 40);
         PlanSegment only = Assert.Single(plan.Segments);
-        Assert.Equal((0, 0, 40, -1), (only.Node, only.StartStep, only.EndStep, only.Source));
+        Assert.Equal((0, 0, 40, -1), (only.Node, only.Start, only.End, only.Source));
         Assert.Equal(40, plan.DenoiserCalls);
         Assert.Equal(0, TauSearch.SmallestTauForSavings(tree, 40, 0));
     }

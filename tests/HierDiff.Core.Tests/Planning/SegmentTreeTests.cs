@@ -50,7 +50,7 @@ public class SegmentTreeTests
     [Fact]
     public void APartOfAPlanIsATreeOfItsOwn()
     {
-        PlanSegment top = Plan.Segments.First(s => s.StartStep > 0 && Plan.Segments.Any(c => c.Source == s.Node));
+        PlanSegment top = Plan.Segments.First(s => s.Start > 0 && Plan.Segments.Any(c => c.Source == s.Node));
         IReadOnlyList<PlanSegment> part = Tree(Plan.Segments).Below([top.Node]);
 
         Assert.Equal(part, Tree(part).Below([top.Node]));

@@ -53,7 +53,7 @@ public class PlanSamplerTests
         DiffusionScheduler s = SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12);
         var conditioning = new EmbeddingConditioning(Embeddings);
         HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 12);
-        Assert.Contains(plan.Segments, seg => seg.StartStep > 0);
+        Assert.Contains(plan.Segments, seg => seg.Start > 0);
 
         float[][] inProcess = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);
 
@@ -67,7 +67,7 @@ public class PlanSamplerTests
             (PlanSegment ended, Trajectory done) = Assert.Single(worker.RunSegments([segment], Latent, handOffs));
             Assert.Same(segment, ended);
             store[segment.Node] = done.ToBytes();
-            if (segment.EndStep == plan.Steps)
+            if (segment.End == plan.Steps)
             {
                 foreach (int p in segment.Members)
                 {
@@ -94,19 +94,19 @@ public class PlanSamplerTests
         float[][] whole = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);
 
         // The first part: the segments that start before the split. Its frontier is what the second part needs.
-        PlanSegment[] early = plan.Segments.Where(seg => seg.StartStep < split).ToArray();
-        PlanSegment[] late = plan.Segments.Where(seg => seg.StartStep >= split).ToArray();
+        PlanSegment[] early = plan.Segments.Where(seg => seg.Start < split).ToArray();
+        PlanSegment[] late = plan.Segments.Where(seg => seg.Start >= split).ToArray();
         IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> first =
             new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunSegments(early, Latent, new Dictionary<int, byte[]>());
         int[] ends = [.. early.Where(e => !early.Any(c => c.Source == e.Node)).Select(e => e.Node).Order()];
         Assert.Equal(ends, first.Select(f => f.Segment.Node).Order());
-        Assert.Contains(first, f => f.Segment.EndStep < plan.Steps);
+        Assert.Contains(first, f => f.Segment.End < plan.Steps);
 
         var handOffs = first.ToDictionary(f => f.Segment.Node, f => f.Trajectory.ToBytes());
         IEnumerable<(PlanSegment Segment, Trajectory Trajectory)> second =
             new PlanSampler(s, new CountingDenoiser(), conditioning, Seed, maxBatch: 3).RunSegments(late, Latent, handOffs);
 
-        foreach ((PlanSegment segment, Trajectory trajectory) in first.Concat(second).Where(f => f.Segment.EndStep == plan.Steps))
+        foreach ((PlanSegment segment, Trajectory trajectory) in first.Concat(second).Where(f => f.Segment.End == plan.Steps))
         {
             foreach (int p in segment.Members)
             {
@@ -132,13 +132,13 @@ public class PlanSamplerTests
     {
         DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
         HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
-        PlanSegment child = plan.Segments.First(seg => seg.Source >= 0 && seg.StartStep > 1);
+        PlanSegment child = plan.Segments.First(seg => seg.Source >= 0 && seg.Start > 1);
         var sampler = new PlanSampler(s, new CountingDenoiser(), new EmbeddingConditioning(Embeddings), Seed);
         var fresh = new Trajectory(new float[Latent], s.CreateState());
 
         var e = Assert.Throws<InvalidOperationException>(() =>
             sampler.RunSegments([child], Latent, new Dictionary<int, byte[]> { [child.Source] = fresh.ToBytes() }));
-        Assert.Contains($"starts at step {child.StartStep}, but the trajectory handed to it is at step 0", e.Message);
+        Assert.Contains($"starts at step {child.Start}, but the trajectory handed to it is at step 0", e.Message);
     }
 
     [Fact]
@@ -221,7 +221,7 @@ public class PlanSamplerTests
         var e = Assert.Throws<NonFiniteLatentException>(() =>
             new PlanSampler(s, overflowing, new EmbeddingConditioning(Embeddings), Seed).RunHierarchical(plan, Latent));
 
-        Assert.Contains(plan.Segments, seg => seg.Node == e.Segment.Node && seg.StartStep <= 3 && seg.EndStep > 3);
+        Assert.Contains(plan.Segments, seg => seg.Node == e.Segment.Node && seg.Start <= 3 && seg.End > 3);
         Assert.Equal(3, e.Step);
         Assert.Contains($"node {e.Segment.Node} (prompt", e.Message);
         Assert.Contains("turned non-finite at step 4 of 10", e.Message);
