@@ -99,6 +99,9 @@ public sealed class SchedulerRegistry
         Names = Array.AsReadOnly(rows.Select(r => r.Name).ToArray());
     }
 
+    /// <summary>The rows, in table order.</summary>
+    internal IReadOnlyList<SchedulerRegistration> Rows => rows;
+
     /// <summary>Every scheduler name, without aliases, in table order.</summary>
     public IReadOnlyList<string> Names { get; }
 
