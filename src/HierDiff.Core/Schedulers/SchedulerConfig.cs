@@ -10,8 +10,8 @@ namespace HierDiff.Core.Schedulers;
 /// <remarks>
 /// Unknown keys are ignored, as diffusers ignores keys a scheduler class does not take. Known diffusers options
 /// that are implemented only at their default value (use_karras_sigmas, algorithm_type, thresholding, ...)
-/// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them;
-/// the other schedulers ignore them, as diffusers does.
+/// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them
+/// (their rows in <see cref="SchedulerRegistry"/> list them); the other schedulers ignore them, as diffusers does.
 /// <see cref="TimestepSpacing"/> and <see cref="ClipSample"/> are null when the file does not set them:
 /// diffusers' default differs per scheduler class, and each scheduler fills in its own.
 /// </remarks>

@@ -40,6 +40,7 @@ public sealed class SchedulerRegistry
     /// <summary>The schedulers of this build. Order is the order of <see cref="Names"/>, help and errors.</summary>
     public static SchedulerRegistry Default { get; } = new(
     [
+        // name, diffusers classes, factory, fixed options its diffusers class takes[, aliases]
         new(DdpmScheduler.RegisteredName, ["DDPMScheduler"], (c, k) => new DdpmScheduler(c, k),
             [TrainedBetas, RescaleBetasZeroSnr, Thresholding, VarianceType]),
         new(DdimScheduler.RegisteredName, ["DDIMScheduler"], (c, k) => new DdimScheduler(c, k),
