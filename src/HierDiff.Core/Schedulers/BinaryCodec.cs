@@ -17,6 +17,18 @@ internal static class BinaryCodec
     /// <summary>Checks magic, version and checksum; returns the body.</summary>
     public static ReadOnlySpan<byte> OpenFrame(ReadOnlySpan<byte> bytes, string magic, ushort version, string what)
     {
+        ushort found = ReadVersion(bytes, magic, what);
+        if (found != version)
+        {
+            throw new InvalidDataException($"{what} format version {found} is not supported; this build reads version {version}.");
+        }
+
+        return CheckedBody(bytes, what);
+    }
+
+    /// <summary>Checks the length and the magic; returns the format version, for readers of more than one.</summary>
+    public static ushort ReadVersion(ReadOnlySpan<byte> bytes, string magic, string what)
+    {
         if (bytes.Length < HeaderSize + ChecksumSize)
         {
             throw new InvalidDataException($"{what} bytes are truncated: {bytes.Length} bytes is shorter than any {what}.");
@@ -27,12 +39,12 @@ internal static class BinaryCodec
             throw new InvalidDataException($"These bytes are not a {what}: the header is not '{magic}'.");
         }
 
-        ushort found = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
-        if (found != version)
-        {
-            throw new InvalidDataException($"{what} format version {found} is not supported; this build reads version {version}.");
-        }
+        return BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
+    }
 
+    /// <summary>Checks the checksum; returns the body (after magic and version).</summary>
+    public static ReadOnlySpan<byte> CheckedBody(ReadOnlySpan<byte> bytes, string what)
+    {
         int bodyEnd = bytes.Length - ChecksumSize;
         ulong expected = BinaryPrimitives.ReadUInt64LittleEndian(bytes[bodyEnd..]);
         if (Fnv1a(bytes[..bodyEnd]) != expected)
@@ -69,6 +81,9 @@ internal static class BinaryCodec
         public void WriteUInt16(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(Reserve(2), value);
 
         public void WriteInt32(int value) => BinaryPrimitives.WriteInt32LittleEndian(Reserve(4), value);
+
+        /// <summary>The double's exact bits.</summary>
+        public void WriteDouble(double value) => BinaryPrimitives.WriteDoubleLittleEndian(Reserve(8), value);
 
         public void WriteString(string value)
         {
@@ -149,6 +164,8 @@ internal static class BinaryCodec
 
             return value;
         }
+
+        public double ReadDouble(string field) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, field));
 
         public string ReadString(string field) => Encoding.UTF8.GetString(Take(ReadCount(field), field));
 

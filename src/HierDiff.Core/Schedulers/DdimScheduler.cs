@@ -8,12 +8,15 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class DdimScheduler : DiffusionScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "ddim";
+
     private readonly double[] alphasCumprod;
     private readonly double[] timesteps;
     private readonly double finalAlphaCumprod;
 
     public DdimScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.Ddim, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, Resolve(config), numInferenceSteps)
     {
         alphasCumprod = Config.ComputeAlphasCumprod();
         finalAlphaCumprod = Config.SetAlphaToOne ? 1.0 : alphasCumprod[0];

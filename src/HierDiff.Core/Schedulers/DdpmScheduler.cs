@@ -8,11 +8,14 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class DdpmScheduler : DiffusionScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "ddpm";
+
     private readonly double[] alphasCumprod;
     private readonly double[] timesteps;
 
     public DdpmScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.Ddpm, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, Resolve(config), numInferenceSteps)
     {
         alphasCumprod = Config.ComputeAlphasCumprod();
         timesteps = TimestepSchedule.Compute(

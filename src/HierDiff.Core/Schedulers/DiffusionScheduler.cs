@@ -21,7 +21,7 @@ public abstract class DiffusionScheduler
     private protected DiffusionScheduler(string name, SchedulerConfig config, int numInferenceSteps)
     {
         config.Validate();
-        config.EnsureSupportedBy(name);
+        SchedulerRegistry.Default.Registration(name).EnsureSupported(config);
         if (numInferenceSteps < 1 || numInferenceSteps > config.NumTrainTimesteps)
         {
             throw new HierDiffInputException(
@@ -35,7 +35,7 @@ public abstract class DiffusionScheduler
         Fingerprint = $"{name};steps={numInferenceSteps};{config.Describe()}";
     }
 
-    /// <summary>ddpm, ddim, euler, euler-ancestral, dpm++2m or flow-euler.</summary>
+    /// <summary>The scheduler's name in the <see cref="SchedulerRegistry"/>.</summary>
     public string Name { get; }
 
     /// <summary>The config with this scheduler's diffusers defaults filled in (timestep spacing, clip_sample).</summary>
@@ -114,12 +114,12 @@ public abstract class DiffusionScheduler
     /// <summary>One step at index state.StepIndex; the base class advances the index afterwards.</summary>
     private protected abstract void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise);
 
-    /// <summary>Refuses a state whose history does not fit this scheduler (the base: no history).</summary>
+    /// <summary>Refuses a state whose slots do not fit this scheduler (the base: single-step, no slots).</summary>
     private protected virtual void CheckStateShape(SchedulerState state, int sampleLength)
     {
-        if (state.History.Count != 0 || state.LowerOrderNums != 0)
+        if (state.Arrays.Count != 0 || state.Scalars.Count != 0)
         {
-            throw new InvalidOperationException($"The scheduler state is damaged: {Name} keeps no history.");
+            throw new InvalidOperationException($"The scheduler state is damaged: {Name} keeps nothing between steps.");
         }
     }
 

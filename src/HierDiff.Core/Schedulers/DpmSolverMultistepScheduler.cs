@@ -9,18 +9,24 @@ namespace HierDiff.Core.Schedulers;
 /// Default timestep_spacing as in diffusers: linspace.
 /// </summary>
 /// <remarks>
-/// The state carries the previous step's converted model output (x0 prediction) and lower_order_nums, which is
-/// all the multistep formula needs from earlier steps.
+/// The state carries the previous step's converted model output (x0 prediction) in array slot 0 and
+/// lower_order_nums in scalar slot 0, which is all the multistep formula needs from earlier steps. Before the
+/// first step both slots are absent.
 /// </remarks>
 public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "dpm++2m";
+
     private const int SolverOrder = 2;
+    private const int PreviousX0Slot = 0;
+    private const int LowerOrderNumsSlot = 0;
 
     private readonly double[] timesteps;
     private readonly double[] sigmas;
 
     public DpmSolverMultistepScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.DpmSolverMultistep, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, Resolve(config), numInferenceSteps)
     {
         timesteps = ComputeTimesteps(Config, NumInferenceSteps);
         ValidateTimesteps(timesteps, mustIndexTraining: false);
@@ -31,6 +37,20 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
 
     /// <summary>Sigma at each step index, and a final 0 (one more than the steps).</summary>
     public IReadOnlyList<double> Sigmas => Array.AsReadOnly(sigmas);
+
+    /// <summary>diffusers lower_order_nums: how many earlier steps the multistep formula may use.</summary>
+    public static int LowerOrderNums(SchedulerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.Scalars.Count > LowerOrderNumsSlot ? (int)state.Scalars[LowerOrderNumsSlot] : 0;
+    }
+
+    /// <summary>The previous step's x0 prediction; null before the first step. The array belongs to the state.</summary>
+    public static float[]? PreviousX0(SchedulerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.Arrays.Count > PreviousX0Slot ? state.Arrays[PreviousX0Slot] : null;
+    }
 
     private static SchedulerConfig Resolve(SchedulerConfig config)
     {
@@ -76,19 +96,22 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
 
     private protected override void CheckStateShape(SchedulerState state, int sampleLength)
     {
-        int expectedHistory = state.StepIndex == 0 ? 0 : 1;
-        if (state.History.Count != expectedHistory || state.LowerOrderNums != Math.Min(state.StepIndex, SolverOrder))
+        // One slot of each kind after the first step, none before; the count must be what the steps run give.
+        int expectedSlots = state.StepIndex == 0 ? 0 : 1;
+        int expectedOrder = Math.Min(state.StepIndex, SolverOrder);
+        bool countOk = expectedSlots == 0 || state.Scalars[LowerOrderNumsSlot] == expectedOrder;
+        if (state.Arrays.Count != expectedSlots || state.Scalars.Count != expectedSlots || !countOk)
         {
             throw new InvalidOperationException(
-                $"The scheduler state is damaged: {Name} at step {state.StepIndex} needs {expectedHistory} history "
-                + $"entries and lower-order count {Math.Min(state.StepIndex, SolverOrder)}, not {state.History.Count} "
-                + $"and {state.LowerOrderNums}.");
+                $"The scheduler state is damaged: {Name} at step {state.StepIndex} needs {expectedSlots} previous "
+                + $"output and lower-order count {expectedOrder}, not {state.Arrays.Count} outputs and "
+                + $"{state.Scalars.Count} counts ({string.Join(", ", state.Scalars)}).");
         }
 
-        if (expectedHistory == 1 && state.History[0].Length != sampleLength)
+        if (expectedSlots == 1 && state.Arrays[PreviousX0Slot].Length != sampleLength)
         {
             throw new ArgumentException(
-                $"The sample has {sampleLength} values but the state's previous model output has {state.History[0].Length}.");
+                $"The sample has {sampleLength} values but the state's previous model output has {state.Arrays[PreviousX0Slot].Length}.");
         }
     }
 
@@ -100,7 +123,7 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
         // final_sigmas_type "zero" makes the last step first order. (lower_order_final with K < 15 also caps the
         // second-to-last step at order 2, which changes nothing for solver_order 2.)
         bool lowerOrderFinal = i == NumInferenceSteps - 1;
-        bool firstOrder = state.LowerOrderNums < 1 || lowerOrderFinal;
+        bool firstOrder = LowerOrderNums(state) < 1 || lowerOrderFinal;
 
         var (alphaS0, sigmaS0, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
         var (alphaT, sigmaT, lambdaT) = AlphaSigmaLambda(sigmas[i + 1]);
@@ -126,7 +149,7 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
             {
                 var (_, _, lambdaS1) = AlphaSigmaLambda(sigmas[i - 1]);
                 double r0 = (lambdaS0 - lambdaS1) / h;
-                float[] previous = state.History[0];
+                float[] previous = state.Arrays[PreviousX0Slot];
                 for (int j = 0; j < n; j++)
                 {
                     double m0 = converted[j];
@@ -135,15 +158,16 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
                 }
             }
 
-            // Keep this step's x0 prediction for the next step, reusing the state's buffer.
-            var history = state.MutableHistory;
-            if (history.Count == 0)
+            // Keep this step's x0 prediction for the next step, reusing the state's buffer after the first step.
+            int order = Math.Min(LowerOrderNums(state) + 1, SolverOrder);
+            if (state.Arrays.Count == 0)
             {
-                history.Add(new float[n]);
+                state.MutableArrays.Add(new float[n]);
+                state.MutableScalars.Add(order);
             }
 
-            converted.AsSpan(0, n).CopyTo(history[0]);
-            state.LowerOrderNums = Math.Min(state.LowerOrderNums + 1, SolverOrder);
+            converted.AsSpan(0, n).CopyTo(state.MutableArrays[PreviousX0Slot]);
+            state.MutableScalars[LowerOrderNumsSlot] = order;
         }
         finally
         {

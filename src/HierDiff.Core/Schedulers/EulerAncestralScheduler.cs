@@ -9,8 +9,11 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class EulerAncestralScheduler : SigmaScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "euler-ancestral";
+
     public EulerAncestralScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.EulerAncestral, config, numInferenceSteps)
+        : base(RegisteredName, config, numInferenceSteps)
     {
         if (Config.PredictionType == PredictionType.Sample)
         {

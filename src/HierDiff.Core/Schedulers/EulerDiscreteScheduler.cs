@@ -9,8 +9,11 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class EulerDiscreteScheduler : SigmaScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "euler";
+
     public EulerDiscreteScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.Euler, config, numInferenceSteps)
+        : base(RegisteredName, config, numInferenceSteps)
     {
     }
 

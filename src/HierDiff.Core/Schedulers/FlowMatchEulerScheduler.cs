@@ -9,11 +9,14 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class FlowMatchEulerScheduler : DiffusionScheduler
 {
+    /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
+    public const string RegisteredName = "flow-euler";
+
     private readonly double[] timesteps;
     private readonly double[] sigmas;
 
     public FlowMatchEulerScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(SchedulerFactory.FlowEuler, Check(config), numInferenceSteps)
+        : base(RegisteredName, Check(config), numInferenceSteps)
     {
         int trainTimesteps = Config.NumTrainTimesteps;
 

@@ -10,8 +10,8 @@ namespace HierDiff.Core.Schedulers;
 /// <remarks>
 /// Unknown keys are ignored, as diffusers ignores keys a scheduler class does not take. Known diffusers options
 /// that are implemented only at their default value (use_karras_sigmas, algorithm_type, thresholding, ...)
-/// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them;
-/// the other schedulers ignore them, as diffusers does.
+/// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them
+/// (their rows in <see cref="SchedulerRegistry"/> list them); the other schedulers ignore them, as diffusers does.
 /// <see cref="TimestepSpacing"/> and <see cref="ClipSample"/> are null when the file does not set them:
 /// diffusers' default differs per scheduler class, and each scheduler fills in its own.
 /// </remarks>
@@ -138,7 +138,8 @@ public sealed record SchedulerConfig
                     _ => config,
                 };
 
-                var fixedOption = Array.Find(FixedOptions, o => o.Key == property.Name);
+                // Remembered for every scheduler; each refuses only the ones its diffusers class takes.
+                var fixedOption = SchedulerRegistry.Default.FindFixedOption(property.Name);
                 if (fixedOption is not null && !fixedOption.IsSupported(value))
                 {
                     unsupported[property.Name] = value.GetRawText();
@@ -221,19 +222,6 @@ public sealed record SchedulerConfig
         }
     }
 
-    /// <summary>Refuses options the named scheduler would use but that are set to an unimplemented value.</summary>
-    internal void EnsureSupportedBy(string schedulerName)
-    {
-        foreach (var option in FixedOptions)
-        {
-            if (UnsupportedOptions.TryGetValue(option.Key, out var text) && option.UsedBy.Contains(schedulerName))
-            {
-                throw new HierDiffInputException(
-                    $"{Source}: key '{option.Key}' is {text}; scheduler {schedulerName} supports only {option.Supported}");
-            }
-        }
-    }
-
     /// <summary>Every value that affects results, in a fixed order (for state fingerprints).</summary>
     internal string Describe()
     {
@@ -275,41 +263,6 @@ public sealed record SchedulerConfig
         JsonValueKind.True or JsonValueKind.False => "a boolean",
         _ => "null",
     };
-
-    private const string Ddpm = SchedulerFactory.Ddpm;
-    private const string Ddim = SchedulerFactory.Ddim;
-    private const string Euler = SchedulerFactory.Euler;
-    private const string EulerAncestral = SchedulerFactory.EulerAncestral;
-    private const string DpmSolver = SchedulerFactory.DpmSolverMultistep;
-    private const string FlowEuler = SchedulerFactory.FlowEuler;
-
-    // Diffusers options implemented only at their default value, with the schedulers whose diffusers class
-    // takes them. A file that sets one otherwise would silently give different results if it were ignored.
-    private static readonly FixedOption[] FixedOptions =
-    [
-        FixedOption.Null("trained_betas", Ddpm, Ddim, Euler, EulerAncestral, DpmSolver),
-        FixedOption.Flag("rescale_betas_zero_snr", false, Ddpm, Ddim, Euler, EulerAncestral, DpmSolver),
-        FixedOption.Flag("thresholding", false, Ddpm, Ddim, DpmSolver),
-        FixedOption.Text("variance_type", "fixed_small", Ddpm, DpmSolver),
-        FixedOption.Flag("use_karras_sigmas", false, Euler, DpmSolver, FlowEuler),
-        FixedOption.Flag("use_exponential_sigmas", false, Euler, DpmSolver, FlowEuler),
-        FixedOption.Flag("use_beta_sigmas", false, Euler, DpmSolver, FlowEuler),
-        FixedOption.Text("interpolation_type", "linear", Euler),
-        FixedOption.Text("timestep_type", "discrete", Euler),
-        FixedOption.Text("final_sigmas_type", "zero", Euler, DpmSolver),
-        FixedOption.Text("algorithm_type", "dpmsolver++", DpmSolver),
-        FixedOption.Number("solver_order", 2, DpmSolver),
-        FixedOption.Text("solver_type", "midpoint", DpmSolver),
-        FixedOption.Flag("lower_order_final", true, DpmSolver),
-        FixedOption.Flag("euler_at_final", false, DpmSolver),
-        FixedOption.Flag("use_lu_lambdas", false, DpmSolver),
-        FixedOption.Flag("use_flow_sigmas", false, DpmSolver),
-        FixedOption.Number("lambda_min_clipped", double.NegativeInfinity, DpmSolver),
-        FixedOption.Flag("use_dynamic_shifting", false, DpmSolver, FlowEuler),
-        FixedOption.Flag("invert_sigmas", false, FlowEuler),
-        FixedOption.Flag("stochastic_sampling", false, FlowEuler),
-        FixedOption.Null("shift_terminal", FlowEuler),
-    ];
 
     /// <summary>Python's json module writes NaN, Infinity and -Infinity bare (diffusers saves
     /// lambda_min_clipped = -inf that way), which is not JSON. Quote them so they parse as strings.</summary>
@@ -356,7 +309,7 @@ public sealed record SchedulerConfig
         return builder.ToString();
     }
 
-    private static bool TryReadDouble(JsonElement value, out double result)
+    internal static bool TryReadDouble(JsonElement value, out double result)
     {
         result = double.NaN;
         return value.ValueKind switch
@@ -376,23 +329,6 @@ public sealed record SchedulerConfig
             _ => double.NaN,
         };
         return text is "Infinity" or "-Infinity" or "NaN";
-    }
-
-    private sealed record FixedOption(string Key, string Supported, Func<JsonElement, bool> IsSupported, string[] UsedBy)
-    {
-        public static FixedOption Flag(string key, bool supported, params string[] usedBy) =>
-            new(key, supported ? "true" : "false",
-                v => v.ValueKind == (supported ? JsonValueKind.True : JsonValueKind.False), usedBy);
-
-        public static FixedOption Text(string key, string supported, params string[] usedBy) =>
-            new(key, $"\"{supported}\"", v => v.ValueKind == JsonValueKind.String && v.GetString() == supported, usedBy);
-
-        public static FixedOption Number(string key, double supported, params string[] usedBy) =>
-            new(key, supported.ToString(CultureInfo.InvariantCulture),
-                v => TryReadDouble(v, out double d) && d.Equals(supported), usedBy);
-
-        public static FixedOption Null(string key, params string[] usedBy) =>
-            new(key, "null", v => v.ValueKind == JsonValueKind.Null, usedBy);
     }
 
     /// <summary>Reads one value, with errors that name the source and the key.</summary>

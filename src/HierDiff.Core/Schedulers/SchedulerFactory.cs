@@ -1,47 +1,25 @@
 namespace HierDiff.Core.Schedulers;
 
-/// <summary>Makes schedulers by name, and maps diffusers class names to those names.</summary>
+/// <summary>The scheduler names callers refer to in code, and a static front over <see cref="SchedulerRegistry.Default"/>,
+/// which is where schedulers are registered.</summary>
 public static class SchedulerFactory
 {
-    public const string Ddpm = "ddpm";
-    public const string Ddim = "ddim";
-    public const string Euler = "euler";
-    public const string EulerAncestral = "euler-ancestral";
-    public const string DpmSolverMultistep = "dpm++2m";
-    public const string FlowEuler = "flow-euler";
+    public const string Ddpm = DdpmScheduler.RegisteredName;
+    public const string Ddim = DdimScheduler.RegisteredName;
+    public const string Euler = EulerDiscreteScheduler.RegisteredName;
+    public const string EulerAncestral = EulerAncestralScheduler.RegisteredName;
+    public const string DpmSolverMultistep = DpmSolverMultistepScheduler.RegisteredName;
+    public const string FlowEuler = FlowMatchEulerScheduler.RegisteredName;
 
-    /// <summary>Every scheduler name <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Ddpm, Ddim, Euler, EulerAncestral, DpmSolverMultistep, FlowEuler];
+    /// <summary>Every scheduler name <see cref="Create"/> accepts, aliases aside.</summary>
+    public static IReadOnlyList<string> Names => SchedulerRegistry.Default.Names;
 
     /// <summary>Makes the named scheduler for <paramref name="numInferenceSteps"/> steps.</summary>
     /// <exception cref="HierDiffInputException">Unknown name, steps out of range, or a config the scheduler cannot honour.</exception>
-    public static DiffusionScheduler Create(string name, SchedulerConfig config, int numInferenceSteps)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        ArgumentNullException.ThrowIfNull(config);
-        return name.ToLowerInvariant() switch
-        {
-            Ddpm => new DdpmScheduler(config, numInferenceSteps),
-            Ddim => new DdimScheduler(config, numInferenceSteps),
-            Euler => new EulerDiscreteScheduler(config, numInferenceSteps),
-            EulerAncestral => new EulerAncestralScheduler(config, numInferenceSteps),
-            DpmSolverMultistep => new DpmSolverMultistepScheduler(config, numInferenceSteps),
-            FlowEuler => new FlowMatchEulerScheduler(config, numInferenceSteps),
-            _ => throw new HierDiffInputException(
-                $"unknown scheduler '{name}'; supported: {string.Join(", ", Names)}"),
-        };
-    }
+    public static DiffusionScheduler Create(string name, SchedulerConfig config, int numInferenceSteps) =>
+        SchedulerRegistry.Default.Create(name, config, numInferenceSteps);
 
     /// <summary>Our name for a diffusers scheduler class (the config's <c>_class_name</c>), or null when there is
     /// none (PNDMScheduler, unknown classes, no class): the caller then picks its default, ddpm.</summary>
-    public static string? NameForClass(string? className) => className switch
-    {
-        "DDPMScheduler" => Ddpm,
-        "DDIMScheduler" => Ddim,
-        "EulerDiscreteScheduler" => Euler,
-        "EulerAncestralDiscreteScheduler" => EulerAncestral,
-        "DPMSolverMultistepScheduler" => DpmSolverMultistep,
-        "FlowMatchEulerDiscreteScheduler" => FlowEuler,
-        _ => null,
-    };
+    public static string? NameForClass(string? className) => SchedulerRegistry.Default.NameForClass(className);
 }

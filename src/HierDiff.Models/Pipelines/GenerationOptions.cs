@@ -27,7 +27,7 @@ public sealed record GenerationOptions
 
     public int Steps { get; init; } = 40;
 
-    /// <summary>A scheduler name (ddpm, ddim, euler, euler-ancestral, dpm++2m, flow-euler); null: the one the
+    /// <summary>A scheduler name or alias from <see cref="Core.Schedulers.SchedulerRegistry"/>; null: the one the
     /// model's scheduler_config.json names, or ddpm, the paper's.</summary>
     public string? Scheduler { get; init; }
 
@@ -100,9 +100,9 @@ public sealed record GenerationOptions
             throw Refuse("guidance", $"must be a number from 0 to {MaxGuidance}, not {Show(Guidance)}");
         }
 
-        if (Scheduler is not null && !Core.Schedulers.SchedulerFactory.Names.Contains(Scheduler.ToLowerInvariant()))
+        if (Scheduler is not null && !Core.Schedulers.SchedulerRegistry.Default.IsKnown(Scheduler))
         {
-            throw Refuse("scheduler", $"unknown scheduler '{Scheduler}'; supported: {string.Join(", ", Core.Schedulers.SchedulerFactory.Names)}");
+            throw Refuse("scheduler", Core.Schedulers.SchedulerRegistry.Default.UnknownNameMessage(Scheduler));
         }
 
         if (NegativePrompt is null)

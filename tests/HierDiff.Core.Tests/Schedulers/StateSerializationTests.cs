@@ -12,17 +12,17 @@ public class StateSerializationTests
     {
         var scheduler = SchedulerFactory.Create(SchedulerFactory.DpmSolverMultistep, Sd15, 10);
         var state = StateAfter(scheduler, 3, out _);
-        state.MutableHistory[0][0] = -0.0f;
-        state.MutableHistory[0][1] = BitConverter.Int32BitsToSingle(0x7fc12345); // a NaN with a payload
-        state.MutableHistory[0][2] = float.Epsilon;
+        state.MutableArrays[0][0] = -0.0f;
+        state.MutableArrays[0][1] = BitConverter.Int32BitsToSingle(0x7fc12345); // a NaN with a payload
+        state.MutableArrays[0][2] = float.Epsilon;
 
         var copy = SchedulerState.FromBytes(state.ToBytes());
         Assert.Equal(state.SchedulerName, copy.SchedulerName);
         Assert.Equal(state.Fingerprint, copy.Fingerprint);
         Assert.Equal(3, copy.StepIndex);
-        Assert.Equal(2, copy.LowerOrderNums);
-        Assert.Single(copy.History);
-        Assert.Equal(Bits(state.History[0]), Bits(copy.History[0]));
+        Assert.Equal(2, DpmSolverMultistepScheduler.LowerOrderNums(copy));
+        Assert.Single(copy.Arrays);
+        Assert.Equal(Bits(state.Arrays[0]), Bits(copy.Arrays[0]));
         Assert.Equal(state.ToBytes(), copy.ToBytes());
     }
 
@@ -43,10 +43,10 @@ public class StateSerializationTests
         var scheduler = SchedulerFactory.Create(SchedulerFactory.DpmSolverMultistep, Sd15, 10);
         var state = StateAfter(scheduler, 2, out _);
         var clone = state.Clone();
-        float before = state.History[0][0];
-        clone.MutableHistory[0][0] = before + 1;
+        float before = state.Arrays[0][0];
+        clone.MutableArrays[0][0] = before + 1;
         clone.StepIndex = 7;
-        Assert.Equal(before, state.History[0][0]);
+        Assert.Equal(before, state.Arrays[0][0]);
         Assert.Equal(2, state.StepIndex);
     }
 
@@ -154,12 +154,12 @@ public class StateSerializationTests
     {
         var scheduler = SchedulerFactory.Create(SchedulerFactory.DpmSolverMultistep, Sd15, 10);
         var state = StateAfter(scheduler, 2, out float[] latent);
-        state.MutableHistory.Clear();
+        state.MutableArrays.Clear();
         Assert.Throws<InvalidOperationException>(() => scheduler.Step(state, new float[latent.Length], latent, default));
 
         var ddim = SchedulerFactory.Create(SchedulerFactory.Ddim, Sd15, 10);
         var ddimState = ddim.CreateState();
-        ddimState.MutableHistory.Add(new float[latent.Length]);
+        ddimState.MutableArrays.Add(new float[latent.Length]);
         Assert.Throws<InvalidOperationException>(() => ddim.Step(ddimState, new float[latent.Length], latent, default));
     }
 

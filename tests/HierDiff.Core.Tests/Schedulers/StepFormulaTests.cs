@@ -203,8 +203,8 @@ public class StepFormulaTests
             Assert.Equal(expected, sample[j], 1e-5);
         }
 
-        Assert.Single(state.History);
-        Assert.Equal(1, state.LowerOrderNums);
+        Assert.Single(state.Arrays);
+        Assert.Equal(1, DpmSolverMultistepScheduler.LowerOrderNums(state));
 
         // Second step: midpoint second order with D1 = (m0 - m1) / r0, r0 = h_prev / h.
         double[] x2 = sample.Select(v => (double)v).ToArray();
@@ -227,7 +227,7 @@ public class StepFormulaTests
         }
 
         Assert.True(first > 1e-4, "the second step must differ from a first-order step");
-        Assert.Equal(2, state.LowerOrderNums);
+        Assert.Equal(2, DpmSolverMultistepScheduler.LowerOrderNums(state));
     }
 
     [Theory]
