@@ -18,7 +18,7 @@ IHost host = new HostBuilder()
         services.AddSingleton<IRunStore>(sp => new BlobRunStore(sp.GetRequiredService<BlobServiceClient>()));
         services.AddSingleton(sp => new RunActivities(
             sp.GetRequiredService<IRunStore>(),
-            () => StableDiffusionModel.Shared(settings.ModelPath, settings.Device),
+            () => TextToImageModels.Shared(settings.ModelPath, settings.Device),
             settings.Pipeline));
         services.AddSingleton<RunStarter>();
     })

@@ -12,7 +12,7 @@ namespace HierDiff.Models;
 /// encoder, UNet and VAE decoder, with its scheduler config. Sessions are opened once per folder and device per
 /// process (<see cref="Shared"/>) and reused by every run.
 /// </summary>
-public sealed class StableDiffusionModel : IDisposable
+public sealed class StableDiffusionModel : ITextToImageModel, IDisposable
 {
     /// <summary>Every file an export must have, relative to its folder.</summary>
     public static readonly IReadOnlyList<string> RequiredFiles =
@@ -29,8 +29,6 @@ public sealed class StableDiffusionModel : IDisposable
     /// <summary>model_index.json's <c>_class_name</c> of the exports this type loads: diffusers' own, its ONNX
     /// pipeline's (diffusers' conversion script) and optimum's.</summary>
     public static readonly IReadOnlyList<string> SupportedPipelines = ["StableDiffusionPipeline", "OnnxStableDiffusionPipeline", "ORTStableDiffusionPipeline"];
-
-    private static readonly ConcurrentDictionary<(string, string), Lazy<StableDiffusionModel>> Cache = new();
 
     private StableDiffusionModel(string directory, OnnxDevice device)
     {
@@ -54,6 +52,7 @@ public sealed class StableDiffusionModel : IDisposable
 
         LatentChannels = UNet.LatentChannels;
         (LatentHeight, LatentWidth) = UNet.LatentSize(ReadSampleSize());
+        Fingerprint = ComputeFingerprint();
     }
 
     public string Directory { get; }
@@ -81,6 +80,22 @@ public sealed class StableDiffusionModel : IDisposable
 
     public int LatentLength => LatentChannels * LatentHeight * LatentWidth;
 
+    public LatentShape Latent => new(LatentChannels, LatentHeight, LatentWidth);
+
+    public string Fingerprint { get; }
+
+    string ITextToImageModel.Device => Device.ToString();
+
+    /// <summary>Clusters on CLIP's pooled output; conditions on the token-sequence hidden states (77 x 768 for SD 1.x).</summary>
+    public IReadOnlyList<PromptEncoding> Encode(IReadOnlyList<string> prompts) =>
+        TextEncoder.Encode(prompts).Select(e => new PromptEncoding(e.Pooled, e.HiddenStates, e.Tokens.TokenCount, e.Tokens.Truncated)).ToArray();
+
+    public float[] NegativeConditioning(string negativePrompt) => TextEncoder.Encode([negativePrompt])[0].HiddenStates;
+
+    public IModelDenoiser CreateDenoiser(float[] negative, double guidance) => new Pipelines.GuidedDenoiser(UNet, negative, guidance, LatentHeight, LatentWidth);
+
+    public IReadOnlyList<Images.RgbImage> Decode(IReadOnlyList<float[]> latents) => Vae.Decode(latents, LatentChannels, LatentHeight, LatentWidth);
+
     /// <summary>Opens an export folder, checking every file and every model's inputs and outputs.</summary>
     public static StableDiffusionModel Load(string directory, OnnxDevice device)
     {
@@ -101,21 +116,11 @@ public sealed class StableDiffusionModel : IDisposable
         return new StableDiffusionModel(full, device);
     }
 
-    /// <summary>The process-wide instance for a folder and device, loaded on first use.</summary>
-    public static StableDiffusionModel Shared(string directory, OnnxDevice device)
-    {
-        var key = (System.IO.Path.GetFullPath(directory), device.ToString());
-        Lazy<StableDiffusionModel> lazy = Cache.GetOrAdd(key, k => new Lazy<StableDiffusionModel>(() => Load(k.Item1, device)));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            Cache.TryRemove(new KeyValuePair<(string, string), Lazy<StableDiffusionModel>>(key, lazy));
-            throw;
-        }
-    }
+    /// <summary>The process-wide instance for a folder and device (<see cref="TextToImageModels.Shared"/>), which
+    /// must be a Stable Diffusion export.</summary>
+    public static StableDiffusionModel Shared(string directory, OnnxDevice device) =>
+        TextToImageModels.Shared(directory, device) as StableDiffusionModel
+            ?? throw new HierDiffInputException($"{directory}: not a Stable Diffusion 1.x/2.x export");
 
     public void Dispose()
     {
@@ -148,23 +153,7 @@ public sealed class StableDiffusionModel : IDisposable
     private void CheckPipelineClass()
     {
         string path = File("model_index.json");
-        string? className;
-        try
-        {
-            using JsonDocument doc = JsonDocument.Parse(System.IO.File.ReadAllBytes(path));
-            className = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("_class_name", out JsonElement name)
-                && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
-        }
-        catch (JsonException e)
-        {
-            throw new HierDiffInputException($"{path}: invalid JSON ({e.Message.Split('.')[0]})");
-        }
-
-        if (className is null)
-        {
-            throw new HierDiffInputException($"{path}: no \"_class_name\" string naming the diffusers pipeline; expected one of {string.Join(", ", SupportedPipelines)}");
-        }
-
+        string className = TextToImageModels.PipelineClass(path);
         if (!SupportedPipelines.Contains(className))
         {
             throw new HierDiffInputException($"{path}: the export is a {className}; HierDiff runs Stable Diffusion 1.x/2.x exports ({string.Join(", ", SupportedPipelines)})");
@@ -195,5 +184,29 @@ public sealed class StableDiffusionModel : IDisposable
         {
             throw new HierDiffInputException($"{path}: invalid JSON ({e.Message.Split('.')[0]})");
         }
+    }
+
+    /// <summary>The family, the configs and model_index.json as bytes, and each ONNX file's size: cheap to compute
+    /// for multi-GB exports, and different for any other export or a re-export.</summary>
+    private string ComputeFingerprint()
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes("stable-diffusion\n"));
+        foreach (string relative in new[] { "model_index.json", "scheduler/scheduler_config.json", "unet/config.json", "vae_decoder/config.json" })
+        {
+            string path = File(relative);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{relative}\n"));
+            if (System.IO.File.Exists(path))
+            {
+                hash.AppendData(System.IO.File.ReadAllBytes(path));
+            }
+        }
+
+        foreach (string onnx in System.IO.Directory.EnumerateFiles(Directory, "model.onnx*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{System.IO.Path.GetRelativePath(Directory, onnx)} {new FileInfo(onnx).Length}\n"));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 }

@@ -13,7 +13,7 @@ namespace HierDiff.Pipeline;
 /// <remarks>A cancelled <paramref name="cancellation"/> stops the run before its next activity (and the
 /// <paramref name="onDenoised"/> callback may throw to stop it between model calls).</remarks>
 public sealed class LocalPipeline(
-    IRunStore store, Func<StableDiffusionModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default)
+    IRunStore store, Func<ITextToImageModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default)
 {
     private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings()) { OnDenoised = onDenoised };
 

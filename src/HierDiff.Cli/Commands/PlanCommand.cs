@@ -48,7 +48,7 @@ public static class PlanCommand
             (EmbeddingMatrix matrix, string path) = ReadEmbeddings(parse.GetValue(embeddings), parse.GetValue(prompts), parse.GetValue(modelDir));
             options.Validate(matrix.Rows);
             Linkage tree = WardLinkage.FromEmbeddings(matrix);
-            double chosenTau = savingsTarget is double s ? TauSearch.SmallestTauForSavings(tree, k, s) : parse.GetValue(tau)!.Value;
+            double chosenTau = RunResolution.Tau(options, tree).Tau;
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k);
             if (parse.GetValue(json))
             {
@@ -78,8 +78,8 @@ public static class PlanCommand
         }
 
         PromptSet set = PromptFileReader.Read(prompts!.ToString());
-        StableDiffusionModel sd = StableDiffusionModel.Shared(model?.ToString() ?? BuiltInModel.Directory, OnnxDevice.Cpu);
-        return (StableDiffusionPipeline.PooledEmbeddings(sd.TextEncoder.Encode(set.Texts)), prompts.ToString());
+        ITextToImageModel sd = TextToImageModels.Shared(model?.ToString() ?? BuiltInModel.Directory, OnnxDevice.Cpu);
+        return (PromptEncoding.ClusterMatrix(sd.Encode(set.Texts), "the prompts' cluster embeddings"), prompts.ToString());
     }
 
     private static void WriteTable(HierarchicalPlan plan, string source, double? target)

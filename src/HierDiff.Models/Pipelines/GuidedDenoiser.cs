@@ -7,7 +7,7 @@ namespace HierDiff.Models.Pipelines;
 /// prompt's embedding and with its own, and the outputs combined as uncond + g (cond - uncond). A guided item counts
 /// as one denoiser call, as in the paper. With g &lt;= 1 the unconditional half is skipped, as diffusers does.
 /// </summary>
-public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guidance, int latentHeight, int latentWidth) : IDenoiser
+public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guidance, int latentHeight, int latentWidth) : IModelDenoiser
 {
     // Sized by the largest call so far; smaller calls use the front of the same arrays.
     private float[] _samples = [];

@@ -37,7 +37,7 @@ public sealed record PipelineSettings
 /// The work of a run, as activities: plain methods over a store and a model, hosted by Durable Functions in Azure
 /// and called directly on one machine. Every activity can run twice (Durable retries) and writes the same bytes.
 /// </summary>
-public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> model, PipelineSettings settings)
+public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model, PipelineSettings settings)
 {
     private const int CachedRuns = 8;
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
@@ -88,7 +88,13 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         var wall = Stopwatch.StartNew();
         RunData run = await ReadRunAsync(batch.RunId);
         RunPlanFile plan = run.Plan;
-        StableDiffusionModel sd = model();
+        ITextToImageModel sd = model();
+        if (sd.Fingerprint != plan.ModelFingerprint)
+        {
+            // A worker with another model would continue these latents into wrong images, with no error.
+            throw new InvalidOperationException($"run {batch.RunId} was planned with model {plan.Model} ({plan.ModelFingerprint}); this worker has {sd.Name} ({sd.Fingerprint})");
+        }
+
         GenerationOptions options = plan.Options;
         DiffusionScheduler scheduler = SchedulerFactory.Create(plan.Scheduler, sd.SchedulerConfig, options.Steps);
 
@@ -112,7 +118,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
             handOffs[batch.Source] = await handOffRead;
         }
 
-        var guided = new GuidedDenoiser(sd.UNet, run.Negative, options.Guidance, plan.LatentHeight, plan.LatentWidth);
+        IModelDenoiser guided = sd.CreateDenoiser(run.Negative, options.Guidance);
         var sampler = new PlanSampler(scheduler, guided, new PreparedConditioning(conditioning), options.Seed, options.MaxBatch) { OnBatchDone = OnDenoised };
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
 
@@ -126,7 +132,7 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         {
             // The last step: these latents are images. Prompts that share a final segment share its image.
             decodeClock.Start();
-            IReadOnlyList<RgbImage> images = sd.Vae.Decode(done.Select(d => d.Trajectory.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
+            IReadOnlyList<RgbImage> images = sd.Decode(done.Select(d => d.Trajectory.Latent).ToArray());
             decodeClock.Stop();
             await Task.WhenAll(done.SelectMany((d, i) => d.Segment.Members.Select(member =>
             {
@@ -220,13 +226,12 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
         options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
-        StableDiffusionModel sd = model();
-        string scheduler = options.Scheduler ?? SchedulerFactory.NameForClass(sd.SchedulerConfig.ClassName) ?? SchedulerFactory.Ddpm;
-        SchedulerFactory.Create(scheduler, sd.SchedulerConfig, options.Steps);
+        ITextToImageModel sd = model();
+        string scheduler = RunResolution.Scheduler(options, sd.SchedulerConfig);
 
         var clock = Stopwatch.StartNew();
-        IReadOnlyList<EncodedPrompt> encoded = sd.TextEncoder.Encode(set.Texts);
-        float[] negative = sd.TextEncoder.Encode([options.NegativePrompt])[0].HiddenStates;
+        IReadOnlyList<PromptEncoding> encoded = sd.Encode(set.Texts);
+        float[] negative = sd.NegativeConditioning(options.NegativePrompt);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
@@ -237,10 +242,8 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         long calls;
         if (options.Mode == GenerationMode.Hierarchical)
         {
-            Linkage tree = WardLinkage.FromEmbeddings(StableDiffusionPipeline.PooledEmbeddings(encoded));
-            (tau, tauFrom) = options.TargetSavings is double target
-                ? (TauSearch.SmallestTauForSavings(tree, options.Steps, target), TauFrom.TargetSavings)
-                : options.Tau is double given ? (given, TauFrom.Option) : (GenerationOptions.DefaultTau, TauFrom.Default);
+            Linkage tree = WardLinkage.FromEmbeddings(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"));
+            (tau, tauFrom) = RunResolution.Tau(options, tree);
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, options.Steps);
             segments = [.. plan.Segments];
             merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
@@ -253,16 +256,16 @@ public sealed class RunActivities(IRunStore store, Func<StableDiffusionModel> mo
         }
 
         double clusterSeconds = clock.Elapsed.TotalSeconds;
-        var mean = new MeanConditioning(encoded.Select(e => e.HiddenStates).ToArray());
+        var mean = new MeanConditioning(encoded.Select(e => e.Conditioning).ToArray());
         // One blob per segment: a thousand of them for a few hundred prompts, so written many at a time.
         await Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (s, cancel) =>
             await store.WriteAsync(Containers.Runs, RunBlobs.Conditioning(run, s.Node), FloatBlobs.ToBytes(mean.For(s.Members)), cancel));
 
         await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
         var file = new RunPlanFile(
-            run, blob, sd.Name, sd.Device.ToString(), options, tau, tauFrom, scheduler, sd.LatentChannels, sd.LatentHeight, sd.LatentWidth,
+            run, blob, sd.Name, sd.Fingerprint, sd.Device, options, tau, tauFrom, scheduler, sd.Latent.Channels, sd.Latent.Height, sd.Latent.Width,
             calls, (long)options.Steps * set.Count, encodeSeconds, clusterSeconds,
-            set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].Tokens.TokenCount, encoded[i].Tokens.Truncated)).ToArray(),
+            set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].TokenCount, encoded[i].Truncated)).ToArray(),
             merges,
             segments);
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());

@@ -12,15 +12,6 @@ public sealed record PlannedPrompt(int Index, string Text, int Tokens, bool Trun
 /// height <see cref="Score"/>, serving <see cref="Count"/> prompts (node ids as scipy's: prompts 0..N-1, then N..2N-2).</summary>
 public sealed record TreeMerge(int Node, int Left, int Right, double Score, int Count);
 
-/// <summary>How a run's tau was chosen.</summary>
-public static class TauFrom
-{
-    public const string Option = "tau";
-    public const string TargetSavings = "target_savings";
-    public const string Default = "default";
-    public const string Standard = "standard";
-}
-
 /// <summary>
 /// <c>runs/{run}/plan.json</c>, written once by PrepareRun: the options as resolved (tau and how it was chosen, the
 /// scheduler), the prompt tree (the linkage; none for standard generation), and every segment with its score.
@@ -31,6 +22,7 @@ public sealed record RunPlanFile(
     string RunId,
     string PromptsBlob,
     string Model,
+    string ModelFingerprint,
     string Device,
     GenerationOptions Options,
     double Tau,
