@@ -303,4 +303,53 @@ public sealed class LocalPipelineTests : IDisposable
 
         return [.. data];
     }
+
+    [Fact]
+    public async Task AnotherModelFamilyRunsThroughThePipelineUnchanged()
+    {
+        // A family whose denoiser takes four inputs, plugged in through the seam alone.
+        var family = new TwoTowerTestFamily();
+        var store = new LocalRunStore(Path.Combine(_root, "family"));
+        var pipeline = new LocalPipeline(store, () => family, new PipelineSettings { MaxSubtreeCalls = 0 });
+        await Upload(store, "p.txt", string.Join('\n', Prompts));
+
+        RunOutcome shared = await pipeline.RunAsync(new RunInput("shared", "p.txt", new GenerationOptions { Steps = 8, TargetSavings = 0.4 }));
+        RunOutcome alone = await pipeline.RunAsync(new RunInput("alone", "p.txt", new GenerationOptions { Steps = 8, Tau = 0 }));
+        RunOutcome standard = await pipeline.RunAsync(new RunInput("standard", "p.txt", new GenerationOptions { Steps = 8, Mode = GenerationMode.Standard }));
+
+        Assert.True(shared.Succeeded && alone.Succeeded && standard.Succeeded, shared.Error ?? alone.Error ?? standard.Error);
+        using JsonDocument manifest = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("shared")))!);
+        Assert.Equal("two-tower-test", manifest.RootElement.GetProperty("model").GetString());
+        Assert.Equal(4, manifest.RootElement.GetProperty("width").GetInt32());
+        Assert.True(manifest.RootElement.GetProperty("savings").GetDouble() >= 0.4);
+        RunPlanFile plan = RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Plan("shared")))!);
+        Assert.Equal(Prompts.Length - 1, plan.Tree.Count);
+        Assert.Contains(plan.Segments, s => s.Start > 0);
+
+        // The invariants hold for it as for Stable Diffusion: tau = 0 is standard generation, bit for bit, and
+        // sharing changes the images of prompts that shared steps.
+        byte[][] alonePngs = await Images(store, "alone", Prompts.Length);
+        byte[][] standardPngs = await Images(store, "standard", Prompts.Length);
+        byte[][] sharedPngs = await Images(store, "shared", Prompts.Length);
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.Equal(Pixels(standardPngs[i]), Pixels(alonePngs[i]));
+        }
+
+        Assert.Contains(Enumerable.Range(0, Prompts.Length), i => !Pixels(sharedPngs[i]).SequenceEqual(Pixels(standardPngs[i])));
+    }
+
+    [Fact]
+    public async Task ASegmentOnAWorkerWithAnotherModelFailsInsteadOfContinuingWithIt()
+    {
+        var store = new LocalRunStore(Path.Combine(_root, "mixed"));
+        await Upload(store, "p.txt", string.Join('\n', Prompts));
+        PreparedRun prepared = await new RunActivities(store, () => _model, new PipelineSettings()).PrepareAsync(
+            new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));
+        SegmentSpec first = prepared.Segments.First(s => s.Source == -1);
+
+        var other = new RunActivities(store, () => new TwoTowerTestFamily(), new PipelineSettings());
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => other.RunSegmentsAsync(new SegmentBatch("r", -1, first.Start, first.End, [first.Node])));
+        Assert.Contains("was planned with model model", e.Message);
+    }
 }
