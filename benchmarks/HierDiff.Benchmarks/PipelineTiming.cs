@@ -3,6 +3,10 @@ using HierDiff.Core.Prompts;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
 using HierDiff.TestModels;
 
 namespace HierDiff.Benchmarks;
@@ -21,7 +25,6 @@ public static class PipelineTiming
             // A fixture whose UNet (a 384-channel hidden layer on 32 x 32 latents) is the cost of a step, as in real models.
             TinyStableDiffusion.Write(dir, new TinyModelOptions { HiddenSize = 768, LatentSize = 32, UNetWidth = 384 });
             using var model = StableDiffusionModel.Load(dir, OnnxDevice.Cpu);
-            var pipeline = new StableDiffusionPipeline(model);
             IReadOnlyList<string> prompts = PromptFileReader.Read(Path.Combine(AppContext.BaseDirectory, "style_variations.txt")).Texts;
             var baseOptions = new GenerationOptions { Steps = steps };
             (string Name, GenerationOptions Options)[] runs =
@@ -32,16 +35,16 @@ public static class PipelineTiming
                 ("hierarchical, 75 % target", baseOptions with { TargetSavings = 0.75 }),
             ];
 
-            pipeline.Generate(prompts.Take(4).ToArray(), baseOptions with { Steps = 2 }); // warm-up
+            Generate(model, dir, prompts.Take(4).ToArray(), baseOptions with { Steps = 2 }); // warm-up
             var wall = new Dictionary<string, List<double>>();
             var calls = new Dictionary<string, long>();
-            var phases = new Dictionary<string, GenerationTimings>();
+            var phases = new Dictionary<string, ManifestTimings>();
             for (int round = 0; round < rounds; round++)
             {
                 foreach ((string name, GenerationOptions options) in runs)
                 {
                     var clock = Stopwatch.StartNew();
-                    GenerationResult result = pipeline.Generate(prompts, options);
+                    GenerationManifest result = Generate(model, dir, prompts, options);
                     (wall.TryGetValue(name, out List<double>? list) ? list : wall[name] = []).Add(clock.Elapsed.TotalSeconds);
                     calls[name] = result.DenoiserCalls;
                     phases[name] = result.Timings;
@@ -56,14 +59,31 @@ public static class PipelineTiming
             foreach ((string name, _) in runs)
             {
                 double w = wall[name].Min();
-                GenerationTimings t = phases[name];
+                ManifestTimings t = phases[name];
                 Console.WriteLine($"| {name} | {calls[name]:N0} | {(double)calls[name] / standardCalls:0.000} | {w:0.00} | {w / standardWall:0.000} | " +
-                    $"{t.EncodeSeconds:0.00} | {t.ClusterSeconds:0.00} | {t.DenoiseSeconds:0.00} | {t.DecodeSeconds:0.00} |");
+                    $"{t.Encode:0.00} | {t.Cluster:0.00} | {t.Denoise:0.00} | {t.Decode:0.00} |");
             }
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>One run through the pipeline in this process, over a fresh local store (as hierdiff generate runs it).</summary>
+    private static GenerationManifest Generate(StableDiffusionModel model, string dir, IReadOnlyList<string> prompts, GenerationOptions options)
+    {
+        var store = new LocalRunStore(Path.Combine(dir, "store-" + Guid.NewGuid().ToString("N")));
+        store.WriteAsync(Containers.Prompts, "p.txt", System.Text.Encoding.UTF8.GetBytes(string.Join('\n', prompts))).GetAwaiter().GetResult();
+        RunOutcome outcome = new LocalPipeline(store, () => model, new PipelineSettings { Limits = new PromptFileLimits { MaxPrompts = 100_000 } })
+            .RunAsync(new RunInput("run", "p.txt", options)).GetAwaiter().GetResult();
+        if (!outcome.Succeeded)
+        {
+            throw new InvalidOperationException(outcome.Error);
+        }
+
+        GenerationManifest manifest = GenerationManifest.Parse(store.ReadAsync(Containers.Runs, RunBlobs.Manifest("run")).GetAwaiter().GetResult()!);
+        Directory.Delete(store.Root, recursive: true);
+        return manifest;
     }
 }

@@ -13,7 +13,7 @@ public class BuiltInModelTests
 
     private static double[][] Pooled(IReadOnlyList<string> prompts)
     {
-        EmbeddingMatrix m = StableDiffusionPipeline.PooledEmbeddings(Model.TextEncoder.Encode(prompts));
+        EmbeddingMatrix m = PromptEncoding.ClusterMatrix(Model.Encode(prompts), "the prompts' cluster embeddings");
         return Enumerable.Range(0, m.Rows).Select(r => m.Row(r).ToArray()).ToArray();
     }
 

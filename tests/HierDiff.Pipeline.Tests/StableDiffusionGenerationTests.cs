@@ -1,0 +1,103 @@
+using System.Text;
+using System.Text.Json;
+using HierDiff.Models;
+using HierDiff.Models.Onnx;
+using HierDiff.Models.Pipelines;
+using HierDiff.Models.Tests.Images;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+using HierDiff.TestModels;
+
+namespace HierDiff.Pipeline.Tests;
+
+/// <summary>Stable Diffusion generation through the pipeline, on tiny random models in the real export layout,
+/// through real ONNX Runtime sessions: every export variant, batching, guidance and sharing.</summary>
+public sealed class StableDiffusionGenerationTests : IDisposable
+{
+    private static readonly string[] Prompts =
+    [
+        "a red circle on a blue background",
+        "a red circle on a blue background, striped",
+        "a red circle on a blue background, dotted",
+        "a green square on a white background",
+        "a green square on a white background, checkered",
+        "a yellow triangle on a black background",
+    ];
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-sd-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private StableDiffusionModel Model(TinyModelOptions? options = null) =>
+        StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model-" + Guid.NewGuid().ToString("N")), options), OnnxDevice.Cpu);
+
+    /// <summary>One run through the pipeline: its images (decoded) and its manifest.</summary>
+    private async Task<(PngReader.Png[] Images, JsonElement Manifest)> Generate(StableDiffusionModel model, string[] prompts, GenerationOptions options)
+    {
+        var store = new LocalRunStore(Path.Combine(_root, "store-" + Guid.NewGuid().ToString("N")));
+        await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', prompts)));
+        RunOutcome outcome = await new LocalPipeline(store, () => model).RunAsync(new RunInput("run", "p.txt", options));
+        Assert.True(outcome.Succeeded, outcome.Error);
+        var images = new PngReader.Png[prompts.Length];
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            images[i] = PngReader.Read((await store.ReadAsync(Containers.Images, RunBlobs.Image("run", i, prompts.Length)))!);
+        }
+
+        using JsonDocument manifest = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("run")))!);
+        return (images, manifest.RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task SharingStepsSavesCallsAndChangesImagesOnlyWhereClustersShare()
+    {
+        using StableDiffusionModel model = Model();
+        var options = new GenerationOptions { Steps = 10 };
+        var shared = await Generate(model, Prompts, options with { TargetSavings = 0.5 });
+        var standard = await Generate(model, Prompts, options with { Mode = GenerationMode.Standard });
+
+        Assert.True(shared.Manifest.GetProperty("savings").GetDouble() >= 0.5);
+        Assert.Equal(60, shared.Manifest.GetProperty("standard_denoiser_calls").GetInt64());
+        Assert.Contains(Enumerable.Range(0, Prompts.Length), i => !shared.Images[i].Rgb.SequenceEqual(standard.Images[i].Rgb));
+        Assert.All(shared.Images, image => Assert.Equal((64, 64), (image.Width, image.Height)));
+    }
+
+    [Fact]
+    public async Task MaxBatchChangesNoPixelByMoreThanOneLevel()
+    {
+        using StableDiffusionModel model = Model();
+        var options = new GenerationOptions { Steps = 8, TargetSavings = 0.4 };
+        var one = await Generate(model, Prompts, options with { MaxBatch = 1 });
+        var many = await Generate(model, Prompts, options with { MaxBatch = 32 });
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.True(one.Images[i].Rgb.Zip(many.Images[i].Rgb).All(p => Math.Abs(p.First - p.Second) <= 1), $"prompt {i} differs by more than 1/255");
+        }
+    }
+
+    [Theory]
+    [InlineData(TimestepKind.Int64Batch, false, false, false)]
+    [InlineData(TimestepKind.Float32Batch, false, true, false)]
+    [InlineData(TimestepKind.Float32Scalar, false, false, true)]
+    [InlineData(TimestepKind.Float32Batch, true, false, false)]
+    [InlineData(TimestepKind.Float32Scalar, true, true, true)]
+    public async Task EveryExportVariantGenerates(TimestepKind timestep, bool fp16, bool int64Ids, bool externalData)
+    {
+        using StableDiffusionModel model = Model(new TinyModelOptions { Timestep = timestep, Float16 = fp16, InputIdsInt64 = int64Ids, UNetExternalData = externalData });
+        var result = await Generate(model, Prompts[..3], new GenerationOptions { Steps = 4, Tau = 1000 });
+        Assert.Equal(4 - 1 + 3, result.Manifest.GetProperty("denoiser_calls").GetInt64());
+        Assert.All(result.Images, image => Assert.Equal(64 * 64 * 3, image.Rgb.Length));
+    }
+
+    [Fact]
+    public async Task GuidanceAndTheNegativePromptChangeTheImage()
+    {
+        using StableDiffusionModel model = Model();
+        var options = new GenerationOptions { Steps = 6, Mode = GenerationMode.Standard };
+        byte[] plain = (await Generate(model, Prompts[..1], options)).Images[0].Rgb;
+        Assert.NotEqual(plain, (await Generate(model, Prompts[..1], options with { Guidance = 1 })).Images[0].Rgb);
+        Assert.NotEqual(plain, (await Generate(model, Prompts[..1], options with { NegativePrompt = "blurry" })).Images[0].Rgb);
+        Assert.Equal(plain, (await Generate(model, Prompts[..1], options)).Images[0].Rgb);
+    }
+}
