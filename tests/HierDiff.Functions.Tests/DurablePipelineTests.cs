@@ -70,7 +70,18 @@ public sealed class DurablePipelineTests : IAsyncLifetime
             }
 
             return run(batch);
-        }, QuickRetry));
+        }, QuickRetry), new DurableTaskTestHostOptions { Port = FreePort() });
+    }
+
+    /// <summary>A port nothing listens on now. The test host's own choice is random in 30000-40000, which overlaps
+    /// Linux's ephemeral ports, so it sometimes lands on one in use.</summary>
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 
     private async Task<string> Upload(string name, string text)
