@@ -5,7 +5,7 @@ using HierDiff.Core;
 namespace HierDiff.Cli;
 
 /// <summary>The <c>hierdiff</c> command line: one subcommand per file under Commands/.</summary>
-public static class HierDiffCli
+internal static class HierDiffCli
 {
     /// <summary>Exit code for bad input or bad options: the message is one line on stderr.</summary>
     public const int InputError = 2;

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff compare</c>: two runs of the same prompts, image by image: wins, ties and losses of the first.</summary>
-public static class CompareCommand
+internal static class CompareCommand
 {
     public static Command Create()
     {

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff eval</c>: scores a generated run of shapes-world prompts from its pixels, writing scores.json.</summary>
-public static class EvalCommand
+internal static class EvalCommand
 {
     public static Command Create()
     {

@@ -2,27 +2,22 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Azure.Storage.Blobs;
-using HierDiff.Cli.Report;
 using HierDiff.Core;
-using HierDiff.Core.Clustering;
-using HierDiff.Core.Planning;
 using HierDiff.Core.Prompts;
 using HierDiff.Core.Schedulers;
 using HierDiff.Models;
-using HierDiff.Models.Images;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
+using HierDiff.Pipeline.RunFolders;
 using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff generate</c>: a prompt file in, a folder of PNG images and a manifest out.</summary>
-public static class GenerateCommand
+internal static class GenerateCommand
 {
     public static Command Create()
     {
@@ -89,9 +84,9 @@ public static class GenerateCommand
             using var interrupt = new Interruption();
             try
             {
-                GenerationManifest manifest = Run(
+                GenerationManifest manifest = RunExport.Run(
                     parse.GetValue(prompts)!.ToString(), outPath, options, model, parse.GetValue(overwrite), parse.GetValue(storage), parse.GetValue(keepNodes),
-                    progress: true, settings, modelPath, interrupt.Token);
+                    ShowProgress, settings, modelPath, interrupt.Token);
                 WriteSummary(manifest, outPath, clock.Elapsed.TotalSeconds);
                 return 0;
             }
@@ -104,65 +99,8 @@ public static class GenerateCommand
         return command;
     }
 
-    /// <summary>
-    /// One run, as `generate` makes it: the pipeline's orchestration in this process over a store (a local folder
-    /// by default), then the images, manifest.json and plan.json moved into <paramref name="outPath"/> at once.
-    /// </summary>
-    public static GenerationManifest Run(
-        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes, bool progress,
-        PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
-    {
-        settings ??= new PipelineSettings();
-        byte[] promptBytes = PromptFileReader.ReadBytes(promptPath, settings.Limits);
-        PromptSet set = PromptFileReader.Parse(promptBytes, promptPath, settings.Limits);
-        options.Validate(set.Count, settings.Limits.MaxPromptLength);
-        BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
-        using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
-        IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
-
-        // The same orchestration and activities as the Functions app, hosted in this process.
-        string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
-        // The file was read and checked above under its own name; in the store any name would do, so one that is always safe.
-        string blob = $"{runId}/prompts{Path.GetExtension(promptPath).ToLowerInvariant()}";
-        store.WriteAsync(Containers.Prompts, blob, promptBytes).GetAwaiter().GetResult();
-        var input = new RunInput(runId, blob, options);
-        RunOutcome outcome = progress
-            ? RunWithProgress(store, model, settings, input, (long)options.Steps * set.Count, cancellation)
-            : new LocalPipeline(store, () => model, settings, _ => cancellation.ThrowIfCancellationRequested(), cancellation).RunAsync(input).GetAwaiter().GetResult();
-        if (!outcome.Succeeded)
-        {
-            throw new HierDiffInputException(outcome.Error ?? "the run failed");
-        }
-
-        byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
-        var manifest = GenerationManifest.Parse(manifestBytes);
-        for (int i = 0; i < set.Count; i++)
-        {
-            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
-        }
-
-        cancellation.ThrowIfCancellationRequested();
-        folder.WriteFile("manifest.json", manifestBytes);
-        // The run's plan as PrepareRun wrote it, tree included: report draws it.
-        byte[] planBytes = Read(store, Containers.Runs, RunBlobs.Plan(runId));
-        folder.WriteFile(RunPlanFile.FileName, planBytes);
-        RunPlanFile plan = RunPlanFile.Parse(planBytes);
-        if (keepNodes)
-        {
-            WriteNodeImages(store, model, plan, folder);
-        }
-
-        if (connection is null)
-        {
-            Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
-        }
-
-        cancellation.ThrowIfCancellationRequested();
-        folder.Commit();
-        return manifest;
-    }
-
-    private static RunOutcome RunWithProgress(IRunStore store, StableDiffusionModel model, PipelineSettings settings, RunInput input, long standardCalls, CancellationToken cancellation)
+    /// <summary>The progress bar of a run: denoiser calls up to standard generation's; what sharing saves ends it early.</summary>
+    private static RunOutcome ShowProgress(long standardCalls, Func<Action<long>, RunOutcome> run)
     {
         RunOutcome? outcome = null;
         AnsiConsole.Progress()
@@ -170,42 +108,13 @@ public static class GenerateCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
             .Start(context =>
             {
-                // The bar counts denoiser calls up to standard generation's; what sharing saves ends it early.
                 ProgressTask task = context.AddTask("denoising", maxValue: standardCalls);
                 long done = 0;
-                var pipeline = new LocalPipeline(store, () => model, settings, items =>
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    task.Value = Interlocked.Add(ref done, items);
-                }, cancellation);
-                outcome = pipeline.RunAsync(input).GetAwaiter().GetResult();
+                outcome = run(items => task.Value = Interlocked.Add(ref done, items));
                 task.Value = task.MaxValue;
             });
         return outcome!;
     }
-
-    /// <summary>Decodes the latent each shared segment handed to its children through the store: what the cluster
-    /// looks like when it splits. Segments whose subtree ran in memory, in one activity, left no latent to decode.</summary>
-    private static void WriteNodeImages(IRunStore store, StableDiffusionModel model, RunPlanFile plan, OutputFolder folder)
-    {
-        var kept = new List<(int Node, float[] Latent)>();
-        foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
-        {
-            if (store.ReadAsync(Containers.Runs, RunBlobs.Trajectory(plan.RunId, s.Node)).GetAwaiter().GetResult() is byte[] bytes)
-            {
-                kept.Add((s.Node, Trajectory.FromBytes(bytes).Latent));
-            }
-        }
-
-        IReadOnlyList<RgbImage> images = model.Vae.Decode(kept.Select(k => k.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
-        for (int i = 0; i < kept.Count; i++)
-        {
-            folder.WriteFile(RunReport.NodeImage(kept[i].Node), PngEncoder.Encode(images[i]));
-        }
-    }
-
-    private static byte[] Read(IRunStore store, string container, string name) =>
-        store.ReadAsync(container, name).GetAwaiter().GetResult() ?? throw new InvalidOperationException($"{container}/{name} is missing");
 
     private static void WriteSummary(GenerationManifest m, string outPath, double totalSeconds)
     {

@@ -14,7 +14,7 @@ using Spectre.Console;
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff plan</c>: the tree, the step plan and the savings for a prompt set's embeddings.</summary>
-public static class PlanCommand
+internal static class PlanCommand
 {
     public static Command Create()
     {

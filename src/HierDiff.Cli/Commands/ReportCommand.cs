@@ -1,10 +1,10 @@
 using System.CommandLine;
-using HierDiff.Cli.Report;
+using HierDiff.Report;
 
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff report</c>: one self-contained HTML page about a run folder.</summary>
-public static class ReportCommand
+internal static class ReportCommand
 {
     public static Command Create()
     {

@@ -7,7 +7,7 @@ using HierDiff.Models.Tokenization;
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff tokenize</c>: each prompt's CLIP token ids, one JSON line a prompt.</summary>
-public static class TokenizeCommand
+internal static class TokenizeCommand
 {
     public static Command Create()
     {

@@ -1,11 +1,12 @@
 using System.CommandLine;
 using HierDiff.Core;
+using HierDiff.Pipeline.RunFolders;
 using HierDiff.ShapesWorld.World;
 
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff world</c>: images and prompts from the built-in model's world of shapes (training data).</summary>
-public static class WorldCommand
+internal static class WorldCommand
 {
     public static Command Create()
     {
@@ -22,11 +23,17 @@ public static class WorldCommand
                 throw new HierDiffInputException($"--count must be at least 1, not {n}");
             }
 
-            using OutputFolder folder = OutputFolder.Open(OutputKind.World, parse.GetValue(output)!.ToString(), parse.GetValue(overwrite));
+            using OutputFolder folder = OutputFolder.Open(WorldOutput, parse.GetValue(output)!.ToString(), parse.GetValue(overwrite));
             WorldDataset.Write(folder.Staging, n, parse.GetValue(seed));
             folder.Commit();
             return 0;
         });
         return command;
     }
+
+    /// <summary>What this command writes, so that --overwrite replaces only that.</summary>
+    private static OutputKind WorldOutput { get; } = new("a previous output of hierdiff world", folder =>
+        Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal)
+            .FirstOrDefault(name => name is not ("images.npy" or "prompts.txt" or "labels.jsonl") || new FileInfo(Path.Combine(folder, name!)).LinkTarget is not null) is string other
+            ? $"'{other}'" : null);
 }

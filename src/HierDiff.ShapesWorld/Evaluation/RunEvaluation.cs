@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using HierDiff.Core;
 using HierDiff.Core.Runs;
@@ -66,8 +65,6 @@ public static class RunEvaluation
 
     /// <summary>Diversity is measured over at most this many images (the first ones).</summary>
     public const int DiversityImages = 100;
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Scores the run in <paramref name="runDirectory"/> and writes its <c>scores.json</c>.</summary>
     public static RunScores Evaluate(string runDirectory) => Evaluate(RunManifest.Read(RunFolder.Open(runDirectory)));
@@ -214,7 +211,7 @@ public static class RunEvaluation
             a.Mode,
             b.Mode,
             path);
-        byte[] json = ComparisonJson(comparison);
+        byte[] json = ComparisonJson.Write(comparison);
         if (outPath is null)
         {
             a.Folder.Write(CompareFile, json);
@@ -259,30 +256,28 @@ public static class RunEvaluation
         }
     }
 
-    private static byte[] ComparisonJson(RunComparison c)
+    /// <summary>compare.json: the comparison's fields in this order, with the tie threshold after the win percent.</summary>
+    private sealed record ComparisonJson(
+        string RunA,
+        string RunB,
+        int Prompts,
+        int Wins,
+        int Ties,
+        int Losses,
+        double WinPercent,
+        double TieThreshold,
+        double MeanScoreA,
+        double MeanScoreB,
+        double MeanScoreDifference,
+        double? SavingsA,
+        double? SavingsB,
+        string? ModeA,
+        string? ModeB)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, WriterOptions))
-        {
-            w.WriteStartObject();
-            w.WriteString("run_a", c.RunA);
-            w.WriteString("run_b", c.RunB);
-            w.WriteNumber("prompts", c.Prompts);
-            w.WriteNumber("wins", c.Wins);
-            w.WriteNumber("ties", c.Ties);
-            w.WriteNumber("losses", c.Losses);
-            w.WriteNumber("win_percent", c.WinPercent);
-            w.WriteNumber("tie_threshold", TieThreshold);
-            w.WriteNumber("mean_score_a", c.MeanScoreA);
-            w.WriteNumber("mean_score_b", c.MeanScoreB);
-            w.WriteNumber("mean_score_difference", c.MeanScoreDifference);
-            RunScoresFile.WriteOptional(w, "savings_a", c.SavingsA);
-            RunScoresFile.WriteOptional(w, "savings_b", c.SavingsB);
-            RunScoresFile.WriteOptional(w, "mode_a", c.ModeA);
-            RunScoresFile.WriteOptional(w, "mode_b", c.ModeB);
-            w.WriteEndObject();
-        }
-
-        return stream.ToArray();
+        public static byte[] Write(RunComparison c) => JsonSerializer.SerializeToUtf8Bytes(
+            new ComparisonJson(
+                c.RunA, c.RunB, c.Prompts, c.Wins, c.Ties, c.Losses, c.WinPercent, RunEvaluation.TieThreshold, c.MeanScoreA, c.MeanScoreB, c.MeanScoreDifference,
+                c.SavingsA, c.SavingsB, c.ModeA, c.ModeB),
+            RunScoresFile.Json);
     }
 }

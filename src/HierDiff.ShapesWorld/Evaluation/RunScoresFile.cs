@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using HierDiff.Core.Runs;
 using HierDiff.ShapesWorld.World;
 
@@ -16,8 +17,6 @@ public sealed record SavedScores(IReadOnlyList<double> Scores, double MeanScore,
 public static class RunScoresFile
 {
     public const string FileName = "scores.json";
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The saved scores of the run, or null where it has no scores.json.</summary>
     public static SavedScores? Read(RunManifest manifest)
@@ -58,88 +57,94 @@ public static class RunScoresFile
         return new SavedScores(scores.Select(s => s!.Value).ToArray(), root.Property("mean_score").Double(), root.OptionalProperty("diversity")?.Double());
     }
 
-    public static void Write(RunFolder folder, RunScores scores)
+    public static void Write(RunFolder folder, RunScores scores) =>
+        folder.Write(FileName, JsonSerializer.SerializeToUtf8Bytes(ScoresJson.From(scores), Json));
+
+    /// <summary>How scores.json and compare.json are written: snake_case names in the records' order, indented,
+    /// text as it is (no \u escapes for quotes or non-ASCII), a null written as null unless the record says otherwise.</summary>
+    internal static readonly JsonSerializerOptions Json = new()
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, WriterOptions))
-        {
-            w.WriteStartObject();
-            WriteOptional(w, "mode", scores.Mode);
-            WriteOptional(w, "savings", scores.Savings);
-            if (scores.DenoiserCalls is long calls)
-            {
-                w.WriteNumber("denoiser_calls", calls);
-            }
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
-            w.WriteNumber("mean_score", scores.MeanScore);
-            w.WriteStartObject("attribute_means");
-            foreach (string name in ImageEvaluator.AttributeNames)
-            {
-                if (scores.AttributeMeans.TryGetValue(name, out double mean))
-                {
-                    w.WriteNumber(name, mean);
-                }
-            }
-
-            w.WriteEndObject();
-            WriteOptional(w, "diversity", scores.Diversity);
-            w.WriteNumber("diversity_images", Math.Min(scores.Images.Count, RunEvaluation.DiversityImages));
-            w.WriteStartArray("images");
-            foreach (ImageEvaluation image in scores.Images)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("index", image.Index);
-                w.WriteString("prompt", image.Prompt);
-                w.WriteString("image", image.Image);
-                w.WriteNumber("score", image.Score);
-                foreach (string name in ImageEvaluator.AttributeNames)
-                {
-                    if (image.Attributes.TryGetValue(name, out double value))
-                    {
-                        w.WriteNumber(name, value);
-                    }
-                }
-
-                w.WriteBoolean("shape_found", image.ShapeFound);
-                w.WriteStartObject("read");
-                w.WriteString(ImageEvaluator.ShapeColourName, Palette.Name(image.Read.ShapeColour));
-                w.WriteString(ImageEvaluator.BackgroundName, Palette.Name(image.Read.Background));
-                w.WriteString(ImageEvaluator.KindName, PromptWriter.Name(image.Read.Kind));
-                w.WriteString(ImageEvaluator.SizeName, PromptWriter.Name(image.Read.Size));
-                w.WriteString(ImageEvaluator.PositionName, PromptWriter.Name(image.Read.Position));
-                w.WriteString(ImageEvaluator.PatternName, PromptWriter.Name(image.Read.Pattern));
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        folder.Write(FileName, stream.ToArray());
+    /// <summary>scores.json: the manifest's mode, savings and calls (calls left out where it has none), the means,
+    /// the diversity and every image.</summary>
+    private sealed record ScoresJson(
+        string? Mode,
+        double? Savings,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? DenoiserCalls,
+        double MeanScore,
+        AttributesJson AttributeMeans,
+        double? Diversity,
+        int DiversityImages,
+        IReadOnlyList<ImageJson> Images)
+    {
+        public static ScoresJson From(RunScores s) => new(
+            s.Mode,
+            s.Savings,
+            s.DenoiserCalls,
+            s.MeanScore,
+            AttributesJson.From(s.AttributeMeans),
+            s.Diversity,
+            Math.Min(s.Images.Count, RunEvaluation.DiversityImages),
+            s.Images.Select(ImageJson.From).ToArray());
     }
 
-    internal static void WriteOptional(Utf8JsonWriter w, string name, double? value)
+    /// <summary>One score per attribute (<see cref="ImageEvaluator.AttributeNames"/>, in that order), only those there are.</summary>
+    private sealed record AttributesJson(
+        [property: JsonPropertyName(ImageEvaluator.ShapeColourName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? ShapeColour,
+        [property: JsonPropertyName(ImageEvaluator.BackgroundName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Background,
+        [property: JsonPropertyName(ImageEvaluator.KindName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Kind,
+        [property: JsonPropertyName(ImageEvaluator.SizeName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Size,
+        [property: JsonPropertyName(ImageEvaluator.PositionName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Position,
+        [property: JsonPropertyName(ImageEvaluator.PatternName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Pattern)
     {
-        if (value is double v)
+        public static AttributesJson From(IReadOnlyDictionary<string, double> a) => new(
+            Get(a, ImageEvaluator.ShapeColourName),
+            Get(a, ImageEvaluator.BackgroundName),
+            Get(a, ImageEvaluator.KindName),
+            Get(a, ImageEvaluator.SizeName),
+            Get(a, ImageEvaluator.PositionName),
+            Get(a, ImageEvaluator.PatternName));
+
+        private static double? Get(IReadOnlyDictionary<string, double> a, string name) => a.TryGetValue(name, out double v) ? v : null;
+    }
+
+    /// <summary>One image: its prompt and file, its score, then its attribute scores as fields of their own (those
+    /// its prompt names), whether a shape was found, and the scene read from its pixels.</summary>
+    private sealed record ImageJson(
+        int Index,
+        string Prompt,
+        string Image,
+        double Score,
+        [property: JsonPropertyName(ImageEvaluator.ShapeColourName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? ShapeColour,
+        [property: JsonPropertyName(ImageEvaluator.BackgroundName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Background,
+        [property: JsonPropertyName(ImageEvaluator.KindName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Kind,
+        [property: JsonPropertyName(ImageEvaluator.SizeName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Size,
+        [property: JsonPropertyName(ImageEvaluator.PositionName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Position,
+        [property: JsonPropertyName(ImageEvaluator.PatternName), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Pattern,
+        bool ShapeFound,
+        SceneJson Read)
+    {
+        public static ImageJson From(ImageEvaluation i)
         {
-            w.WriteNumber(name, v);
-        }
-        else
-        {
-            w.WriteNull(name);
+            AttributesJson a = AttributesJson.From(i.Attributes);
+            return new(i.Index, i.Prompt, i.Image, i.Score, a.ShapeColour, a.Background, a.Kind, a.Size, a.Position, a.Pattern, i.ShapeFound, SceneJson.From(i.Read));
         }
     }
 
-    internal static void WriteOptional(Utf8JsonWriter w, string name, string? value)
+    /// <summary>The scene read from an image, each attribute by its name in prompts.</summary>
+    private sealed record SceneJson(
+        [property: JsonPropertyName(ImageEvaluator.ShapeColourName)] string ShapeColour,
+        [property: JsonPropertyName(ImageEvaluator.BackgroundName)] string Background,
+        [property: JsonPropertyName(ImageEvaluator.KindName)] string Kind,
+        [property: JsonPropertyName(ImageEvaluator.SizeName)] string Size,
+        [property: JsonPropertyName(ImageEvaluator.PositionName)] string Position,
+        [property: JsonPropertyName(ImageEvaluator.PatternName)] string Pattern)
     {
-        if (value is null)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
+        public static SceneJson From(Scene r) => new(
+            Palette.Name(r.ShapeColour), Palette.Name(r.Background), PromptWriter.Name(r.Kind), PromptWriter.Name(r.Size), PromptWriter.Name(r.Position), PromptWriter.Name(r.Pattern));
     }
 }

@@ -1,4 +1,4 @@
-namespace HierDiff.Cli.Report;
+namespace HierDiff.Report;
 
 /// <summary>The report page's one stylesheet and one script, inline so the page needs nothing else.</summary>
 internal static class ReportAssets

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using HierDiff.Core;
 
-namespace HierDiff.Cli;
+namespace HierDiff.Pipeline.RunFolders;
 
 /// <summary>
 /// A run's output folder, written all or nothing. Files go to a hidden staging folder beside the target, which
@@ -10,7 +10,7 @@ namespace HierDiff.Cli;
 /// (see <see cref="PreviousRun"/>) and takes a lock beside the target, so a second run into the same folder is
 /// refused at its start. What an interrupted run left beside the target is removed by the next run there.
 /// </summary>
-internal sealed class OutputFolder : IDisposable
+public sealed class OutputFolder : IDisposable
 {
     private readonly OutputKind _kind;
     private readonly string _target;
@@ -289,12 +289,7 @@ internal sealed class OutputFolder : IDisposable
 
 /// <summary>What an output folder holds when a command made it: <paramref name="ForeignEntry"/> names the first thing
 /// in a folder that the command did not write (null: the folder is a previous output, which --overwrite may replace).</summary>
-internal sealed record OutputKind(string Name, Func<string, string?> ForeignEntry)
+public sealed record OutputKind(string Name, Func<string, string?> ForeignEntry)
 {
     public static OutputKind Run { get; } = new("a previous HierDiff run", PreviousRun.ForeignEntry);
-
-    public static OutputKind World { get; } = new("a previous output of hierdiff world", folder =>
-        Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal)
-            .FirstOrDefault(name => name is not ("images.npy" or "prompts.txt" or "labels.jsonl") || new FileInfo(Path.Combine(folder, name!)).LinkTarget is not null) is string other
-            ? $"'{other}'" : null);
 }

@@ -3,7 +3,7 @@ using Azure.Core;
 using Azure.Storage.Blobs;
 using HierDiff.Core;
 
-namespace HierDiff.Cli;
+namespace HierDiff.Pipeline.RunFolders;
 
 /// <summary>The blob storage account of <c>--storage</c>, checked before any work: a connection string that does
 /// not parse, or an account that cannot be reached or refuses the key, is a one-line error naming the option.</summary>

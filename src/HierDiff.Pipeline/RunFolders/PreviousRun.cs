@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace HierDiff.Cli;
+namespace HierDiff.Pipeline.RunFolders;
 
 /// <summary>
 /// Recognises a folder that holds a previous HierDiff run and nothing of the user's: a manifest.json as generate

@@ -4,7 +4,7 @@ using HierDiff.Core.Planning;
 using HierDiff.Core.Runs;
 using HierDiff.Pipeline.Activities;
 
-namespace HierDiff.Cli.Report;
+namespace HierDiff.Report;
 
 /// <summary>
 /// What <c>hierdiff report</c> draws of a run's <c>plan.json</c> (<see cref="RunPlanFile"/>, as PrepareRun wrote it

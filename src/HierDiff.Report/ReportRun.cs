@@ -5,7 +5,7 @@ using HierDiff.Core.Runs;
 using HierDiff.Pipeline.Activities;
 using HierDiff.ShapesWorld.Evaluation;
 
-namespace HierDiff.Cli.Report;
+namespace HierDiff.Report;
 
 /// <summary>One prompt of the report: its text, its image as a data: URI, and its evaluation score where there is one.</summary>
 public sealed record ReportPrompt(int Index, string Text, string Image, string ImageUri, double? Score);

@@ -5,9 +5,10 @@ using System.Text;
 using System.Text.Json;
 using HierDiff.Core.Planning;
 using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.RunFolders;
 using HierDiff.ShapesWorld.Evaluation;
 
-namespace HierDiff.Cli.Report;
+namespace HierDiff.Report;
 
 /// <summary>
 /// <c>report.html</c>: one self-contained page about a run. A summary (savings, denoiser calls, timings, GPU
@@ -35,7 +36,7 @@ public static class RunReport
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
     /// <summary>Where <c>generate --keep-node-images</c> puts a shared cluster's decoded latent.</summary>
-    public static string NodeImage(int node) => $"nodes/{node}.png";
+    public static string NodeImage(int node) => RunExport.NodeImage(node);
 
     /// <summary>Writes DIR/report.html and returns its path.</summary>
     public static string Write(string runDirectory)

@@ -1,0 +1,118 @@
+using Azure.Storage.Blobs;
+using HierDiff.Core;
+using HierDiff.Core.Planning;
+using HierDiff.Core.Prompts;
+using HierDiff.Core.Schedulers;
+using HierDiff.Models;
+using HierDiff.Models.Images;
+using HierDiff.Models.Pipelines;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+
+namespace HierDiff.Pipeline.RunFolders;
+
+/// <summary>
+/// Runs the pipeline while <paramref name="run"/> runs: its argument is told each batch of denoiser calls as they
+/// are made, up to <paramref name="standardCalls"/> (standard generation's; what sharing saves ends it early).
+/// A host shows progress with it (the command line's bar); it must call <paramref name="run"/> once and return its outcome.
+/// </summary>
+public delegate RunOutcome RunProgress(long standardCalls, Func<Action<long>, RunOutcome> run);
+
+/// <summary>
+/// One run into a folder, as <c>hierdiff generate</c> makes it: the pipeline's orchestration in this process over a
+/// store (a local folder by default, or blob storage), then the images, manifest.json, plan.json and, if asked, the
+/// node images moved into the output folder at once (see <see cref="OutputFolder"/>).
+/// </summary>
+public static class RunExport
+{
+    /// <summary>A shared cluster's image where it splits, in a run folder (<c>--keep-node-images</c>).</summary>
+    public static string NodeImage(int node) => $"nodes/{node}.png";
+
+    /// <summary>
+    /// Runs the prompts in <paramref name="promptPath"/> and writes the run folder <paramref name="outPath"/>
+    /// (refused before any work where it is not ours to write, see <see cref="OutputFolder.Open(string, bool, string[])"/>).
+    /// <paramref name="connection"/>: a blob storage connection string for the intermediate files (null: a local folder).
+    /// </summary>
+    public static GenerationManifest Run(
+        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes,
+        RunProgress? progress = null, PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
+    {
+        settings ??= new PipelineSettings();
+        byte[] promptBytes = PromptFileReader.ReadBytes(promptPath, settings.Limits);
+        PromptSet set = PromptFileReader.Parse(promptBytes, promptPath, settings.Limits);
+        options.Validate(set.Count, settings.Limits.MaxPromptLength);
+        BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
+        using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
+        IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
+
+        // The same orchestration and activities as the Functions app, hosted in this process.
+        string runId = $"cli-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+        // The file was read and checked above under its own name; in the store any name would do, so one that is always safe.
+        string blob = $"{runId}/prompts{Path.GetExtension(promptPath).ToLowerInvariant()}";
+        store.WriteAsync(Containers.Prompts, blob, promptBytes).GetAwaiter().GetResult();
+        var input = new RunInput(runId, blob, options);
+        RunOutcome RunPipeline(Action<long> calls) => new LocalPipeline(store, () => model, settings, items =>
+        {
+            cancellation.ThrowIfCancellationRequested();
+            calls(items);
+        }, cancellation).RunAsync(input).GetAwaiter().GetResult();
+        RunOutcome outcome = progress is null
+            ? RunPipeline(_ => { })
+            : progress((long)options.Steps * set.Count, RunPipeline);
+        if (!outcome.Succeeded)
+        {
+            throw new HierDiffInputException(outcome.Error ?? "the run failed");
+        }
+
+        byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
+        var manifest = GenerationManifest.Parse(manifestBytes);
+        for (int i = 0; i < set.Count; i++)
+        {
+            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
+        }
+
+        cancellation.ThrowIfCancellationRequested();
+        folder.WriteFile("manifest.json", manifestBytes);
+        // The run's plan as PrepareRun wrote it, tree included: report draws it.
+        byte[] planBytes = Read(store, Containers.Runs, RunBlobs.Plan(runId));
+        folder.WriteFile(RunPlanFile.FileName, planBytes);
+        RunPlanFile plan = RunPlanFile.Parse(planBytes);
+        if (keepNodes)
+        {
+            WriteNodeImages(store, model, plan, folder);
+        }
+
+        if (connection is null)
+        {
+            Directory.Delete(Path.Combine(folder.Staging, ".store"), recursive: true);
+        }
+
+        cancellation.ThrowIfCancellationRequested();
+        folder.Commit();
+        return manifest;
+    }
+
+    /// <summary>Decodes the latent each shared segment handed to its children through the store: what the cluster
+    /// looks like when it splits. Segments whose subtree ran in memory, in one activity, left no latent to decode.</summary>
+    private static void WriteNodeImages(IRunStore store, StableDiffusionModel model, RunPlanFile plan, OutputFolder folder)
+    {
+        var kept = new List<(int Node, float[] Latent)>();
+        foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
+        {
+            if (store.ReadAsync(Containers.Runs, RunBlobs.Trajectory(plan.RunId, s.Node)).GetAwaiter().GetResult() is byte[] bytes)
+            {
+                kept.Add((s.Node, Trajectory.FromBytes(bytes).Latent));
+            }
+        }
+
+        IReadOnlyList<RgbImage> images = model.Vae.Decode(kept.Select(k => k.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
+        for (int i = 0; i < kept.Count; i++)
+        {
+            folder.WriteFile(NodeImage(kept[i].Node), PngEncoder.Encode(images[i]));
+        }
+    }
+
+    private static byte[] Read(IRunStore store, string container, string name) =>
+        store.ReadAsync(container, name).GetAwaiter().GetResult() ?? throw new InvalidOperationException($"{container}/{name} is missing");
+}
