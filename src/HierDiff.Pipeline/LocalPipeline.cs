@@ -11,9 +11,11 @@ namespace HierDiff.Pipeline;
 /// local folder or blob storage, with the model loaded once in this process.
 /// </summary>
 /// <remarks>A cancelled <paramref name="cancellation"/> stops the run before its next activity (and the
-/// <paramref name="onDenoised"/> callback may throw to stop it between model calls).</remarks>
+/// <paramref name="onDenoised"/> callback may throw to stop it between model calls). <paramref name="onPrepared"/>
+/// is told what PrepareRun planned, before any segment runs.</remarks>
 public sealed class LocalPipeline(
-    IRunStore store, Func<ITextToImageModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default)
+    IRunStore store, Func<ITextToImageModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default,
+    Action<PreparedRun>? onPrepared = null)
 {
     private readonly RunActivities _activities = new(store, model, settings ?? new PipelineSettings()) { OnDenoised = onDenoised };
 
@@ -23,7 +25,12 @@ public sealed class LocalPipeline(
     {
         var context = new InProcessRunContext(cancellation);
         context
-            .Register<RunInput, PreparedRun>(RunFunctions.Prepare, _activities.PrepareAsync)
+            .Register<RunInput, PreparedRun>(RunFunctions.Prepare, async run =>
+            {
+                PreparedRun prepared = await _activities.PrepareAsync(run);
+                onPrepared?.Invoke(prepared);
+                return prepared;
+            })
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
             .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s));

@@ -100,7 +100,7 @@ internal static class GenerateCommand
     }
 
     /// <summary>The progress bar of a run: denoiser calls up to standard generation's; what sharing saves ends it early.</summary>
-    private static RunOutcome ShowProgress(long standardCalls, Func<Action<long>, RunOutcome> run)
+    private static RunOutcome ShowProgress(Func<RunProgressSink, RunOutcome> run)
     {
         RunOutcome? outcome = null;
         AnsiConsole.Progress()
@@ -108,9 +108,9 @@ internal static class GenerateCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
             .Start(context =>
             {
-                ProgressTask task = context.AddTask("denoising", maxValue: standardCalls);
+                ProgressTask task = context.AddTask("denoising", maxValue: 1);
                 long done = 0;
-                outcome = run(items => task.Value = Interlocked.Add(ref done, items));
+                outcome = run(new RunProgressSink(standard => task.MaxValue = standard, items => task.Value = Interlocked.Add(ref done, items)));
                 task.Value = task.MaxValue;
             });
         return outcome!;

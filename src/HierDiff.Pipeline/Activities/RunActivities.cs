@@ -223,7 +223,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
         byte[] bytes = await store.ReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
-        PromptSet set = PromptFileReader.Parse(bytes, blob, settings.Limits);
+        PromptSet set = PromptFileReader.Parse(bytes, input.PromptsName ?? blob, settings.Limits);
         options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
         ITextToImageModel sd = model();

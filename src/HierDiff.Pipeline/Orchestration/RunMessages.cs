@@ -5,8 +5,10 @@ namespace HierDiff.Pipeline.Orchestration;
 // The small JSON messages that pass through an orchestration: ids, step ranges and blob names, never latents.
 
 /// <summary>Start a run: its id, its prompt file (in the prompts container, or in the runs container for prompts
-/// posted over HTTP), options, and where to report when done.</summary>
-public sealed record RunInput(string RunId, string PromptsBlob, GenerationOptions Options, string? CallbackUrl = null, string PromptsContainer = "prompts");
+/// posted over HTTP), options, and where to report when done. <paramref name="PromptsName"/>: how errors name the
+/// prompt file (the command line's path to it; null: the blob).</summary>
+public sealed record RunInput(
+    string RunId, string PromptsBlob, GenerationOptions Options, string? CallbackUrl = null, string PromptsContainer = "prompts", string? PromptsName = null);
 
 /// <summary>One tree node's step range and the node whose trajectory it continues (-1: fresh noise).</summary>
 public sealed record SegmentSpec(int Node, int Start, int End, int Source);

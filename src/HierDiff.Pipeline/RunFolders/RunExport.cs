@@ -13,11 +13,15 @@ using HierDiff.Pipeline.Storage;
 namespace HierDiff.Pipeline.RunFolders;
 
 /// <summary>
-/// Runs the pipeline while <paramref name="run"/> runs: its argument is told each batch of denoiser calls as they
-/// are made, up to <paramref name="standardCalls"/> (standard generation's; what sharing saves ends it early).
-/// A host shows progress with it (the command line's bar); it must call <paramref name="run"/> once and return its outcome.
+/// Runs the pipeline while <paramref name="run"/> runs: its argument is told, once the run is planned, standard
+/// generation's denoiser calls (the end of a bar: what sharing saves ends it early), then each batch of denoiser
+/// calls as they are made. A host shows progress with it (the command line's bar); it must call
+/// <paramref name="run"/> once and return its outcome.
 /// </summary>
-public delegate RunOutcome RunProgress(long standardCalls, Func<Action<long>, RunOutcome> run);
+public delegate RunOutcome RunProgress(Func<RunProgressSink, RunOutcome> run);
+
+/// <summary>What a run tells its progress display: the calls standard generation would make, then calls as made.</summary>
+public sealed record RunProgressSink(Action<long> Planned, Action<long> Denoised);
 
 /// <summary>
 /// One run into a folder, as <c>hierdiff generate</c> makes it: the pipeline's orchestration in this process over a
@@ -39,9 +43,9 @@ public static class RunExport
         RunProgress? progress = null, PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
     {
         settings ??= new PipelineSettings();
+        // Read here, under the user's name and within the limits; parsed once, by PrepareRun, whose errors name it too.
         byte[] promptBytes = PromptFileReader.ReadBytes(promptPath, settings.Limits);
-        PromptSet set = PromptFileReader.Parse(promptBytes, promptPath, settings.Limits);
-        options.Validate(set.Count, settings.Limits.MaxPromptLength);
+        options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
         BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
         using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
         IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
@@ -51,15 +55,20 @@ public static class RunExport
         // The file was read and checked above under its own name; in the store any name would do, so one that is always safe.
         string blob = $"{runId}/prompts{Path.GetExtension(promptPath).ToLowerInvariant()}";
         store.WriteAsync(Containers.Prompts, blob, promptBytes).GetAwaiter().GetResult();
-        var input = new RunInput(runId, blob, options);
-        RunOutcome RunPipeline(Action<long> calls) => new LocalPipeline(store, () => model, settings, items =>
+        var input = new RunInput(runId, blob, options, PromptsName: promptPath);
+        int count = 0;
+        RunOutcome RunPipeline(RunProgressSink sink) => new LocalPipeline(store, () => model, settings, items =>
         {
             cancellation.ThrowIfCancellationRequested();
-            calls(items);
-        }, cancellation).RunAsync(input).GetAwaiter().GetResult();
+            sink.Denoised(items);
+        }, cancellation, prepared =>
+        {
+            count = prepared.PromptCount;
+            sink.Planned(prepared.StandardDenoiserCalls);
+        }).RunAsync(input).GetAwaiter().GetResult();
         RunOutcome outcome = progress is null
-            ? RunPipeline(_ => { })
-            : progress((long)options.Steps * set.Count, RunPipeline);
+            ? RunPipeline(new RunProgressSink(_ => { }, _ => { }))
+            : progress(RunPipeline);
         if (!outcome.Succeeded)
         {
             throw new HierDiffInputException(outcome.Error ?? "the run failed");
@@ -67,9 +76,9 @@ public static class RunExport
 
         byte[] manifestBytes = Read(store, Containers.Runs, RunBlobs.Manifest(runId));
         var manifest = GenerationManifest.Parse(manifestBytes);
-        for (int i = 0; i < set.Count; i++)
+        for (int i = 0; i < count; i++)
         {
-            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, set.Count)));
+            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, count)));
         }
 
         cancellation.ThrowIfCancellationRequested();
