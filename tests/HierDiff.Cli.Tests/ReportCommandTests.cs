@@ -56,6 +56,45 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void ARunFolderDownloadedFromBlobStorageIsDrawn()
+    {
+        // A run whose files live in blob storage (Azurite), as the Functions app leaves them: runs/{run}/ and images/{run}/.
+        string model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
+        string prompts = Path.Combine(_root, "prompts.txt");
+        File.WriteAllLines(prompts, ["a red circle on a blue background", "a red circle on a blue background, striped", "a green square"]);
+        string local = Path.Combine(_root, "local");
+        CliRunner.Result generated = CliRunner.Run(
+            "generate", "--prompts", prompts, "--model", model, "--out", local, "--steps", "6", "--target-savings", "0.3", "--storage", "UseDevelopmentStorage=true");
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+        string runId = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(local, "plan.json"))).RootElement.GetProperty("run_id").GetString()!;
+
+        // Downloaded as docs/deploy.md says: runs/{run}/* into a folder, images/{run}/* into its images/.
+        string downloaded = Path.Combine(_root, "downloaded");
+        var blobs = new Azure.Storage.Blobs.BlobServiceClient("UseDevelopmentStorage=true");
+        foreach ((string container, string into) in new[] { ("runs", downloaded), ("images", Path.Combine(downloaded, "images")) })
+        {
+            Azure.Storage.Blobs.BlobContainerClient client = blobs.GetBlobContainerClient(container);
+            foreach (Azure.Storage.Blobs.Models.BlobItem item in client.GetBlobs(prefix: runId + "/"))
+            {
+                string name = item.Name[(runId.Length + 1)..];
+                if (name.Contains('/'))
+                {
+                    continue; // the run's latents and conditioning: not part of what a report reads
+                }
+
+                Directory.CreateDirectory(into);
+                client.GetBlobClient(item.Name).DownloadTo(Path.Combine(into, name));
+            }
+        }
+
+        CliRunner.Result result = CliRunner.Run("report", "--run", downloaded);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string html = File.ReadAllText(Path.Combine(downloaded, "report.html"));
+        Assert.Matches(@"node 4</b> · 3 prompts", html);
+    }
+
+    [Fact]
     public void PromptsAreEscapedAndScoresShown()
     {
         string run = HandMadeRun("scored", withPlan: true);
