@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
+using HierDiff.Core.Runs;
 using HierDiff.Functions;
 using HierDiff.Functions.Functions;
 using HierDiff.Models;

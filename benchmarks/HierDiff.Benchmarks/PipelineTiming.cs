@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;

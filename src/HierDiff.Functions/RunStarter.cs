@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;

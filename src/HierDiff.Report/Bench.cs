@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Models;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline.RunFolders;

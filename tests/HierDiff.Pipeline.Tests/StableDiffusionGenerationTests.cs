@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using HierDiff.Core.Runs;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using HierDiff.Core;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Core.Schedulers;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;

@@ -6,6 +6,7 @@ using HierDiff.Core.Clustering;
 using HierDiff.Core.Embeddings;
 using HierDiff.Core.Planning;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;

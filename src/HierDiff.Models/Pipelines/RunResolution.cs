@@ -1,5 +1,6 @@
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
+using HierDiff.Core.Runs;
 using HierDiff.Core.Schedulers;
 
 namespace HierDiff.Models.Pipelines;

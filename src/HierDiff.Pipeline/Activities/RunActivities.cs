@@ -5,6 +5,7 @@ using HierDiff.Core;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Core.Sampling;
 using HierDiff.Core.Schedulers;
 using HierDiff.Models;

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using HierDiff.Core.Planning;
+using HierDiff.Core.Runs;
 using HierDiff.Models.Pipelines;
 
 namespace HierDiff.Pipeline.Activities;

@@ -1,3 +1,4 @@
+using HierDiff.Core.Runs;
 using HierDiff.Models.Pipelines;
 
 namespace HierDiff.Pipeline.Orchestration;

@@ -2,6 +2,7 @@ using Azure.Storage.Blobs;
 using HierDiff.Core;
 using HierDiff.Core.Planning;
 using HierDiff.Core.Prompts;
+using HierDiff.Core.Runs;
 using HierDiff.Core.Schedulers;
 using HierDiff.Models;
 using HierDiff.Models.Images;

@@ -1,6 +1,4 @@
-using HierDiff.Core;
-
-namespace HierDiff.Models.Pipelines;
+namespace HierDiff.Core.Runs;
 
 public enum GenerationMode
 {
@@ -11,7 +9,8 @@ public enum GenerationMode
     Standard,
 }
 
-/// <summary>How to generate. Defaults follow the paper (K = 40, DDPM, seed 42, 32 clusters a call) and
+/// <summary>How to generate: the run's options, the wire contract of the HTTP API and of Durable messages (so in
+/// Core, below every host). Defaults follow the paper (K = 40, DDPM, seed 42, 32 clusters a call) and
 /// Stable Diffusion (guidance 7.5).</summary>
 public sealed record GenerationOptions
 {
@@ -27,7 +26,7 @@ public sealed record GenerationOptions
 
     public int Steps { get; init; } = 40;
 
-    /// <summary>A scheduler name or alias from <see cref="Core.Schedulers.SchedulerRegistry"/>; null: the one the
+    /// <summary>A scheduler name or alias from <see cref="Schedulers.SchedulerRegistry"/>; null: the one the
     /// model's scheduler_config.json names, or ddpm, the paper's.</summary>
     public string? Scheduler { get; init; }
 
@@ -63,7 +62,7 @@ public sealed record GenerationOptions
     /// <paramref name="promptCount"/>, a savings target no plan of that many prompts can reach is refused too.
     /// </summary>
     /// <exception cref="HierDiffInputException">The first problem found.</exception>
-    public void Validate(int? promptCount = null, int maxPromptLength = Core.Prompts.PromptFileLimits.DefaultMaxPromptLength)
+    public void Validate(int? promptCount = null, int maxPromptLength = Prompts.PromptFileLimits.DefaultMaxPromptLength)
     {
         if (!Enum.IsDefined(Mode))
         {
@@ -100,9 +99,9 @@ public sealed record GenerationOptions
             throw Refuse("guidance", $"must be a number from 0 to {MaxGuidance}, not {Show(Guidance)}");
         }
 
-        if (Scheduler is not null && !Core.Schedulers.SchedulerRegistry.Default.IsKnown(Scheduler))
+        if (Scheduler is not null && !Schedulers.SchedulerRegistry.Default.IsKnown(Scheduler))
         {
-            throw Refuse("scheduler", Core.Schedulers.SchedulerRegistry.Default.UnknownNameMessage(Scheduler));
+            throw Refuse("scheduler", Schedulers.SchedulerRegistry.Default.UnknownNameMessage(Scheduler));
         }
 
         if (NegativePrompt is null)
@@ -112,7 +111,7 @@ public sealed record GenerationOptions
 
         if (NegativePrompt.Length > maxPromptLength)
         {
-            throw Refuse("negative_prompt", $"is {NegativePrompt.Length} characters long; the limit is {maxPromptLength} ({Core.Prompts.PromptFileLimits.Setting("MaxPromptLength")})");
+            throw Refuse("negative_prompt", $"is {NegativePrompt.Length} characters long; the limit is {maxPromptLength} ({Prompts.PromptFileLimits.Setting("MaxPromptLength")})");
         }
 
         // Every prompt keeps at least its own last step, so even one cluster for all others costs K - 1 + 1 calls.
