@@ -78,8 +78,6 @@ public sealed class StableDiffusionModel : ITextToImageModel, IDisposable
 
     public int LatentWidth { get; }
 
-    public int LatentLength => LatentChannels * LatentHeight * LatentWidth;
-
     public LatentShape Latent => new(LatentChannels, LatentHeight, LatentWidth);
 
     public string Fingerprint { get; }
