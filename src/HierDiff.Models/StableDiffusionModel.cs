@@ -114,12 +114,6 @@ public sealed class StableDiffusionModel : ITextToImageModel, IDisposable
         return new StableDiffusionModel(full, device);
     }
 
-    /// <summary>The process-wide instance for a folder and device (<see cref="TextToImageModels.Shared"/>), which
-    /// must be a Stable Diffusion export.</summary>
-    public static StableDiffusionModel Shared(string directory, OnnxDevice device) =>
-        TextToImageModels.Shared(directory, device) as StableDiffusionModel
-            ?? throw new HierDiffInputException($"{directory}: not a Stable Diffusion 1.x/2.x export");
-
     public void Dispose()
     {
         TextEncoder?.Dispose();

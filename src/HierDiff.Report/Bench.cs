@@ -54,7 +54,7 @@ public static class Bench
     /// <summary>Makes every run into <paramref name="outPath"/>, one after another, telling <paramref name="log"/> a
     /// line as each ends.</summary>
     public static IReadOnlyList<BenchRow> Run(
-        string promptPath, string outPath, GenerationOptions options, IReadOnlyList<double> targets, StableDiffusionModel model, Action<string>? log = null)
+        string promptPath, string outPath, GenerationOptions options, IReadOnlyList<double> targets, ITextToImageModel model, Action<string>? log = null)
     {
         Directory.CreateDirectory(outPath);
 

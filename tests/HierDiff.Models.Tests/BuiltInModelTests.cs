@@ -9,7 +9,7 @@ namespace HierDiff.Models.Tests;
 /// <summary>The built-in model: what ships, and the shape of the embedding its trees are built on.</summary>
 public class BuiltInModelTests
 {
-    private static readonly StableDiffusionModel Model = StableDiffusionModel.Shared(BuiltInModel.Directory, OnnxDevice.Cpu);
+    private static readonly ITextToImageModel Model = TextToImageModels.Shared(BuiltInModel.Directory, OnnxDevice.Cpu);
 
     private static double[][] Pooled(IReadOnlyList<string> prompts)
     {

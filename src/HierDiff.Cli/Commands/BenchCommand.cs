@@ -47,7 +47,7 @@ internal static class BenchCommand
 
             var options = new GenerationOptions { Steps = parse.GetValue(steps), Seed = parse.GetValue(seed) };
             options.Validate();
-            StableDiffusionModel model = StableDiffusionModel.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
+            ITextToImageModel model = TextToImageModels.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
             IReadOnlyList<BenchRow> rows = Bench.Run(promptPath, outPath, options, savingsTargets, model, Console.Error.WriteLine);
             string table = Bench.Write(outPath, rows, PromptFileReader.Read(promptPath).Count, options.Steps, model.Name);
             Console.Write(table);

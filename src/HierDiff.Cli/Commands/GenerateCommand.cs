@@ -79,7 +79,7 @@ internal static class GenerateCommand
                 ? calls
                 : throw new HierDiffInputException("--max-subtree-calls must be 0 or more");
             string modelPath = parse.GetValue(modelDir)!.ToString();
-            StableDiffusionModel model = StableDiffusionModel.Shared(modelPath, OnnxDevice.Parse(parse.GetValue(device)!));
+            ITextToImageModel model = TextToImageModels.Shared(modelPath, OnnxDevice.Parse(parse.GetValue(device)!));
             string outPath = parse.GetValue(output)!.ToString();
             var settings = new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls, Limits = limits };
             using var interrupt = new Interruption();

@@ -208,7 +208,6 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
     private async Task<PreparedRun> PrepareCheckedAsync(string run, RunInput input)
     {
         GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
-        options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
         string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
         string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
             ? input.PromptsContainer
@@ -225,6 +224,8 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         byte[] bytes = await store.ReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
         PromptSet set = PromptFileReader.Parse(bytes, input.PromptsName ?? blob, settings.Limits);
+
+        // The one check of the options, for every host, with the prompt count that bounds a savings target.
         options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
         ITextToImageModel sd = model();

@@ -40,13 +40,13 @@ public static class RunExport
     /// <paramref name="connection"/>: a blob storage connection string for the intermediate files (null: a local folder).
     /// </summary>
     public static GenerationManifest Run(
-        string promptPath, string outPath, GenerationOptions options, StableDiffusionModel model, bool overwrite, string? connection, bool keepNodes,
+        string promptPath, string outPath, GenerationOptions options, ITextToImageModel model, bool overwrite, string? connection, bool keepNodes,
         RunProgress? progress = null, PipelineSettings? settings = null, string? modelPath = null, CancellationToken cancellation = default)
     {
         settings ??= new PipelineSettings();
-        // Read here, under the user's name and within the limits; parsed once, by PrepareRun, whose errors name it too.
+        // Read here, under the user's name and within the limits; parsed (and the options checked against it) once,
+        // by PrepareRun, whose errors name it too.
         byte[] promptBytes = PromptFileReader.ReadBytes(promptPath, settings.Limits);
-        options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
         BlobServiceClient? blobs = connection is null ? null : StorageAccount.Connect(connection);
         using OutputFolder folder = OutputFolder.Open(outPath, overwrite, modelPath is null ? [promptPath] : [promptPath, modelPath]);
         IRunStore store = blobs is null ? new LocalRunStore(Path.Combine(folder.Staging, ".store")) : new BlobRunStore(blobs);
@@ -105,7 +105,7 @@ public static class RunExport
 
     /// <summary>Decodes the latent each shared segment handed to its children through the store: what the cluster
     /// looks like when it splits. Segments whose subtree ran in memory, in one activity, left no latent to decode.</summary>
-    private static void WriteNodeImages(IRunStore store, StableDiffusionModel model, RunPlanFile plan, OutputFolder folder)
+    private static void WriteNodeImages(IRunStore store, ITextToImageModel model, RunPlanFile plan, OutputFolder folder)
     {
         var kept = new List<(int Node, float[] Latent)>();
         foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
@@ -116,7 +116,7 @@ public static class RunExport
             }
         }
 
-        IReadOnlyList<RgbImage> images = model.Vae.Decode(kept.Select(k => k.Latent).ToArray(), plan.LatentChannels, plan.LatentHeight, plan.LatentWidth);
+        IReadOnlyList<RgbImage> images = model.Decode(kept.Select(k => k.Latent).ToArray());
         for (int i = 0; i < kept.Count; i++)
         {
             folder.WriteFile(NodeImage(kept[i].Node), PngEncoder.Encode(images[i]));

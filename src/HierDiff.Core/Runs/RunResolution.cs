@@ -1,9 +1,8 @@
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
-using HierDiff.Core.Runs;
 using HierDiff.Core.Schedulers;
 
-namespace HierDiff.Models.Pipelines;
+namespace HierDiff.Core.Runs;
 
 /// <summary>How a run's tau was chosen, as the plan records it.</summary>
 public static class TauFrom
