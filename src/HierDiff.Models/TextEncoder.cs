@@ -1,3 +1,4 @@
+using HierDiff.Core;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Tokenization;
 using Microsoft.ML.OnnxRuntime;
@@ -9,21 +10,52 @@ namespace HierDiff.Models;
 /// and the pooled embedding the tree is built on.</summary>
 public sealed record EncodedPrompt(TokenWindow Tokens, float[] HiddenStates, float[] Pooled);
 
-/// <summary>The CLIP text encoder (<c>text_encoder/model.onnx</c>): input_ids → last_hidden_state, pooler_output.</summary>
+/// <summary>Which hidden states a family conditions on: CLIP's last layer (Stable Diffusion 1.x/2.x) or, as SDXL
+/// does (diffusers' <c>hidden_states[-2]</c>), the layer before it.</summary>
+public enum HiddenLayer
+{
+    Last,
+    Penultimate,
+}
+
+/// <summary>
+/// A CLIP text encoder (<c>text_encoder/model.onnx</c>): input_ids → hidden states and a pooled vector. Stable
+/// Diffusion reads last_hidden_state and pooler_output; SDXL reads <c>hidden_states.N</c> (optimum writes one output
+/// per layer for SDXL, 0 being the embeddings) and, from its second encoder (CLIPTextModelWithProjection),
+/// text_embeds.
+/// </summary>
 public sealed class TextEncoder : IDisposable
 {
     private static readonly Port[] Inputs = [new("input_ids", Port.Integers, [2])];
-    private static readonly Port[] Outputs = [new("last_hidden_state", Port.Floats, [3]), new("pooler_output", Port.Floats, [2])];
 
     private readonly OnnxModel _model;
     private readonly ClipTokenizer _tokenizer;
+    private readonly string[] _outputNames;
 
-    internal TextEncoder(string path, OnnxDevice device, ClipTokenizer tokenizer)
+    internal TextEncoder(string path, OnnxDevice device, ClipTokenizer tokenizer, HiddenLayer layer = HiddenLayer.Last, string pooled = "pooler_output")
     {
-        _model = OnnxModel.Open(path, device, Inputs, Outputs);
+        _model = OnnxModel.Open(path, device, Inputs, []);
+        try
+        {
+            string hidden = layer == HiddenLayer.Last ? "last_hidden_state" : PenultimateLayer(_model);
+            _model.RequireOutputs([new(hidden, Port.Floats, [3]), new(pooled, Port.Floats, [2])]);
+            _outputNames = [hidden, pooled];
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+
         _tokenizer = tokenizer;
         SequenceLength = _model.FixedDimension("input_ids", 1) ?? 77;
     }
+
+    /// <summary>Width of the hidden states, where the export fixes it.</summary>
+    public int? HiddenSize => _model.FixedOutputDimension(_outputNames[0], 2);
+
+    /// <summary>Width of the pooled vector, where the export fixes it.</summary>
+    public int? PooledSize => _model.FixedOutputDimension(_outputNames[1], 1);
 
     /// <summary>The token window: 77 for CLIP.</summary>
     public int SequenceLength { get; }
@@ -48,7 +80,7 @@ public sealed class TextEncoder : IDisposable
 
             using var runOptions = new RunOptions();
             using IDisposableReadOnlyCollection<OrtValue> outputs = _model.Session.Run(
-                runOptions, ["input_ids"], [ids.Value], ["last_hidden_state", "pooler_output"]);
+                runOptions, ["input_ids"], [ids.Value], _outputNames);
             float[] hidden = ReadFloats(outputs[0]);
             float[] pooled = ReadFloats(outputs[1]);
             int hiddenPer = hidden.Length / count;
@@ -63,6 +95,21 @@ public sealed class TextEncoder : IDisposable
     }
 
     public void Dispose() => _model.Dispose();
+
+    /// <summary>The output diffusers reads as <c>hidden_states[-2]</c>: optimum names layer outputs hidden_states.0
+    /// (the embeddings) to hidden_states.L, so it is hidden_states.(L - 1).</summary>
+    private static string PenultimateLayer(OnnxModel model)
+    {
+        int[] layers = model.Outputs.Keys
+            .Where(n => n.StartsWith("hidden_states.", StringComparison.Ordinal))
+            .Select(n => int.TryParse(n["hidden_states.".Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) ? i : -1)
+            .Where(i => i >= 0)
+            .ToArray();
+        return layers.Length >= 2
+            ? $"hidden_states.{layers.Max() - 1}"
+            : throw new HierDiffInputException(
+                $"{model.Path}: expected outputs hidden_states.0 … hidden_states.L (optimum writes them for SDXL text encoders); found outputs {string.Join(", ", model.Outputs.Keys)}");
+    }
 
     internal static float[] ReadFloats(OrtValue value)
     {

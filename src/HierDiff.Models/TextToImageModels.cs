@@ -17,7 +17,8 @@ public static class TextToImageModels
 
     public static IReadOnlyList<Family> Families { get; } =
     [
-        new("Stable Diffusion 1.x/2.x", StableDiffusionModel.SupportedPipelines, StableDiffusionModel.Load),
+        new(StableDiffusionModel.FamilyName, StableDiffusionModel.SupportedPipelines, StableDiffusionModel.Load),
+        new(StableDiffusionXLModel.FamilyName, StableDiffusionXLModel.SupportedPipelines, StableDiffusionXLModel.Load),
     ];
 
     private static readonly ConcurrentDictionary<(string, string), Lazy<ITextToImageModel>> Cache = new();

@@ -41,4 +41,10 @@ public sealed record TinyModelOptions
 
     /// <summary>The <c>_class_name</c> of scheduler/scheduler_config.json and the scheduler entry of model_index.json.</summary>
     public string SchedulerClass { get; init; } = "PNDMScheduler";
+
+    /// <summary>scheduler_config.json's prediction_type: "epsilon" (SD 1.x, SD 2.x base) or "v_prediction" (SD 2.x 768 px).</summary>
+    public string PredictionType { get; init; } = "epsilon";
+
+    /// <summary>The tokenizer's pad token: CLIP's end token in SD 1.x, "!" in SD 2.x (OpenCLIP).</summary>
+    public string PadToken { get; init; } = "<|endoftext|>";
 }

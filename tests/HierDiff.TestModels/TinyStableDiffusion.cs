@@ -33,17 +33,9 @@ public static class TinyStableDiffusion
         Directory.CreateDirectory(directory);
 
         WriteJson(Path.Combine(directory, "model_index.json"), ModelIndex(options));
-        WriteJson(Path.Combine(directory, "scheduler", "scheduler_config.json"), SchedulerConfig(options));
+        WriteJson(Path.Combine(directory, "scheduler", "scheduler_config.json"), SchedulerConfig(options.SchedulerClass, options.PredictionType));
 
-        var tokenizer = Path.Combine(directory, "tokenizer");
-        Directory.CreateDirectory(tokenizer);
-        foreach (var file in new[] { "vocab.json", "merges.txt" })
-        {
-            File.Copy(Path.Combine(AppContext.BaseDirectory, "TestData", "clip", file), Path.Combine(tokenizer, file), overwrite: true);
-        }
-
-        WriteJson(Path.Combine(tokenizer, "tokenizer_config.json"), TokenizerConfig(options));
-        WriteJson(Path.Combine(tokenizer, "special_tokens_map.json"), SpecialTokensMap());
+        WriteTokenizer(Path.Combine(directory, "tokenizer"), options.SequenceLength, options.PadToken);
 
         WriteJson(Path.Combine(directory, "text_encoder", "config.json"), TextEncoderConfig(options));
         OnnxFiles.Write(TextEncoder(options), Path.Combine(directory, "text_encoder", "model.onnx"));
@@ -119,21 +111,7 @@ public static class TinyStableDiffusion
         var g = new OnnxGraphBuilder("unet");
         var sample = g.FloatInput("sample", options.Float16, "batch", c, "height", "width");
 
-        string time;
-        switch (options.Timestep)
-        {
-            case TimestepKind.Int64Batch:
-                g.Input("timestep", DataType.Int64, "batch");
-                time = g.Cast("timestep", DataType.Float);
-                break;
-            case TimestepKind.Float32Batch:
-                time = g.FloatInput("timestep", options.Float16, "batch");
-                break;
-            default:
-                time = g.FloatInput("timestep", options.Float16);
-                break;
-        }
-
+        string time = TimestepInput(g, options.Timestep, options.Float16);
         var conditioning = g.FloatInput("encoder_hidden_states", options.Float16, "batch", s, h);
 
         string convolved;
@@ -169,22 +147,39 @@ public static class TinyStableDiffusion
         return g.Build();
     }
 
+    /// <summary>The UNet's <c>timestep</c> input as an exporter types it; returns it as float32.</summary>
+    internal static string TimestepInput(OnnxGraphBuilder g, TimestepKind kind, bool float16)
+    {
+        switch (kind)
+        {
+            case TimestepKind.Int64Batch:
+                g.Input("timestep", DataType.Int64, "batch");
+                return g.Cast("timestep", DataType.Float);
+            case TimestepKind.Float32Batch:
+                return g.FloatInput("timestep", float16, "batch");
+            default:
+                return g.FloatInput("timestep", float16);
+        }
+    }
+
     /// <summary>
     /// vae_decoder/model.onnx: latent_sample [batch, C, height, width] to sample [batch, 3, 8 height, 8 width] in [-1, 1]:
     /// a 1x1 convolution to 3 x 64 channels, DepthToSpace by 8, tanh.
     /// </summary>
-    private static ModelProto VaeDecoder(TinyModelOptions options)
+    private static ModelProto VaeDecoder(TinyModelOptions options) => VaeDecoder(options.Seed, options.LatentChannels, options.Float16);
+
+    internal static ModelProto VaeDecoder(int seed, int c, bool float16)
     {
-        var random = new Random(unchecked(options.Seed * 31 + 3));
-        int c = options.LatentChannels, f = VaeScaleFactor;
+        var random = new Random(unchecked(seed * 31 + 3));
+        int f = VaeScaleFactor;
         var g = new OnnxGraphBuilder("vae_decoder");
-        var latent = g.FloatInput("latent_sample", options.Float16, "batch", c, "height", "width");
+        var latent = g.FloatInput("latent_sample", float16, "batch", c, "height", "width");
         var convolved = g.Node("Conv",
             [latent, g.RandomWeights("conv_weight", random, 0.5 / Math.Sqrt(c), 3 * f * f, c, 1, 1), g.RandomWeights("conv_bias", random, 0.2, 3 * f * f)],
             null, OnnxGraphBuilder.IntsAttribute("kernel_shape", 1, 1));
         var image = g.Node("DepthToSpace", [convolved], null,
             OnnxGraphBuilder.IntAttribute("blocksize", f), OnnxGraphBuilder.StringAttribute("mode", "DCR"));
-        g.FloatOutput("sample", g.Node("Tanh", [image]), options.Float16, "batch", 3, "image_height", "image_width");
+        g.FloatOutput("sample", g.Node("Tanh", [image]), float16, "batch", 3, "image_height", "image_width");
         return g.Build();
     }
 
@@ -202,16 +197,16 @@ public static class TinyStableDiffusion
         ["vae_decoder"] = new JsonArray("diffusers", "OnnxRuntimeModel"),
     };
 
-    private static JsonObject SchedulerConfig(TinyModelOptions options) => new()
+    internal static JsonObject SchedulerConfig(string schedulerClass, string predictionType) => new()
     {
-        ["_class_name"] = options.SchedulerClass,
+        ["_class_name"] = schedulerClass,
         ["_diffusers_version"] = "0.30.0",
         ["beta_end"] = 0.012,
         ["beta_schedule"] = "scaled_linear",
         ["beta_start"] = 0.00085,
         ["clip_sample"] = false,
         ["num_train_timesteps"] = 1000,
-        ["prediction_type"] = "epsilon",
+        ["prediction_type"] = predictionType,
         ["set_alpha_to_one"] = false,
         ["skip_prk_steps"] = true,
         ["steps_offset"] = 1,
@@ -219,26 +214,39 @@ public static class TinyStableDiffusion
         ["trained_betas"] = null,
     };
 
-    private static JsonObject TokenizerConfig(TinyModelOptions options) => new()
+    /// <summary>A tokenizer folder with the real CLIP vocabulary; SD 2.x and SDXL's second tokenizer pad with "!".</summary>
+    internal static void WriteTokenizer(string tokenizer, int sequenceLength, string padToken)
+    {
+        Directory.CreateDirectory(tokenizer);
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
+        {
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "TestData", "clip", file), Path.Combine(tokenizer, file), overwrite: true);
+        }
+
+        WriteJson(Path.Combine(tokenizer, "tokenizer_config.json"), TokenizerConfig(sequenceLength, padToken));
+        WriteJson(Path.Combine(tokenizer, "special_tokens_map.json"), SpecialTokensMap(padToken));
+    }
+
+    private static JsonObject TokenizerConfig(int sequenceLength, string padToken) => new()
     {
         ["add_prefix_space"] = false,
         ["bos_token"] = AddedToken("<|startoftext|>", withType: true),
         ["do_lower_case"] = true,
         ["eos_token"] = AddedToken("<|endoftext|>", withType: true),
         ["errors"] = "replace",
-        ["model_max_length"] = options.SequenceLength,
+        ["model_max_length"] = sequenceLength,
         ["name_or_path"] = "openai/clip-vit-large-patch14",
-        ["pad_token"] = "<|endoftext|>",
+        ["pad_token"] = padToken,
         ["special_tokens_map_file"] = "./special_tokens_map.json",
         ["tokenizer_class"] = "CLIPTokenizer",
         ["unk_token"] = AddedToken("<|endoftext|>", withType: true),
     };
 
-    private static JsonObject SpecialTokensMap() => new()
+    private static JsonObject SpecialTokensMap(string padToken) => new()
     {
         ["bos_token"] = AddedToken("<|startoftext|>", withType: false),
         ["eos_token"] = AddedToken("<|endoftext|>", withType: false),
-        ["pad_token"] = "<|endoftext|>",
+        ["pad_token"] = padToken,
         ["unk_token"] = AddedToken("<|endoftext|>", withType: false),
     };
 
@@ -282,19 +290,21 @@ public static class TinyStableDiffusion
         ["sample_size"] = options.LatentSize,
     };
 
-    private static JsonObject VaeDecoderConfig(TinyModelOptions options) => new()
+    private static JsonObject VaeDecoderConfig(TinyModelOptions options) => VaeDecoderConfig(options.LatentChannels, options.LatentSize, 0.18215);
+
+    internal static JsonObject VaeDecoderConfig(int latentChannels, int latentSize, double scalingFactor) => new()
     {
         ["_class_name"] = "AutoencoderKL",
         ["_diffusers_version"] = "0.30.0",
         ["block_out_channels"] = new JsonArray(128, 256, 512, 512),
         ["in_channels"] = 3,
-        ["latent_channels"] = options.LatentChannels,
+        ["latent_channels"] = latentChannels,
         ["out_channels"] = 3,
-        ["sample_size"] = options.LatentSize * VaeScaleFactor,
-        ["scaling_factor"] = 0.18215,
+        ["sample_size"] = latentSize * VaeScaleFactor,
+        ["scaling_factor"] = scalingFactor,
     };
 
-    private static void WriteJson(string path, JsonObject json)
+    internal static void WriteJson(string path, JsonObject json)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, json.ToJsonString(JsonOptions) + "\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
@@ -317,7 +327,7 @@ public static class TinyStableDiffusion
         }
     }
 
-    private static void Positive(int value, string name)
+    internal static void Positive(int value, string name)
     {
         if (value <= 0)
         {

@@ -83,6 +83,16 @@ internal sealed class OnnxModel : IDisposable
         return axis < dims.Length && dims[axis] > 0 ? dims[axis] : null;
     }
 
+    /// <summary>Checks outputs a caller could name only after reading the session (SDXL's hidden_states.N).</summary>
+    public void RequireOutputs(Port[] outputs) => Check(Path, "outputs", outputs, Outputs, exact: false);
+
+    /// <summary>A fixed dimension of an output, or null where the export left it symbolic.</summary>
+    public int? FixedOutputDimension(string output, int axis)
+    {
+        int[] dims = Outputs[output].Dimensions;
+        return axis < dims.Length && dims[axis] > 0 ? dims[axis] : null;
+    }
+
     public void Dispose() => Session.Dispose();
 
     private static void Check(string path, string what, Port[] expected, IReadOnlyDictionary<string, NodeMetadata> found, bool exact)
