@@ -1,0 +1,121 @@
+using System.Text;
+using System.Text.Json;
+using HierDiff.Core.Runs;
+using HierDiff.Core.Schedulers;
+using HierDiff.Models;
+using HierDiff.Models.Onnx;
+using HierDiff.Pipeline.Activities;
+using HierDiff.Pipeline.Orchestration;
+using HierDiff.Pipeline.Storage;
+using HierDiff.TestModels;
+
+namespace HierDiff.Pipeline.Tests;
+
+/// <summary>
+/// Each family HierDiff loads, in its export's layout, through the whole pipeline: SD 1.x, SD 2.x at 768 px with
+/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, and SDXL (fp32 and fp16). The invariants hold
+/// for each: images of the export's size, sharing saves calls, tau 0 is standard generation bit for bit, and how
+/// a tree is cut into activities (trajectories handed off through the store) changes no byte.
+/// </summary>
+public sealed class ModelFamilyTests : IDisposable
+{
+    private static readonly string[] Prompts =
+    [
+        "a red circle on a blue background",
+        "a red circle on a blue background, striped",
+        "a green square on a white background",
+        "a green square on a white background, dotted",
+        "a yellow triangle on a black background",
+    ];
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-families-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    public static TheoryData<string, int> Families => new()
+    {
+        { "sd15", 64 },
+        { "sd2-768-v-ddim", 768 },
+        { "sd2-768-v-euler", 768 },
+        { "sd2-base", 512 },
+        { "sdxl", 64 },
+        { "sdxl-fp16", 64 },
+    };
+
+    /// <summary>The fixture export for a family; sizes are the real models' except where a test would be slow.</summary>
+    private string Export(string family)
+    {
+        string dir = Path.Combine(_root, family);
+        var sd2 = new TinyModelOptions { HiddenSize = 48, PadToken = "!", PredictionType = "v_prediction", Timestep = TimestepKind.Float32Batch };
+        return family switch
+        {
+            "sd15" => TinyStableDiffusion.Write(dir),
+            "sd2-768-v-ddim" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 96, SchedulerClass = "DDIMScheduler" }),
+            "sd2-768-v-euler" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 96, SchedulerClass = "EulerDiscreteScheduler" }),
+            "sd2-base" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 64, PredictionType = "epsilon", SchedulerClass = "DDIMScheduler" }),
+            "sdxl" => TinyStableDiffusionXL.Write(dir),
+            "sdxl-fp16" => TinyStableDiffusionXL.Write(dir, new TinyXlOptions { Float16 = true }),
+            _ => throw new ArgumentOutOfRangeException(nameof(family), family, null),
+        };
+    }
+
+    private static async Task<byte[][]> Run(ITextToImageModel model, LocalRunStore store, string run, GenerationOptions options, int maxSubtreeCalls = PipelineSettings.DefaultMaxSubtreeCalls)
+    {
+        if (await store.ReadAsync(Containers.Prompts, "p.txt") is null)
+        {
+            await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', Prompts)));
+        }
+
+        RunOutcome outcome = await new LocalPipeline(store, () => model, new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls })
+            .RunAsync(new RunInput(run, "p.txt", options));
+        Assert.True(outcome.Succeeded, outcome.Error);
+        return await Task.WhenAll(Enumerable.Range(0, Prompts.Length)
+            .Select(async i => (await store.ReadAsync(Containers.Images, RunBlobs.Image(run, i, Prompts.Length)))!));
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public async Task EachFamilyMakesImagesOfItsExportsSizeAndSharingSavesCalls(string family, int pixels)
+    {
+        ITextToImageModel model = TextToImageModels.Load(Export(family), OnnxDevice.Cpu);
+        var store = new LocalRunStore(Path.Combine(_root, family + "-store"));
+        byte[][] images = await Run(model, store, "shared", new GenerationOptions { Steps = 4, TargetSavings = 0.3, Guidance = 4 });
+
+        Assert.All(images, png => Assert.Equal((pixels, pixels), PngFiles.Size(png)));
+        Assert.Equal(Prompts.Length, images.Select(PngFiles.Pixels).Select(Convert.ToBase64String).Distinct().Count());
+        using JsonDocument manifest = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("shared")))!);
+        Assert.True(manifest.RootElement.GetProperty("savings").GetDouble() >= 0.3);
+        Assert.Equal(SchedulerFactory.NameForClass(model.SchedulerConfig.ClassName) ?? SchedulerFactory.Ddpm, manifest.RootElement.GetProperty("scheduler").GetString());
+        (model as IDisposable)?.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public async Task TauZeroIsStandardGenerationBitForBitInEachFamily(string family, int pixels)
+    {
+        ITextToImageModel model = TextToImageModels.Load(Export(family), OnnxDevice.Cpu);
+        var store = new LocalRunStore(Path.Combine(_root, family + "-store"));
+        var options = new GenerationOptions { Steps = 3, Tau = 0 };
+        byte[][] tauZero = await Run(model, store, "t0", options);
+        byte[][] standard = await Run(model, store, "std", options with { Tau = null, Mode = GenerationMode.Standard });
+        Assert.Equal(standard.Select(PngFiles.Pixels), tauZero.Select(PngFiles.Pixels));
+        Assert.All(standard, png => Assert.Equal(pixels, PngFiles.Size(png).Width));
+        (model as IDisposable)?.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public async Task HandingTrajectoriesOffThroughTheStoreChangesNoByteInEachFamily(string family, int pixels)
+    {
+        ITextToImageModel model = TextToImageModels.Load(Export(family), OnnxDevice.Cpu);
+        var options = new GenerationOptions { Steps = 4, Tau = 1.0, MaxBatch = 1 };
+
+        // Every segment its own activity (each continues its source's latent read back from the store) against
+        // each subtree in one activity.
+        byte[][] handedOff = await Run(model, new LocalRunStore(Path.Combine(_root, family + "-each")), "r", options, maxSubtreeCalls: 0);
+        byte[][] whole = await Run(model, new LocalRunStore(Path.Combine(_root, family + "-whole")), "r", options, maxSubtreeCalls: int.MaxValue);
+        Assert.Equal(whole, handedOff);
+        Assert.All(whole, png => Assert.Equal(pixels, PngFiles.Size(png).Height));
+        (model as IDisposable)?.Dispose();
+    }
+}
