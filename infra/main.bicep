@@ -49,8 +49,24 @@ param maxCpuReplicas int = 10
 @description('Price of one GPU-second in your currency, from the Azure Container Apps pricing page (serverless GPU, your region and profile). The run manifests multiply GPU seconds by it.')
 param pricePerGpuSecond string
 
-@description('Model folder inside the image (or a mounted share); empty for the built-in model the image ships.')
+@description('Model folder inside the image; empty for the built-in model the image ships. Ignored when modelFolder is set.')
 param modelPath string = ''
+
+@maxLength(200)
+@description('Folder of your model export in the model share (docs/deploy.md, "Your own model"). Set, it creates the share, mounts it read-only at /models on both apps (the CPU app encodes prompts with the same model) and points HierDiff__ModelPath at /models/<modelFolder>. Empty: no share, modelPath applies.')
+param modelFolder string = ''
+
+@description('Tier of the model share: Standard (billed on use) or Premium (SSD, billed on the provisioned size; faster model loads at GPU replica start).')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param modelShareTier string = 'Standard'
+
+@minValue(1)
+@maxValue(5120)
+@description('Size of the model share in GiB: a cap on a standard share, the provisioned (billed) size of a premium one (at least 100; a larger one reads faster).')
+param modelShareGiB int = 100
 
 @minValue(1)
 @description('Most prompts one run may have.')
@@ -91,6 +107,8 @@ var tags = {
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var useScheduler = durableBackend == 'DurableTaskScheduler'
 var taskHubName = 'hierdiff'
+var useModelShare = !empty(modelFolder)
+var modelMountPath = '/models'
 
 // A public image that runs the Functions host, so the apps can be created before azd has pushed the real ones.
 var placeholderImage = 'mcr.microsoft.com/azure-functions/dotnet8-quickstart-demo:1.0'
@@ -185,6 +203,19 @@ module environment 'modules/environment.bicep' = {
   }
 }
 
+module models 'modules/models.bicep' = if (useModelShare) {
+  scope: resourceGroup
+  params: {
+    location: location
+    name: 'stmodels${token}'
+    environmentName: environment.outputs.name
+    tier: modelShareTier
+    shareGiB: modelShareGiB
+    userPrincipalId: principalId
+    tags: tags
+  }
+}
+
 module scheduler 'modules/scheduler.bicep' = if (useScheduler) {
   scope: resourceGroup
   params: {
@@ -238,10 +269,14 @@ var schedulerSettings = useScheduler
     ]
   : []
 
+// The model share's environment storage (an empty name: no mount), mounted on both apps: PrepareRun encodes the
+// prompts on the CPU app and RunSegments refuses a plan made with another model.
+var modelStorageName = useModelShare ? models!.outputs.storageName : ''
+
 var appSettings = concat(storageSettings, schedulerSettings, [
   { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsights.properties.ConnectionString }
-  { name: 'HierDiff__ModelPath', value: modelPath }
+  { name: 'HierDiff__ModelPath', value: useModelShare ? '${modelMountPath}/${modelFolder}' : modelPath }
   { name: 'HierDiff__MaxPrompts', value: string(maxPrompts) }
   { name: 'HierDiff__MaxPromptFileBytes', value: string(maxPromptFileBytes) }
   { name: 'HierDiff__PricePerGpuSecond', value: pricePerGpuSecond }
@@ -271,6 +306,8 @@ module funcApp 'modules/functionapp.bicep' = {
       name: 'AzureWebJobs.${f}.Disabled'
       value: 'true'
     }))
+    modelStorageName: modelStorageName
+    modelMountPath: modelMountPath
     tags: tags
   }
 }
@@ -298,6 +335,8 @@ module gpuApp 'modules/functionapp.bicep' = {
       name: 'AzureWebJobs.${f}.Disabled'
       value: 'true'
     }))
+    modelStorageName: modelStorageName
+    modelMountPath: modelMountPath
     tags: tags
   }
 }
@@ -342,3 +381,6 @@ output LOGIC_APP_NAME string = 'logic-hierdiff-${token}'
 output DURABLE_BACKEND string = durableBackend
 output GPU_PROFILE_TYPE string = gpuProfileType
 output PRICE_PER_GPU_SECOND string = pricePerGpuSecond
+// Where to upload a model (docs/deploy.md); empty without a model share.
+output MODEL_STORAGE_ACCOUNT_NAME string = useModelShare ? models!.outputs.accountName : ''
+output MODEL_SHARE_NAME string = useModelShare ? models!.outputs.shareName : ''

@@ -37,7 +37,32 @@ param maxReplicas int
 @description('App settings as name/value pairs (no secrets: every connection is identity-based).')
 param settings array
 
+@description('Environment storage (an Azure Files share of model exports) to mount at modelMountPath; empty for none.')
+param modelStorageName string = ''
+
+@description('Where the model share appears in the container.')
+param modelMountPath string = '/models'
+
 param tags object = {}
+
+// The environment storage is ReadOnly, so the mount is too.
+var modelVolumes = empty(modelStorageName)
+  ? []
+  : [
+      {
+        name: 'models'
+        storageType: 'AzureFile'
+        storageName: modelStorageName
+      }
+    ]
+var modelVolumeMounts = empty(modelStorageName)
+  ? []
+  : [
+      {
+        volumeName: 'models'
+        mountPath: modelMountPath
+      }
+    ]
 
 resource app 'Microsoft.App/containerApps@2025-07-01' = {
   name: name
@@ -78,8 +103,10 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
             memory: memory
           }
           env: settings
+          volumeMounts: modelVolumeMounts
         }
       ]
+      volumes: modelVolumes
       scale: {
         minReplicas: minReplicas
         maxReplicas: maxReplicas

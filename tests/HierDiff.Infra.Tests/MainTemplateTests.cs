@@ -110,7 +110,7 @@ public sealed partial class MainTemplateTests
     [Fact]
     public void StorageIsIdentityBasedWithTheDataRolesDurableNeeds()
     {
-        Arm.Resource account = Assert.Single(Arm.Resources(Main, "Microsoft.Storage/storageAccounts"));
+        Arm.Resource account = DataAccount;
         Assert.False((bool)account.Properties["allowSharedKeyAccess"]!);
         Assert.False((bool)account.Properties["allowBlobPublicAccess"]!);
 
@@ -140,15 +140,122 @@ public sealed partial class MainTemplateTests
     }
 
     [Fact]
-    public void NoTemplateReadsOrOutputsKeys()
+    public void OnlyTheModelShareMountReadsAnAccountKey()
     {
+        // Container Apps mounts SMB shares with the account key only: models.bicep reads it with listKeys() straight
+        // into the environment storage's accountKey. No other template reads a key or a secret, and no key travels
+        // through a module parameter, an app setting or an output (NoOutputCarriesASecret).
         foreach (string template in Bicep.TemplateFiles())
         {
-            string json = Arm.Text(Bicep.Build(template));
-            Assert.DoesNotMatch(@"list(Keys|Secrets|AccountSas|ServiceSas|Credentials)\(", json);
+            JsonObject root = Bicep.Build(template);
+            string json = Arm.Text(root);
+            int reads = ListSecrets().Matches(json).Count;
+            string[] mountKeys = [.. Arm.Resources(root, "Microsoft.App/managedEnvironments/storages")
+                .Select(r => (string?)r.Properties["azureFile"]?["accountKey"] ?? "")];
+            Assert.Equal(reads, mountKeys.Sum(k => ListSecrets().Matches(k).Count));
+            Assert.All(mountKeys, k => Assert.Matches(@"^\[listKeys\(resourceId\('Microsoft\.Storage/storageAccounts', parameters\('name'\)\), '[0-9-]+'\)\.keys\[0\]\.value\]$", k));
             Assert.DoesNotContain("AccountKey=", json);
             Assert.DoesNotContain("sharedKey", json);
         }
+
+        Assert.Contains("listKeys(", Arm.Text(Bicep.Build("modules/models.bicep")));
+        foreach (string app in new[] { "func", "gpu" })
+        {
+            Assert.DoesNotMatch("(?i)listKeys|accountKey", Arm.Text(App(app)["properties"]!["parameters"]!));
+        }
+
+        Assert.DoesNotMatch("(?i)listKeys|accountKey", Arm.Text(ModelsModule["properties"]!["parameters"]!));
+    }
+
+    [Fact]
+    public void BothAppsMountTheModelShareReadOnlyWhereModelPathPoints()
+    {
+        // The environment storage: the models share of the models account, read-only for every replica.
+        Arm.Resource storage = Assert.Single(Arm.Resources(Main, "Microsoft.App/managedEnvironments/storages"));
+        JsonObject azureFile = storage.Properties["azureFile"]!.AsObject();
+        Assert.Equal("ReadOnly", (string?)azureFile["accessMode"]);
+        Assert.Equal("[parameters('name')]", (string?)azureFile["accountName"]);
+        Assert.Equal("[variables('shareName')]", (string?)azureFile["shareName"]);
+        Assert.Equal("models", (string?)storage.Template["variables"]!["shareName"]);
+        Assert.Null(storage.Properties["nfsAzureFile"]);
+        Arm.Resource share = Assert.Single(Arm.Resources(Main, "Microsoft.Storage/storageAccounts/fileServices/shares"));
+        Assert.Equal("SMB", (string?)share.Properties["enabledProtocols"]);
+
+        // The app module mounts that storage as an Azure Files volume at modelMountPath, when it is given one.
+        Arm.Resource appResource = Arm.Resources(Main, "Microsoft.App/containerApps").First();
+        JsonObject variables = appResource.Template["variables"]!.AsObject();
+        Assert.Equal(
+            "[if(empty(parameters('modelStorageName')), createArray(), createArray(createObject('name', 'models', 'storageType', 'AzureFile', 'storageName', parameters('modelStorageName'))))]",
+            (string?)variables["modelVolumes"]);
+        Assert.Equal(
+            "[if(empty(parameters('modelStorageName')), createArray(), createArray(createObject('volumeName', 'models', 'mountPath', parameters('modelMountPath'))))]",
+            (string?)variables["modelVolumeMounts"]);
+        JsonObject template = appResource.Properties["template"]!.AsObject();
+        Assert.Equal("[variables('modelVolumes')]", (string?)template["volumes"]);
+        Assert.Equal("[variables('modelVolumeMounts')]", (string?)template["containers"]![0]!["volumeMounts"]);
+
+        // Both apps get the share (the CPU app encodes the prompts RunSegments continues, with the same model) at
+        // /models, and HierDiff__ModelPath is the model folder inside that mount.
+        Assert.Equal("/models", (string?)Main["variables"]!["modelMountPath"]);
+        foreach (string app in new[] { "func", "gpu" })
+        {
+            Assert.Equal("[variables('modelMountPath')]", (string?)Arm.ModuleParameter(App(app), "modelMountPath"));
+            Assert.Equal(
+                "[if(variables('useModelShare'), createObject('value', reference('models').outputs.storageName.value), createObject('value', ''))]",
+                (string?)App(app)["properties"]!["parameters"]!["modelStorageName"]);
+            Assert.Equal(
+                "if(variables('useModelShare'), format('{0}/{1}', variables('modelMountPath'), parameters('modelFolder')), parameters('modelPath'))",
+                Setting(App(app), "HierDiff__ModelPath"));
+        }
+
+        // The storage belongs to the apps' environment.
+        Assert.Equal("[reference('environment').outputs.name.value]", (string?)Arm.ModuleParameter(ModelsModule, "environmentName"));
+    }
+
+    [Fact]
+    public void WithoutAModelFolderThereIsNoShareAndTheBuiltInModelStays()
+    {
+        // modelFolder empty (the default): the models module is skipped, the apps get no volume, and ModelPath is
+        // modelPath, whose empty default the app reads as its built-in model.
+        JsonObject parameters = Main["parameters"]!.AsObject();
+        Assert.Equal("", (string?)parameters["modelFolder"]!["defaultValue"]);
+        Assert.Equal("", (string?)parameters["modelPath"]!["defaultValue"]);
+        Assert.Equal("[not(empty(parameters('modelFolder')))]", (string?)Main["variables"]!["useModelShare"]);
+        Assert.Equal("[variables('useModelShare')]", (string?)ModelsModule["condition"]);
+        Assert.Equal("", (string?)Bicep.Build("modules/functionapp.bicep")["parameters"]!["modelStorageName"]!["defaultValue"]);
+        Assert.Equal("Standard", (string?)parameters["modelShareTier"]!["defaultValue"]);
+
+        // azd passes the folder and the tier from its environment.
+        string azdParameters = File.ReadAllText(Path.Combine(Bicep.InfraDirectory, "main.parameters.json"));
+        Assert.Contains("${HIERDIFF_MODEL_FOLDER=}", azdParameters);
+        Assert.Contains("${HIERDIFF_MODEL_SHARE_TIER=Standard}", azdParameters);
+    }
+
+    [Fact]
+    public void ModelAccountAllowsKeysOnlyForTheMountAndUploadsSignInWithEntraId()
+    {
+        // The share has its own account, so the data account keeps shared keys off; this one holds model weights only.
+        Arm.Resource account = ModelAccount;
+        Assert.True((bool)account.Properties["allowSharedKeyAccess"]!);
+        Assert.True((bool)account.Properties["defaultToOAuthAuthentication"]!);
+        Assert.False((bool)account.Properties["allowBlobPublicAccess"]!);
+        Assert.True((bool)account.Properties["supportsHttpsTrafficOnly"]!);
+        Assert.Equal("TLS1_2", (string?)account.Properties["minimumTlsVersion"]);
+        Assert.NotSame(DataAccount.Template, account.Template);
+        Assert.DoesNotContain(Arm.Resources(Main, "Microsoft.Storage/storageAccounts/blobServices/containers"), c => c.Template == account.Template);
+
+        // Uploads: Storage File Data Privileged Contributor for the person running azd (az storage file --auth-mode login).
+        Assert.Contains("69566ab7-960f-475b-8e7c-b3118f30c6bd", Arm.Text(account.Template["variables"]!));
+        Assert.Contains("parameters('principalId')", Arm.Text(ModelsModule["properties"]!["parameters"]!["userPrincipalId"]!));
+
+        // Premium is a FileStorage account whose share is provisioned at least 100 GiB.
+        Assert.Equal("[if(variables('premium'), 'FileStorage', 'StorageV2')]", (string?)account.Json["kind"]);
+        Arm.Resource share = Assert.Single(Arm.Resources(Main, "Microsoft.Storage/storageAccounts/fileServices/shares"));
+        Assert.Equal("[if(variables('premium'), max(parameters('shareGiB'), 100), parameters('shareGiB'))]", (string?)share.Properties["shareQuota"]);
+
+        // Outputs name the account and share for uploads; nothing else.
+        Assert.Contains("outputs.accountName.value", Arm.Text(Main["outputs"]!["MODEL_STORAGE_ACCOUNT_NAME"]!));
+        Assert.Contains("outputs.shareName.value", Arm.Text(Main["outputs"]!["MODEL_SHARE_NAME"]!));
     }
 
     [Fact]
@@ -230,6 +337,16 @@ public sealed partial class MainTemplateTests
         Assert.Contains("ConnectionString", Setting(App("func"), "APPLICATIONINSIGHTS_CONNECTION_STRING"));
     }
 
+    /// <summary>The app's data account (prompts, images, runs, host state).</summary>
+    private static Arm.Resource DataAccount =>
+        Arm.Resources(Main, "Microsoft.Storage/storageAccounts").Single(r => r.Template["variables"]?["containerNames"] is not null);
+
+    /// <summary>The model share's account.</summary>
+    private static Arm.Resource ModelAccount =>
+        Arm.Resources(Main, "Microsoft.Storage/storageAccounts").Single(r => r.Template["variables"]?["shareName"] is not null);
+
+    private static JsonObject ModelsModule => Assert.Single(Arm.ModulesDeclaring(Main, "Microsoft.App/managedEnvironments/storages"));
+
     /// <summary>The deployment of the function-app module for an azd service (func or gpu).</summary>
     private static JsonObject App(string service) =>
         Arm.ModulesDeclaring(Main, "Microsoft.App/containerApps").Single(m => (string?)Arm.ModuleParameter(m, "serviceName") == service);
@@ -290,6 +407,9 @@ public sealed partial class MainTemplateTests
             }
         }
     }
+
+    [GeneratedRegex(@"list(Keys|Secrets|AccountSas|ServiceSas|Credentials)\(")]
+    private static partial Regex ListSecrets();
 
     [GeneratedRegex(@"\[Function\(([^)]*\)?)\)\]")]
     private static partial Regex FunctionAttribute();
