@@ -1,0 +1,63 @@
+using System.Text.Json;
+using HierDiff.TestModels;
+
+namespace HierDiff.Cli.Tests;
+
+/// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL and SD 2.x (768 px, v-prediction).</summary>
+public sealed class ModelFamilyCommandTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-cli-families-" + Guid.NewGuid().ToString("N"));
+    private readonly string _prompts;
+
+    public ModelFamilyCommandTests()
+    {
+        Directory.CreateDirectory(_root);
+        _prompts = Path.Combine(_root, "prompts.txt");
+        File.WriteAllLines(_prompts,
+        [
+            "a red circle on a blue background",
+            "a red circle on a blue background, striped",
+            "a green square on a white background",
+            "a green square on a white background, dotted",
+        ]);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Sd2() => TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd2"), new TinyModelOptions
+    {
+        LatentSize = 96, PadToken = "!", PredictionType = "v_prediction", SchedulerClass = "DDIMScheduler",
+    });
+
+    private string Sdxl() => TinyStableDiffusionXL.Write(Path.Combine(_root, "tiny-sdxl"));
+
+    [Theory]
+    [InlineData("sdxl", 64, "euler")]
+    [InlineData("sd2", 768, "ddim")]
+    public void GenerateMakesImagesOfTheExportsSizeWithSharing(string family, int pixels, string scheduler)
+    {
+        string model = family == "sdxl" ? Sdxl() : Sd2();
+        string output = Path.Combine(_root, "out-" + family);
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--steps", "5", "--target-savings", "0.3");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "manifest.json")));
+        Assert.Equal(Path.GetFileName(model), manifest.RootElement.GetProperty("model").GetString());
+        Assert.Equal(scheduler, manifest.RootElement.GetProperty("scheduler").GetString());
+        Assert.True(manifest.RootElement.GetProperty("savings").GetDouble() >= 0.3);
+        Assert.All(Directory.GetFiles(Path.Combine(output, "images")), png => Assert.Equal((pixels, pixels), PngFiles.Size(File.ReadAllBytes(png))));
+    }
+
+    [Fact]
+    public void AnSdxlFolderWithoutItsSecondTextEncoderIsRefusedInOneLine()
+    {
+        string model = Sdxl();
+        BrokenModels.DeleteFile(model, "text_encoder_2/model.onnx");
+        string output = Path.Combine(_root, "refused");
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output);
+        Assert.Equal(2, result.ExitCode);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("tiny-sdxl: not a complete Stable Diffusion XL ONNX export: missing text_encoder_2/model.onnx", line);
+        Assert.False(Directory.Exists(output));
+    }
+}
