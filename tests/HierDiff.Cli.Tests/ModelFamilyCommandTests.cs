@@ -26,7 +26,10 @@ public sealed class ModelFamilyCommandTests : IDisposable
 
     private string Sd2() => TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd2"), new TinyModelOptions
     {
-        LatentSize = 96, PadToken = "!", PredictionType = "v_prediction", SchedulerClass = "DDIMScheduler",
+        LatentSize = 96,
+        PadToken = "!",
+        PredictionType = "v_prediction",
+        SchedulerClass = "DDIMScheduler",
     });
 
     private string Sdxl() => TinyStableDiffusionXL.Write(Path.Combine(_root, "tiny-sdxl"));
