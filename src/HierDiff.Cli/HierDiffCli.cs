@@ -1,6 +1,4 @@
-using System.CommandLine;
 using HierDiff.Cli.Commands;
-using HierDiff.Core;
 
 namespace HierDiff.Cli;
 

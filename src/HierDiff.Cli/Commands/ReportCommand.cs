@@ -1,4 +1,3 @@
-using System.CommandLine;
 using HierDiff.Report;
 
 namespace HierDiff.Cli.Commands;
