@@ -9,16 +9,14 @@ public sealed class ControlCharacterTests : IDisposable
     private const string Hostile = "\u001b]0;pwned\u0007\u001b[2J";
     private const string Escaped = "\\u001b]0;pwned\\u0007\\u001b[2J";
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-control-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-control-");
 
-    public ControlCharacterTests() => Directory.CreateDirectory(_root);
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void EvalShowsAPromptsControlCharactersEscaped()
     {
-        var run = new TestRunFolder(Path.Combine(_root, "run"));
+        var run = new TestRunFolder(_temp.Sub("run"));
         run.EditPrompt(0, p => p["text"] = $"a dog {Hostile}");
 
         CliRunner.Result result = CliRunner.Run("eval", "--run", run.Path);
@@ -29,8 +27,8 @@ public sealed class ControlCharacterTests : IDisposable
     [Fact]
     public void CompareShowsPromptsAndModesEscaped()
     {
-        var a = new TestRunFolder(Path.Combine(_root, "a"));
-        var b = new TestRunFolder(Path.Combine(_root, "b"));
+        var a = new TestRunFolder(_temp.Sub("a"));
+        var b = new TestRunFolder(_temp.Sub("b"));
         a.EditManifest(m => m["mode"] = $"hierarchical {Hostile}");
         CliRunner.Result table = CliRunner.Run("compare", a.Path, b.Path);
         Assert.True(table.ExitCode == 0, table.Stderr);
@@ -46,14 +44,14 @@ public sealed class ControlCharacterTests : IDisposable
     [Fact]
     public void ReportShowsFileNamesEscaped()
     {
-        var run = new TestRunFolder(Path.Combine(_root, "run"));
+        var run = new TestRunFolder(_temp.Sub("run"));
         run.EditPrompt(0, p => p["image"] = $"images/{Hostile}.png");
         CliRunner.Result refused = CliRunner.Run("report", "--run", run.Path);
         Assert.Equal(2, refused.ExitCode);
         AssertEscaped(refused.Stderr);
 
         // The run folder's own name is shown in what report wrote.
-        var named = new TestRunFolder(Path.Combine(_root, $"run {Hostile}"));
+        var named = new TestRunFolder(_temp.Sub($"run {Hostile}"));
         CliRunner.Result wrote = CliRunner.Run("report", "--run", named.Path);
         Assert.True(wrote.ExitCode == 0, wrote.Stderr);
         AssertEscaped(wrote.Stdout);
