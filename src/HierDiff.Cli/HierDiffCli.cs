@@ -57,6 +57,16 @@ internal static class HierDiffCli
     /// <summary>Exit code for a bug (sysexits' EX_SOFTWARE).</summary>
     public const int InternalError = 70;
 
+    /// <summary>A command over one run folder, named by a required <c>--run</c>; <paramref name="action"/> gets the
+    /// folder and returns the exit code.</summary>
+    public static Command RunFolderCommand(string name, string description, string runDescription, Func<string, int> action)
+    {
+        var run = new Option<DirectoryInfo>("--run") { Description = runDescription, Required = true };
+        var command = new Command(name, description) { run };
+        command.SetAction(parse => action(parse.GetValue(run)!.ToString()));
+        return command;
+    }
+
     /// <summary>An option holding a number, with a parse error that says which option and what was wrong.</summary>
     public static Option<double?> NumberOption(string name, string description) => new(name)
     {
