@@ -9,12 +9,7 @@ internal static class EvalCommand
         "eval",
         "Score each image of a shapes-world run against its prompt (colours, kind, size, position, pattern) and measure diversity",
         "Run folder written by hierdiff generate (manifest.json and images/); scores.json is written into it",
-        folder =>
-        {
-            RunScores scores = RunEvaluation.Evaluate(folder);
-            WriteTable(scores, Path.Combine(folder, RunEvaluation.ScoresFile));
-            return 0;
-        });
+        folder => WriteTable(RunEvaluation.Evaluate(folder), Path.Combine(folder, RunEvaluation.ScoresFile)));
 
     private static void WriteTable(RunScores scores, string path)
     {

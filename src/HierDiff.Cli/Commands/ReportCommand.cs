@@ -13,6 +13,5 @@ internal static class ReportCommand
         {
             string path = RunReport.Write(folder);
             Console.WriteLine($"wrote {TerminalText.Escape(path)}");
-            return 0;
         });
 }
