@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using HierDiff.Core.Clustering;
-using HierDiff.Core.Embeddings;
 using HierDiff.Core.Planning;
 
 namespace HierDiff.Benchmarks;

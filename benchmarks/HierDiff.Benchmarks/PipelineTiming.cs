@@ -1,13 +1,5 @@
 using System.Diagnostics;
 using HierDiff.Core.Prompts;
-using HierDiff.Core.Runs;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
-using HierDiff.Pipeline;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
 using HierDiff.TestModels;
 
 namespace HierDiff.Benchmarks;

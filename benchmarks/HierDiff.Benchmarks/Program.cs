@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Running;
-using HierDiff.Core.Clustering;
 
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- --filter '*'       (BenchmarkDotNet)
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- phases 10000 768   (one timed run, by phase)

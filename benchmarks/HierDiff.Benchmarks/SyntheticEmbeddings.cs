@@ -1,5 +1,3 @@
-using HierDiff.Core.Embeddings;
-
 namespace HierDiff.Benchmarks;
 
 /// <summary>Embeddings shaped like a prompt set's: groups of near neighbours around shared directions.</summary>

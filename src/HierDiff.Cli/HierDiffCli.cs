@@ -1,6 +1,4 @@
-using System.CommandLine;
 using HierDiff.Cli.Commands;
-using HierDiff.Core;
 
 namespace HierDiff.Cli;
 
@@ -58,6 +56,20 @@ internal static class HierDiffCli
 
     /// <summary>Exit code for a bug (sysexits' EX_SOFTWARE).</summary>
     public const int InternalError = 70;
+
+    /// <summary>A command over one run folder, named by a required <c>--run</c>: <paramref name="action"/> gets the
+    /// folder, and the command exits 0 when it returns (input errors are thrown, as everywhere).</summary>
+    public static Command RunFolderCommand(string name, string description, string runDescription, Action<string> action)
+    {
+        var run = new Option<DirectoryInfo>("--run") { Description = runDescription, Required = true };
+        var command = new Command(name, description) { run };
+        command.SetAction(parse =>
+        {
+            action(parse.GetValue(run)!.ToString());
+            return 0;
+        });
+        return command;
+    }
 
     /// <summary>An option holding a number, with a parse error that says which option and what was wrong.</summary>
     public static Option<double?> NumberOption(string name, string description) => new(name)

@@ -4,10 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using HierDiff.Core;
 using HierDiff.Functions.Functions;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
-using Microsoft.DurableTask;
 
 namespace HierDiff.Functions;
 

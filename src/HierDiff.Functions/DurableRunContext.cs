@@ -1,6 +1,3 @@
-using HierDiff.Pipeline.Orchestration;
-using Microsoft.DurableTask;
-
 namespace HierDiff.Functions;
 
 /// <summary>The run orchestration's host in Durable Functions: every activity and sub-orchestration with a retry

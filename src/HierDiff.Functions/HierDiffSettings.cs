@@ -2,7 +2,6 @@ using System.Globalization;
 using HierDiff.Core.Prompts;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
-using HierDiff.Pipeline.Activities;
 using Microsoft.Extensions.Configuration;
 
 namespace HierDiff.Functions;

@@ -2,8 +2,6 @@ using Azure.Identity;
 using Azure.Storage.Blobs;
 using HierDiff.Functions;
 using HierDiff.Models;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -5,9 +5,6 @@ using HierDiff.Core;
 using HierDiff.Core.Prompts;
 using HierDiff.Core.Runs;
 using HierDiff.Models.Pipelines;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
-using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 
 namespace HierDiff.Functions;

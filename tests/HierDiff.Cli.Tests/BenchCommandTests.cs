@@ -1,40 +1,19 @@
-using System.Text.Json;
-using HierDiff.TestModels;
-
 namespace HierDiff.Cli.Tests;
 
 /// <summary><c>hierdiff bench</c> as a user runs it, on a tiny model in the real export layout.</summary>
 public sealed class BenchCommandTests : IDisposable
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a red circle on a blue background, dotted",
-        "a green square on a white background",
-        "a green square on a white background, checkered",
-        "a yellow triangle on a black background",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.SixInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-bench-" + Guid.NewGuid().ToString("N"));
-    private readonly string _model;
-    private readonly string _prompts;
+    private readonly TinyGenerationInputs _inputs = new("hierdiff-bench-", Prompts);
 
-    public BenchCommandTests()
-    {
-        Directory.CreateDirectory(_root);
-        _model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
-        _prompts = Path.Combine(_root, "prompts.txt");
-        File.WriteAllLines(_prompts, Prompts);
-    }
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _inputs.Dispose();
 
     [Fact]
     public void RunsStandardHierarchicalAndStandardWithTheSameCallsSideBySide()
     {
-        string output = Path.Combine(_root, "bench");
-        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _prompts, "--model", _model, "--out", output, "--steps", "8", "--targets", "0.5");
+        string output = _inputs.Sub("bench");
+        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", output, "--steps", "8", "--targets", "0.5");
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("| run | denoiser calls |", result.Stdout);
         Assert.Equal(result.Stdout[..result.Stdout.IndexOf("written:", StringComparison.Ordinal)], File.ReadAllText(Path.Combine(output, "bench.md")));
@@ -67,9 +46,9 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void ATargetOutsideZeroToOneIsRefusedNamingTheOption()
     {
-        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _prompts, "--model", _model, "--out", Path.Combine(_root, "b"), "--targets", "60");
+        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", _inputs.Sub("b"), "--targets", "60");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("--targets", result.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(_root, "b")));
+        Assert.False(Directory.Exists(_inputs.Sub("b")));
     }
 }

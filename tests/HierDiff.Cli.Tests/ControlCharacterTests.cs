@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace HierDiff.Cli.Tests;
 
 /// <summary>
@@ -9,28 +11,19 @@ public sealed class ControlCharacterTests : IDisposable
     private const string Hostile = "\u001b]0;pwned\u0007\u001b[2J";
     private const string Escaped = "\\u001b]0;pwned\\u0007\\u001b[2J";
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-control-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-control-");
 
-    public ControlCharacterTests() => Directory.CreateDirectory(_root);
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public void EvalShowsAPromptsControlCharactersEscaped()
-    {
-        var run = new TestRunFolder(Path.Combine(_root, "run"));
-        run.EditPrompt(0, p => p["text"] = $"a dog {Hostile}");
-
-        CliRunner.Result result = CliRunner.Run("eval", "--run", run.Path);
-        Assert.Equal(2, result.ExitCode);
-        AssertEscaped(result.Stderr);
-    }
+    public void EvalShowsAPromptsControlCharactersEscaped() =>
+        AssertRefusedEscaped("eval", p => p["text"] = $"a dog {Hostile}");
 
     [Fact]
     public void CompareShowsPromptsAndModesEscaped()
     {
-        var a = new TestRunFolder(Path.Combine(_root, "a"));
-        var b = new TestRunFolder(Path.Combine(_root, "b"));
+        var a = new TestRunFolder(_temp.Sub("a"));
+        var b = new TestRunFolder(_temp.Sub("b"));
         a.EditManifest(m => m["mode"] = $"hierarchical {Hostile}");
         CliRunner.Result table = CliRunner.Run("compare", a.Path, b.Path);
         Assert.True(table.ExitCode == 0, table.Stderr);
@@ -46,17 +39,24 @@ public sealed class ControlCharacterTests : IDisposable
     [Fact]
     public void ReportShowsFileNamesEscaped()
     {
-        var run = new TestRunFolder(Path.Combine(_root, "run"));
-        run.EditPrompt(0, p => p["image"] = $"images/{Hostile}.png");
-        CliRunner.Result refused = CliRunner.Run("report", "--run", run.Path);
-        Assert.Equal(2, refused.ExitCode);
-        AssertEscaped(refused.Stderr);
+        AssertRefusedEscaped("report", p => p["image"] = $"images/{Hostile}.png");
 
         // The run folder's own name is shown in what report wrote.
-        var named = new TestRunFolder(Path.Combine(_root, $"run {Hostile}"));
+        var named = new TestRunFolder(_temp.Sub($"run {Hostile}"));
         CliRunner.Result wrote = CliRunner.Run("report", "--run", named.Path);
         Assert.True(wrote.ExitCode == 0, wrote.Stderr);
         AssertEscaped(wrote.Stdout);
+    }
+
+    /// <summary><paramref name="command"/> --run on a run folder whose first prompt <paramref name="edit"/> made hostile:
+    /// refused as an input error, with the hostile text escaped.</summary>
+    private void AssertRefusedEscaped(string command, Action<JsonObject> edit)
+    {
+        var run = new TestRunFolder(_temp.Sub("run"));
+        run.EditPrompt(0, edit);
+        CliRunner.Result refused = CliRunner.Run(command, "--run", run.Path);
+        Assert.Equal(2, refused.ExitCode);
+        AssertEscaped(refused.Stderr);
     }
 
     private static void AssertEscaped(string output)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using HierDiff.Models.Images;
 using HierDiff.ShapesWorld.Evaluation;
 using HierDiff.ShapesWorld.World;
@@ -16,16 +15,14 @@ public sealed class EvalCommandTests : IDisposable
         "a dotted black circle in the top, orange background",
     ];
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-eval-cli-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-eval-cli-");
 
-    public EvalCommandTests() => Directory.CreateDirectory(_root);
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A run of <see cref="Prompts"/> whose images show what the prompts say, except where <paramref name="wrongKind"/>.</summary>
     private string Run(string name, double savings, Func<int, bool>? wrongKind = null)
     {
-        string folder = Path.Combine(_root, name);
+        string folder = _temp.Sub(name);
         Directory.CreateDirectory(Path.Combine(folder, "images"));
         var random = new Random(7);
         var entries = new List<object>();
@@ -67,7 +64,7 @@ public sealed class EvalCommandTests : IDisposable
     {
         string a = Run("a", 0.5);
         string b = Run("b", 0, i => i == 1);
-        string outPath = Path.Combine(_root, "out", "cmp.json");
+        string outPath = Path.Combine(_temp.Path, "out", "cmp.json");
         CliRunner.Result result = CliRunner.Run("compare", a, b, "--out", outPath);
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("1 / 3 / 0", result.Stdout);
@@ -92,7 +89,7 @@ public sealed class EvalCommandTests : IDisposable
     [Fact]
     public void BadRunsAreOneLineErrors()
     {
-        CliRunner.Result noManifest = CliRunner.Run("eval", "--run", _root);
+        CliRunner.Result noManifest = CliRunner.Run("eval", "--run", _temp.Path);
         Assert.Equal(2, noManifest.ExitCode);
         Assert.StartsWith("error: ", noManifest.Stderr);
         Assert.Contains("manifest.json", noManifest.Stderr);

@@ -1,40 +1,21 @@
 using System.Buffers.Binary;
 using System.Text;
-using System.Text.Json;
-using HierDiff.TestModels;
 
 namespace HierDiff.Cli.Tests;
 
 /// <summary><c>hierdiff generate</c> as a user runs it, on a tiny model in the real export layout.</summary>
 public sealed class GenerateCommandTests : IDisposable
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a green square on a white background",
-        "a green square on a white background, dotted",
-        "a yellow triangle on a black background",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.FiveInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-cli-" + Guid.NewGuid().ToString("N"));
-    private readonly string _model;
-    private readonly string _prompts;
+    private readonly TinyGenerationInputs _inputs = new("hierdiff-cli-", Prompts);
 
-    public GenerateCommandTests()
-    {
-        Directory.CreateDirectory(_root);
-        _model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
-        _prompts = Path.Combine(_root, "prompts.txt");
-        File.WriteAllLines(_prompts, Prompts);
-    }
+    public void Dispose() => _inputs.Dispose();
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
-    private string Out(string name) => Path.Combine(_root, name);
+    private string Out(string name) => _inputs.Sub(name);
 
     private CliRunner.Result Generate(string outName, params string[] extra) =>
-        CliRunner.Run(["generate", "--prompts", _prompts, "--model", _model, "--out", Out(outName), "--steps", "6", .. extra]);
+        CliRunner.Run(["generate", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", Out(outName), "--steps", "6", .. extra]);
 
     [Fact]
     public void WritesOneImagePerPromptAndAManifest()
@@ -117,9 +98,9 @@ public sealed class GenerateCommandTests : IDisposable
     [InlineData("100%.txt")]
     public void OrdinaryPromptFileNamesWork(string name)
     {
-        string renamed = Path.Combine(_root, name);
-        File.Copy(_prompts, renamed);
-        CliRunner.Result result = CliRunner.Run("generate", "--prompts", renamed, "--model", _model, "--out", Out("named"), "--steps", "2");
+        string renamed = _inputs.Sub(name);
+        File.Copy(_inputs.PromptFile, renamed);
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", renamed, "--model", _inputs.Model, "--out", Out("named"), "--steps", "2");
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Equal(Prompts.Length, Directory.GetFiles(Path.Combine(Out("named"), "images")).Length);
     }
@@ -132,14 +113,14 @@ public sealed class GenerateCommandTests : IDisposable
     [Fact]
     public void AMissingModelFileIsNamed()
     {
-        BrokenModels.DeleteFile(_model, "vae_decoder/model.onnx");
+        BrokenModels.DeleteFile(_inputs.Model, "vae_decoder/model.onnx");
         AssertRefused(Generate("out"), "missing vae_decoder/model.onnx");
     }
 
     [Fact]
     public void AModelWithWrongInputNamesIsNamed()
     {
-        BrokenModels.RenameUNetInput(_model, "encoder_hidden_states", "hidden_states");
+        BrokenModels.RenameUNetInput(_inputs.Model, "encoder_hidden_states", "hidden_states");
         AssertRefused(Generate("out"), "unet/model.onnx: expected inputs sample");
     }
 
@@ -162,7 +143,7 @@ public sealed class GenerateCommandTests : IDisposable
     [Fact]
     public void AnUnreadablePromptFileIsRefusedAndNothingIsWritten()
     {
-        File.WriteAllBytes(_prompts, [0x61, 0x0A, 0x00, 0x01, 0x02]);
+        File.WriteAllBytes(_inputs.PromptFile, [0x61, 0x0A, 0x00, 0x01, 0x02]);
         AssertRefused(Generate("out"), "prompts.txt:2: NUL byte");
     }
 
@@ -172,7 +153,7 @@ public sealed class GenerateCommandTests : IDisposable
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(expected, line);
         Assert.False(Directory.Exists(Out("out")), "a refused run must leave no output folder");
-        Assert.Empty(Directory.GetFileSystemEntries(_root, ".out.*"));
+        Assert.Empty(Directory.GetFileSystemEntries(_inputs.Root, ".out.*"));
     }
 
     private static IEnumerable<(string Type, byte[] Data)> Chunks(byte[] png)

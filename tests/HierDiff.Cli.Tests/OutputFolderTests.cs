@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using HierDiff.TestModels;
 
 namespace HierDiff.Cli.Tests;
 
@@ -9,27 +8,18 @@ namespace HierDiff.Cli.Tests;
 /// </summary>
 public sealed class OutputFolderTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-out-" + Guid.NewGuid().ToString("N"));
-    private readonly string _model;
-    private readonly string _prompts;
+    private readonly TinyGenerationInputs _inputs = new(
+        "hierdiff-out-", ["a red circle on a blue background", "a green square on a white background", "a red circle on a blue background, striped"]);
 
-    public OutputFolderTests()
-    {
-        Directory.CreateDirectory(_root);
-        _model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
-        _prompts = Path.Combine(_root, "prompts.txt");
-        File.WriteAllLines(_prompts, ["a red circle on a blue background", "a green square on a white background", "a red circle on a blue background, striped"]);
-    }
+    public void Dispose() => _inputs.Dispose();
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
-    private string At(string name) => Path.Combine(_root, name);
+    private string At(string name) => _inputs.Sub(name);
 
     private CliRunner.Result Generate(string outPath, params string[] extra) =>
-        CliRunner.RunIn(_root, null, ["generate", "--prompts", _prompts, "--model", _model, "--out", outPath, "--steps", "3", .. extra]);
+        CliRunner.RunIn(_inputs.Root, null, ["generate", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", outPath, "--steps", "3", .. extra]);
 
     /// <summary>Everything in the test folder that a run puts beside its output (staging folders, locks).</summary>
-    private string[] Leftovers() => Directory.GetFileSystemEntries(_root, ".*").Select(Path.GetFileName).Order().ToArray()!;
+    private string[] Leftovers() => Directory.GetFileSystemEntries(_inputs.Root, ".*").Select(Path.GetFileName).Order().ToArray()!;
 
     [Fact]
     public void OverwritingAPreviousRunSpeltWithATrailingSlashReplacesIt()
@@ -109,17 +99,17 @@ public sealed class OutputFolderTests : IDisposable
     public void TheFolderHoldingThePromptFileIsRefused()
     {
         AssertRefused(Generate(".", "--overwrite"), "is the current folder");
-        AssertRefused(Generate(_root, "--overwrite"), "is the current folder");
-        Assert.True(File.Exists(_prompts));
+        AssertRefused(Generate(_inputs.Root, "--overwrite"), "is the current folder");
+        Assert.True(File.Exists(_inputs.PromptFile));
     }
 
     [Fact]
     public void TheFolderHoldingTheModelIsRefused()
     {
-        string inside = Path.Combine(_root, "models");
+        string inside = _inputs.Sub("models");
         string model = TinyStableDiffusion.Write(Path.Combine(inside, "tiny"));
 
-        CliRunner.Result refused = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", inside, "--overwrite", "--steps", "2");
+        CliRunner.Result refused = CliRunner.Run("generate", "--prompts", _inputs.PromptFile, "--model", model, "--out", inside, "--overwrite", "--steps", "2");
 
         AssertRefused(refused, "an input of this run");
         Assert.True(File.Exists(Path.Combine(model, "unet", "model.onnx")));
@@ -134,8 +124,8 @@ public sealed class OutputFolderTests : IDisposable
         string home = At("home");
         Directory.CreateDirectory(home);
         File.WriteAllText(Path.Combine(home, ".profile"), "mine");
-        CliRunner.Result refused = CliRunner.RunIn(_root, new Dictionary<string, string> { ["HOME"] = home },
-            "generate", "--prompts", _prompts, "--model", _model, "--out", home, "--overwrite", "--steps", "2");
+        CliRunner.Result refused = CliRunner.RunIn(_inputs.Root, new Dictionary<string, string> { ["HOME"] = home },
+            "generate", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", home, "--overwrite", "--steps", "2");
         AssertRefused(refused, "is your home folder");
         Assert.Equal("mine", File.ReadAllText(Path.Combine(home, ".profile")));
     }
@@ -144,7 +134,7 @@ public sealed class OutputFolderTests : IDisposable
     public void AFolderThatCannotBeWrittenIsOneLine()
     {
         AssertRefused(Generate("/proc/hierdiff-test"), "--out /proc/hierdiff-test: cannot");
-        AssertRefused(Generate(_prompts + "/out"), "--out");
+        AssertRefused(Generate(_inputs.PromptFile + "/out"), "--out");
     }
 
     [Fact]
@@ -175,7 +165,7 @@ public sealed class OutputFolderTests : IDisposable
             run.WaitForExit();
         }
 
-        Assert.NotEmpty(Directory.GetDirectories(_root, ".prev.partial-*"));
+        Assert.NotEmpty(Directory.GetDirectories(_inputs.Root, ".prev.partial-*"));
         Assert.True(File.Exists(At("prev/manifest.json")), "the old run stays whole while the new one is written");
 
         CliRunner.Result next = Generate("prev", "--overwrite");
@@ -226,17 +216,17 @@ public sealed class OutputFolderTests : IDisposable
     [Fact]
     public void WorldWritesAllOrNothingAndReplacesOnlyItsOwnOutput()
     {
-        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", _prompts), "is a file, not a folder");
+        AssertRefused(CliRunner.RunIn(_inputs.Root, null, "world", "--count", "3", "--out", _inputs.PromptFile), "is a file, not a folder");
 
-        Assert.Equal(0, CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data").ExitCode);
+        Assert.Equal(0, CliRunner.RunIn(_inputs.Root, null, "world", "--count", "3", "--out", "data").ExitCode);
         Assert.Equal(3, File.ReadAllLines(At("data/prompts.txt")).Length);
-        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data"), "the output folder exists and is not empty");
+        AssertRefused(CliRunner.RunIn(_inputs.Root, null, "world", "--count", "3", "--out", "data"), "the output folder exists and is not empty");
 
-        Assert.Equal(0, CliRunner.RunIn(_root, null, "world", "--count", "5", "--out", "data", "--overwrite").ExitCode);
+        Assert.Equal(0, CliRunner.RunIn(_inputs.Root, null, "world", "--count", "5", "--out", "data", "--overwrite").ExitCode);
         Assert.Equal(5, File.ReadAllLines(At("data/prompts.txt")).Length);
 
         File.WriteAllText(At("data/notes.md"), "mine");
-        AssertRefused(CliRunner.RunIn(_root, null, "world", "--count", "3", "--out", "data", "--overwrite"),
+        AssertRefused(CliRunner.RunIn(_inputs.Root, null, "world", "--count", "3", "--out", "data", "--overwrite"),
             "--overwrite replaces only a previous output of hierdiff world, and this folder holds 'notes.md'");
         Assert.Equal("mine", File.ReadAllText(At("data/notes.md")));
     }
@@ -246,15 +236,15 @@ public sealed class OutputFolderTests : IDisposable
     {
         string many = At("many.txt");
         File.WriteAllLines(many, Enumerable.Range(0, 40).Select(i => $"a red circle on a blue background number {i}"));
-        return CliRunner.Start(_root, null,
-            "generate", "--prompts", many, "--model", _model, "--out", outName, "--overwrite", "--mode", "standard", "--steps", "500", "--max-batch", "1");
+        return CliRunner.Start(_inputs.Root, null,
+            "generate", "--prompts", many, "--model", _inputs.Model, "--out", outName, "--overwrite", "--mode", "standard", "--steps", "500", "--max-batch", "1");
     }
 
     /// <summary>Waits until the run has started denoising into its staging folder.</summary>
     private void WaitForStaging(string outName)
     {
         var clock = Stopwatch.StartNew();
-        while (!Directory.GetDirectories(_root, $".{outName}.partial-*").Any(d => Directory.Exists(Path.Combine(d, ".store", "runs"))))
+        while (!Directory.GetDirectories(_inputs.Root, $".{outName}.partial-*").Any(d => Directory.Exists(Path.Combine(d, ".store", "runs"))))
         {
             Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "the run never started");
             Thread.Sleep(50);

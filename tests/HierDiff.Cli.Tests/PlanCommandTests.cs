@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace HierDiff.Cli.Tests;
 
 public class PlanCommandTests

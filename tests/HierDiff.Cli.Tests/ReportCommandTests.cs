@@ -1,7 +1,5 @@
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using HierDiff.Models.Images;
-using HierDiff.TestModels;
 
 namespace HierDiff.Cli.Tests;
 
@@ -10,19 +8,17 @@ public sealed class ReportCommandTests : IDisposable
 {
     private const string Hostile = "<script>alert(1)</script> a red circle & \"quotes\"";
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-report-cli-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-report-cli-");
 
-    public ReportCommandTests() => Directory.CreateDirectory(_root);
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void GeneratedRunShowsItsTreeAndEveryImageInABrowser()
     {
-        string model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
-        string prompts = Path.Combine(_root, "prompts.txt");
+        string model = TinyStableDiffusion.Write(_temp.Sub("tiny-sd"));
+        string prompts = _temp.Sub("prompts.txt");
         File.WriteAllLines(prompts, ["a red circle on a blue background", "a red circle on a blue background, striped", Hostile, "a green square", "a yellow triangle"]);
-        string run = Path.Combine(_root, "run");
+        string run = _temp.Sub("run");
         CliRunner.Result generated = CliRunner.Run("generate", "--prompts", prompts, "--model", model, "--out", run, "--steps", "40", "--target-savings", "0.5", "--keep-node-images");
         Assert.True(generated.ExitCode == 0, generated.Stderr);
 
@@ -59,17 +55,17 @@ public sealed class ReportCommandTests : IDisposable
     public void ARunFolderDownloadedFromBlobStorageIsDrawn()
     {
         // A run whose files live in blob storage (Azurite), as the Functions app leaves them: runs/{run}/ and images/{run}/.
-        string model = TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd"));
-        string prompts = Path.Combine(_root, "prompts.txt");
+        string model = TinyStableDiffusion.Write(_temp.Sub("tiny-sd"));
+        string prompts = _temp.Sub("prompts.txt");
         File.WriteAllLines(prompts, ["a red circle on a blue background", "a red circle on a blue background, striped", "a green square"]);
-        string local = Path.Combine(_root, "local");
+        string local = _temp.Sub("local");
         CliRunner.Result generated = CliRunner.Run(
             "generate", "--prompts", prompts, "--model", model, "--out", local, "--steps", "6", "--target-savings", "0.3", "--storage", "UseDevelopmentStorage=true");
         Assert.True(generated.ExitCode == 0, generated.Stderr);
         string runId = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(local, "plan.json"))).RootElement.GetProperty("run_id").GetString()!;
 
         // Downloaded as docs/deploy.md says: runs/{run}/* into a folder, images/{run}/* into its images/.
-        string downloaded = Path.Combine(_root, "downloaded");
+        string downloaded = _temp.Sub("downloaded");
         var blobs = new Azure.Storage.Blobs.BlobServiceClient("UseDevelopmentStorage=true");
         foreach ((string container, string into) in new[] { ("runs", downloaded), ("images", Path.Combine(downloaded, "images")) })
         {
@@ -141,7 +137,7 @@ public sealed class ReportCommandTests : IDisposable
     [Fact]
     public void FolderWithoutManifestIsAnErrorNamingIt()
     {
-        string empty = Path.Combine(_root, "empty");
+        string empty = _temp.Sub("empty");
         Directory.CreateDirectory(empty);
         CliRunner.Result result = CliRunner.Run("report", "--run", empty);
         Assert.Equal(2, result.ExitCode);
@@ -166,7 +162,7 @@ public sealed class ReportCommandTests : IDisposable
         // A chain: merge i joins the cluster before it with prompt i + 1, so the tree is N - 1 deep. Each prompt runs
         // its one step alone. Drawn recursively, N = 20,000 overflowed the stack (after half a minute of rescoring).
         const int n = 20_000;
-        string run = Path.Combine(_root, "chain");
+        string run = _temp.Sub("chain");
         Directory.CreateDirectory(Path.Combine(run, "images"));
         byte[] png = Png(100);
         var prompts = new List<object>();
@@ -199,7 +195,7 @@ public sealed class ReportCommandTests : IDisposable
     /// 0 and 1 share steps 0-2 as node 3 (with a decoded node image), and node 4 joins prompt 2 without steps of its own.</summary>
     private string HandMadeRun(string name, bool withPlan)
     {
-        string run = Path.Combine(_root, name);
+        string run = _temp.Sub(name);
         Directory.CreateDirectory(Path.Combine(run, "images"));
         string[] texts = ["a red circle", Hostile, "a blue square"];
         var prompts = new List<object>();

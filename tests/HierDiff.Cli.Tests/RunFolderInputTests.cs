@@ -9,17 +9,17 @@ namespace HierDiff.Cli.Tests;
 /// </summary>
 public sealed class RunFolderInputTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-run-input-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-run-input-");
     private readonly TestRunFolder _run;
     private readonly TestRunFolder _other;
 
     public RunFolderInputTests()
     {
-        _run = new TestRunFolder(Path.Combine(_root, "run"));
-        _other = new TestRunFolder(Path.Combine(_root, "other"));
+        _run = new TestRunFolder(_temp.Sub("run"));
+        _other = new TestRunFolder(_temp.Sub("other"));
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     public static TheoryData<string> ImageNames => ["absolute", "dot-dot", "backslash", "drive letter"];
 
@@ -98,7 +98,7 @@ public sealed class RunFolderInputTests : IDisposable
     [Fact]
     public void OutputFileLinkedOutsideTheRunFolderIsReplacedNotWrittenThrough()
     {
-        string precious = Path.Combine(_root, "precious.txt");
+        string precious = _temp.Sub("precious.txt");
         File.WriteAllText(precious, "not to be overwritten");
         File.CreateSymbolicLink(_run.Report, precious);
         File.CreateSymbolicLink(_run.File("compare.json"), precious);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using HierDiff.Models.Images;
 using HierDiff.ShapesWorld.Evaluation;

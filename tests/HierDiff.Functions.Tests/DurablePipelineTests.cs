@@ -8,9 +8,6 @@ using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
 using HierDiff.TestModels;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -24,16 +21,9 @@ namespace HierDiff.Functions.Tests;
 /// </summary>
 public sealed class DurablePipelineTests : IAsyncLifetime
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a green square on a white background",
-        "a green square on a white background, dotted",
-        "a yellow triangle on a black background",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.FiveInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-durable-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-durable-");
     private readonly string _prefix = "t" + Guid.NewGuid().ToString("N")[..8];
     private StableDiffusionModel _model = null!;
     private BlobRunStore _store = null!;
@@ -42,7 +32,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model")), OnnxDevice.Cpu);
+        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(_temp.Sub("model")), OnnxDevice.Cpu);
         _store = new BlobRunStore(new BlobServiceClient("UseDevelopmentStorage=true"));
         return Task.CompletedTask;
     }
@@ -50,7 +40,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     public Task DisposeAsync()
     {
         _model.Dispose();
-        Directory.Delete(_root, recursive: true);
+        _temp.Dispose();
         return Task.CompletedTask;
     }
 
@@ -166,7 +156,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.True((await Complete(host.Client, durable)).Succeeded);
 
         // What `hierdiff generate` does: the same orchestration in-process, over a local folder.
-        var local = new LocalRunStore(Path.Combine(_root, "cli-store"));
+        var local = new LocalRunStore(_temp.Sub("cli-store"));
         await local.WriteAsync(Containers.Prompts, "same.txt", Encoding.UTF8.GetBytes(text));
         Assert.True((await new LocalPipeline(local, () => _model).RunAsync(new RunInput("cli", "same.txt", options))).Succeeded);
 

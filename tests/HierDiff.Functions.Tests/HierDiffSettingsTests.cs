@@ -1,4 +1,3 @@
-using HierDiff.Pipeline.Activities;
 using Microsoft.Extensions.Configuration;
 
 namespace HierDiff.Functions.Tests;

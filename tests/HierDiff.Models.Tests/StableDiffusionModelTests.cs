@@ -12,6 +12,14 @@ public sealed class StableDiffusionModelTests : IDisposable
 
     private string Export(TinyModelOptions? options = null) => TinyStableDiffusion.Write(_temp.Sub("model"), options);
 
+    /// <summary>The input error that loading a fresh export gives once <paramref name="damage"/> has changed its folder.</summary>
+    private string LoadErrorAfter(Action<string> damage)
+    {
+        string dir = Export();
+        damage(dir);
+        return Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu)).Message;
+    }
+
     [Fact]
     public void AnExportLoadsWithItsShapesAndScheduler()
     {
@@ -28,11 +36,9 @@ public sealed class StableDiffusionModelTests : IDisposable
     [InlineData("scheduler/scheduler_config.json")]
     public void AMissingFileIsNamed(string file)
     {
-        string dir = Export();
-        BrokenModels.DeleteFile(dir, file);
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains($"missing {file}", e.Message);
-        Assert.Contains("expected model_index.json", e.Message);
+        string message = LoadErrorAfter(dir => BrokenModels.DeleteFile(dir, file));
+        Assert.Contains($"missing {file}", message);
+        Assert.Contains("expected model_index.json", message);
     }
 
     [Fact]
@@ -42,24 +48,20 @@ public sealed class StableDiffusionModelTests : IDisposable
     [Fact]
     public void AUNetWithOtherInputNamesIsRefusedListingExpectedAndFound()
     {
-        string dir = Export();
-        BrokenModels.RenameUNetInput(dir, "encoder_hidden_states", "hidden_states");
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains("unet/model.onnx", e.Message);
-        Assert.Contains("expected inputs sample", e.Message);
-        Assert.Contains("encoder_hidden_states (float32|float16, rank 3)", e.Message);
-        Assert.Contains("found inputs", e.Message);
-        Assert.Contains("hidden_states (float32", e.Message);
+        string message = LoadErrorAfter(dir => BrokenModels.RenameUNetInput(dir, "encoder_hidden_states", "hidden_states"));
+        Assert.Contains("unet/model.onnx", message);
+        Assert.Contains("expected inputs sample", message);
+        Assert.Contains("encoder_hidden_states (float32|float16, rank 3)", message);
+        Assert.Contains("found inputs", message);
+        Assert.Contains("hidden_states (float32", message);
     }
 
     [Fact]
     public void ATextEncoderWithoutPooledOutputIsRefused()
     {
-        string dir = Export();
-        BrokenModels.RemoveTextEncoderPooledOutput(dir);
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains("text_encoder/model.onnx: expected outputs last_hidden_state", e.Message);
-        Assert.Contains("pooler_output", e.Message);
+        string message = LoadErrorAfter(BrokenModels.RemoveTextEncoderPooledOutput);
+        Assert.Contains("text_encoder/model.onnx: expected outputs last_hidden_state", message);
+        Assert.Contains("pooler_output", message);
     }
 
     [Theory]
@@ -68,35 +70,24 @@ public sealed class StableDiffusionModelTests : IDisposable
     [InlineData("{\"scaling_factor\": 1e300}", "scaling_factor must be a positive number")]
     [InlineData("{\"scaling_factor\": \"0.18215\"}", "scaling_factor must be a number, not \"0.18215\"")]
     [InlineData("[0.18215]", "expected a JSON object")]
-    public void AVaeScalingFactorThatWouldGiveBlankImagesIsRefused(string config, string expected)
-    {
-        string dir = Export();
-        File.WriteAllText(Path.Combine(dir, "vae_decoder", "config.json"), config);
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains("vae_decoder/config.json: " + expected, e.Message);
-    }
+    public void AVaeScalingFactorThatWouldGiveBlankImagesIsRefused(string config, string expected) =>
+        Assert.Contains(
+            "vae_decoder/config.json: " + expected,
+            LoadErrorAfter(dir => File.WriteAllText(Path.Combine(dir, "vae_decoder", "config.json"), config)));
 
     [Fact]
-    public void AUNetSampleSizeOfZeroIsRefused()
-    {
-        string dir = Export();
-        File.WriteAllText(Path.Combine(dir, "unet", "config.json"), "{\"sample_size\": 0}");
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains("unet/config.json: sample_size must be a whole number", e.Message);
-    }
+    public void AUNetSampleSizeOfZeroIsRefused() =>
+        Assert.Contains(
+            "unet/config.json: sample_size must be a whole number",
+            LoadErrorAfter(dir => File.WriteAllText(Path.Combine(dir, "unet", "config.json"), "{\"sample_size\": 0}")));
 
     [Theory]
     [InlineData("not json at all", "model_index.json: invalid JSON")]
     [InlineData("{}", "model_index.json: no \"_class_name\" string naming the diffusers pipeline")]
     [InlineData("{\"_class_name\": \"StableDiffusionXLPipeline\"}", "model_index.json: the export is a StableDiffusionXLPipeline; HierDiff runs Stable Diffusion 1.x/2.x exports")]
     [InlineData("{\"_class_name\": \"KandinskyV22Pipeline\"}", "the export is a KandinskyV22Pipeline")]
-    public void ModelIndexIsParsedAndItsPipelineChecked(string index, string expected)
-    {
-        string dir = Export();
-        File.WriteAllText(Path.Combine(dir, "model_index.json"), index);
-        var e = Assert.Throws<HierDiffInputException>(() => StableDiffusionModel.Load(dir, OnnxDevice.Cpu));
-        Assert.Contains(expected, e.Message);
-    }
+    public void ModelIndexIsParsedAndItsPipelineChecked(string index, string expected) =>
+        Assert.Contains(expected, LoadErrorAfter(dir => File.WriteAllText(Path.Combine(dir, "model_index.json"), index)));
 
     [Theory]
     [InlineData("StableDiffusionPipeline")]

@@ -1,47 +1,30 @@
 using System.Text;
 using System.Text.Json;
-using HierDiff.Core.Runs;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
-using HierDiff.TestModels;
 
 namespace HierDiff.Pipeline.Tests;
 
 /// <summary>The pipeline's orchestration and activities on one machine, over a local folder, on a tiny model.</summary>
 public sealed class LocalPipelineTests : IDisposable
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a red circle on a blue background, dotted",
-        "a green square on a white background",
-        "a green square on a white background, checkered",
-        "a yellow triangle on a black background",
-        "a yellow triangle on a black background, dotted",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.SevenInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-pipeline-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-pipeline-");
     private readonly StableDiffusionModel _model;
 
     public LocalPipelineTests()
     {
-        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model")), OnnxDevice.Cpu);
+        _model = StableDiffusionModel.Load(TinyStableDiffusion.Write(_temp.Sub("model")), OnnxDevice.Cpu);
     }
 
     public void Dispose()
     {
         _model.Dispose();
-        Directory.Delete(_root, recursive: true);
+        _temp.Dispose();
     }
 
     private LocalPipeline Pipeline(string name, out LocalRunStore store, int maxSubtreeCalls = PipelineSettings.DefaultMaxSubtreeCalls)
     {
-        store = new LocalRunStore(Path.Combine(_root, name));
+        store = new LocalRunStore(_temp.Sub(name));
         return new LocalPipeline(store, () => _model, new PipelineSettings { PricePerGpuSecond = 0.001, MaxSubtreeCalls = maxSubtreeCalls });
     }
 
@@ -174,7 +157,7 @@ public sealed class LocalPipelineTests : IDisposable
         var activityCounts = new List<int>();
         foreach (int maxSubtreeCalls in new[] { 0, 12, int.MaxValue })
         {
-            var store = new LocalRunStore(Path.Combine(_root, $"store-{maxSubtreeCalls}"));
+            var store = new LocalRunStore(_temp.Sub($"store-{maxSubtreeCalls}"));
             await Upload(store, "p.txt", string.Join('\n', Prompts));
             var calls = new List<string>();
             var context = new RecordingContext(new RunActivities(store, () => _model, new PipelineSettings { MaxSubtreeCalls = maxSubtreeCalls }), calls);
@@ -189,7 +172,7 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.True(activityCounts[0] > activityCounts[1] && activityCounts[1] > activityCounts[2], string.Join(", ", activityCounts));
 
         // Without a limit, each first-level batch runs its whole subtree: as few activities as batches at the top.
-        RunActivities probe = new(new LocalRunStore(Path.Combine(_root, $"store-{int.MaxValue}")), () => _model, new PipelineSettings());
+        RunActivities probe = new(new LocalRunStore(_temp.Sub($"store-{int.MaxValue}")), () => _model, new PipelineSettings());
         PreparedRun prepared = await probe.PrepareAsync(new RunInput("probe", "p.txt", options));
         Assert.Equal(prepared.Segments.Where(s => s.Source == -1).Select(s => (s.Start, s.End)).Distinct().Count(), activityCounts[2]);
     }
@@ -310,7 +293,7 @@ public sealed class LocalPipelineTests : IDisposable
     {
         // A family whose denoiser takes four inputs, plugged in through the seam alone.
         var family = new TwoTowerTestFamily();
-        var store = new LocalRunStore(Path.Combine(_root, "family"));
+        var store = new LocalRunStore(_temp.Sub("family"));
         var pipeline = new LocalPipeline(store, () => family, new PipelineSettings { MaxSubtreeCalls = 0 });
         await Upload(store, "p.txt", string.Join('\n', Prompts));
 
@@ -343,7 +326,7 @@ public sealed class LocalPipelineTests : IDisposable
     [Fact]
     public async Task ASegmentOnAWorkerWithAnotherModelFailsInsteadOfContinuingWithIt()
     {
-        var store = new LocalRunStore(Path.Combine(_root, "mixed"));
+        var store = new LocalRunStore(_temp.Sub("mixed"));
         await Upload(store, "p.txt", string.Join('\n', Prompts));
         PreparedRun prepared = await new RunActivities(store, () => _model, new PipelineSettings()).PrepareAsync(
             new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));

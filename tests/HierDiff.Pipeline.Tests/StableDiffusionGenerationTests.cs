@@ -1,14 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using HierDiff.Core.Runs;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
 using HierDiff.Models.Tests.Images;
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
-using HierDiff.TestModels;
 
 namespace HierDiff.Pipeline.Tests;
 
@@ -16,27 +8,19 @@ namespace HierDiff.Pipeline.Tests;
 /// through real ONNX Runtime sessions: every export variant, batching, guidance and sharing.</summary>
 public sealed class StableDiffusionGenerationTests : IDisposable
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a red circle on a blue background, dotted",
-        "a green square on a white background",
-        "a green square on a white background, checkered",
-        "a yellow triangle on a black background",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.SixInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-sd-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-sd-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private StableDiffusionModel Model(TinyModelOptions? options = null) =>
-        StableDiffusionModel.Load(TinyStableDiffusion.Write(Path.Combine(_root, "model-" + Guid.NewGuid().ToString("N")), options), OnnxDevice.Cpu);
+        StableDiffusionModel.Load(TinyStableDiffusion.Write(_temp.Sub("model-" + Guid.NewGuid().ToString("N")), options), OnnxDevice.Cpu);
 
     /// <summary>One run through the pipeline: its images (decoded) and its manifest.</summary>
     private async Task<(PngReader.Png[] Images, JsonElement Manifest)> Generate(StableDiffusionModel model, string[] prompts, GenerationOptions options)
     {
-        var store = new LocalRunStore(Path.Combine(_root, "store-" + Guid.NewGuid().ToString("N")));
+        var store = new LocalRunStore(_temp.Sub("store-" + Guid.NewGuid().ToString("N")));
         await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', prompts)));
         RunOutcome outcome = await new LocalPipeline(store, () => model).RunAsync(new RunInput("run", "p.txt", options));
         Assert.True(outcome.Succeeded, outcome.Error);

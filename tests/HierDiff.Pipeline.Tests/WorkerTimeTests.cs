@@ -1,5 +1,3 @@
-using HierDiff.Pipeline.Orchestration;
-
 namespace HierDiff.Pipeline.Tests;
 
 /// <summary>GPU seconds as a per-second bill counts them: each worker's busy time once, however many activities overlap.</summary>

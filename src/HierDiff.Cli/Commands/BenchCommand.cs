@@ -1,10 +1,3 @@
-using System.CommandLine;
-using HierDiff.Core;
-using HierDiff.Core.Prompts;
-using HierDiff.Core.Runs;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
 using HierDiff.Report;
 
 namespace HierDiff.Cli.Commands;

@@ -1,7 +1,4 @@
-using System.CommandLine;
-using System.Globalization;
 using HierDiff.ShapesWorld.Evaluation;
-using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
 

@@ -1,33 +1,15 @@
-using System.CommandLine;
-using System.Globalization;
 using HierDiff.ShapesWorld.Evaluation;
-using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
 
 /// <summary><c>hierdiff eval</c>: scores a generated run of shapes-world prompts from its pixels, writing scores.json.</summary>
 internal static class EvalCommand
 {
-    public static Command Create()
-    {
-        var run = new Option<DirectoryInfo>("--run")
-        {
-            Description = "Run folder written by hierdiff generate (manifest.json and images/); scores.json is written into it",
-            Required = true,
-        };
-        var command = new Command("eval", "Score each image of a shapes-world run against its prompt (colours, kind, size, position, pattern) and measure diversity")
-        {
-            run,
-        };
-        command.SetAction(parse =>
-        {
-            string folder = parse.GetValue(run)!.ToString();
-            RunScores scores = RunEvaluation.Evaluate(folder);
-            WriteTable(scores, Path.Combine(folder, RunEvaluation.ScoresFile));
-            return 0;
-        });
-        return command;
-    }
+    public static Command Create() => HierDiffCli.RunFolderCommand(
+        "eval",
+        "Score each image of a shapes-world run against its prompt (colours, kind, size, position, pattern) and measure diversity",
+        "Run folder written by hierdiff generate (manifest.json and images/); scores.json is written into it",
+        folder => WriteTable(RunEvaluation.Evaluate(folder), Path.Combine(folder, RunEvaluation.ScoresFile)));
 
     private static void WriteTable(RunScores scores, string path)
     {

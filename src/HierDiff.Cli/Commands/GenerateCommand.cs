@@ -1,19 +1,10 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.InteropServices;
-using HierDiff.Core;
-using HierDiff.Core.Prompts;
-using HierDiff.Core.Runs;
 using HierDiff.Core.Schedulers;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.RunFolders;
-using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
 

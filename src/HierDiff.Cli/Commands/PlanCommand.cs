@@ -1,16 +1,7 @@
-using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using HierDiff.Core;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Embeddings;
 using HierDiff.Core.Planning;
-using HierDiff.Core.Prompts;
-using HierDiff.Core.Runs;
-using HierDiff.Models;
-using HierDiff.Models.Onnx;
-using HierDiff.Models.Pipelines;
-using Spectre.Console;
 
 namespace HierDiff.Cli.Commands;
 

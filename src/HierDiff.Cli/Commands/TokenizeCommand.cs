@@ -1,7 +1,5 @@
-using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using HierDiff.Core.Prompts;
 using HierDiff.Models.Tokenization;
 
 namespace HierDiff.Cli.Commands;

@@ -1,5 +1,3 @@
-using System.CommandLine;
-using HierDiff.Core;
 using HierDiff.Pipeline.RunFolders;
 using HierDiff.ShapesWorld.World;
 

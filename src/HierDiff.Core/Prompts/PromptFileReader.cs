@@ -12,7 +12,18 @@ namespace HierDiff.Core.Prompts;
 /// </summary>
 public static class PromptFileReader
 {
-    public static readonly IReadOnlyList<string> SupportedExtensions = [".txt", ".json", ".jsonl", ".csv"];
+    // Each prompt file type and how it is read: JSON from the bytes, the others from the decoded text.
+    private static readonly (string Extension, FormatReader Read)[] Formats =
+    [
+        (".txt", (_, text, collector) => ReadText(text, collector)),
+        (".json", (bytes, _, collector) => ReadJson(bytes, collector)),
+        (".jsonl", (_, text, collector) => ReadJsonLines(text, collector)),
+        (".csv", (_, text, collector) => ReadCsv(text, collector)),
+    ];
+
+    public static readonly IReadOnlyList<string> SupportedExtensions = [.. Formats.Select(f => f.Extension)];
+
+    private delegate void FormatReader(ReadOnlySpan<byte> bytes, string text, Collector collector);
 
     public static PromptSet Read(string path, PromptFileLimits? limits = null)
     {
@@ -79,7 +90,8 @@ public static class PromptFileReader
     {
         limits ??= PromptFileLimits.Default;
         string extension = Path.GetExtension(sourceName).ToLowerInvariant();
-        if (!SupportedExtensions.Contains(extension))
+        FormatReader? read = Array.Find(Formats, f => f.Extension == extension).Read;
+        if (read is null)
         {
             throw new HierDiffInputException(
                 $"{sourceName}: unsupported prompt file type '{extension}'; use one of {string.Join(", ", SupportedExtensions)}");
@@ -113,21 +125,7 @@ public static class PromptFileReader
 
         string text = DecodeUtf8(bytes, sourceName);
         var collector = new Collector(sourceName, limits);
-        switch (extension)
-        {
-            case ".txt":
-                ReadText(text, collector);
-                break;
-            case ".json":
-                ReadJson(bytes, collector);
-                break;
-            case ".jsonl":
-                ReadJsonLines(text, collector);
-                break;
-            case ".csv":
-                ReadCsv(text, collector);
-                break;
-        }
+        read(bytes, text, collector);
 
         if (collector.Prompts.Count == 0)
         {

@@ -6,45 +6,27 @@ namespace HierDiff.Core.Schedulers;
 /// Deterministic DDIM sampling (eta = 0); mirrors diffusers <c>DDIMScheduler</c> (schedulers/scheduling_ddim.py).
 /// Defaults as in diffusers: timestep_spacing leading, clip_sample true.
 /// </summary>
-public sealed class DdimScheduler : DiffusionScheduler
+public sealed class DdimScheduler : AlphaCumprodScheduler
 {
     /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
     public const string RegisteredName = "ddim";
 
-    private readonly double[] alphasCumprod;
-    private readonly double[] timesteps;
     private readonly double finalAlphaCumprod;
 
     public DdimScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, WithDefaults(config, TimestepSpacing.Leading, clipSample: true), numInferenceSteps)
     {
-        alphasCumprod = Config.ComputeAlphasCumprod();
-        finalAlphaCumprod = Config.SetAlphaToOne ? 1.0 : alphasCumprod[0];
-        timesteps = TimestepSchedule.Compute(
-            Config.TimestepSpacing!.Value, Config.NumTrainTimesteps, NumInferenceSteps, Config.StepsOffset, roundLinspace: true);
-        ValidateTimesteps(timesteps, mustIndexTraining: true);
-    }
-
-    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
-
-    private static SchedulerConfig Resolve(SchedulerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return config with
-        {
-            TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Leading,
-            ClipSample = config.ClipSample ?? true,
-        };
+        finalAlphaCumprod = Config.SetAlphaToOne ? 1.0 : AlphaCumprod(0);
     }
 
     private protected override void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
     {
-        int t = (int)timesteps[state.StepIndex];
+        int t = Timestep(state.StepIndex);
 
         // diffusers steps back by T // K whatever the spacing; before 0 it uses final_alpha_cumprod.
         int prevT = t - (Config.NumTrainTimesteps / NumInferenceSteps);
-        double alphaProdT = alphasCumprod[t];
-        double alphaProdPrev = prevT >= 0 ? alphasCumprod[prevT] : finalAlphaCumprod;
+        double alphaProdT = AlphaCumprod(t);
+        double alphaProdPrev = prevT >= 0 ? AlphaCumprod(prevT) : finalAlphaCumprod;
         double betaProdT = 1 - alphaProdT;
         double sqrtAlphaProdT = Math.Sqrt(alphaProdT);
         double sqrtBetaProdT = Math.Sqrt(betaProdT);

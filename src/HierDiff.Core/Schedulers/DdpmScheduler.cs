@@ -6,44 +6,25 @@ namespace HierDiff.Core.Schedulers;
 /// Ancestral DDPM sampling; mirrors diffusers <c>DDPMScheduler</c> (schedulers/scheduling_ddpm.py) with
 /// variance_type "fixed_small". Defaults as in diffusers: timestep_spacing leading, clip_sample true.
 /// </summary>
-public sealed class DdpmScheduler : DiffusionScheduler
+public sealed class DdpmScheduler : AlphaCumprodScheduler
 {
     /// <summary>Its name in the <see cref="SchedulerRegistry"/>.</summary>
     public const string RegisteredName = "ddpm";
 
-    private readonly double[] alphasCumprod;
-    private readonly double[] timesteps;
-
     public DdpmScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, WithDefaults(config, TimestepSpacing.Leading, clipSample: true), numInferenceSteps)
     {
-        alphasCumprod = Config.ComputeAlphasCumprod();
-        timesteps = TimestepSchedule.Compute(
-            Config.TimestepSpacing!.Value, Config.NumTrainTimesteps, NumInferenceSteps, Config.StepsOffset, roundLinspace: true);
-        ValidateTimesteps(timesteps, mustIndexTraining: true);
-    }
-
-    public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
-
-    private static SchedulerConfig Resolve(SchedulerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return config with
-        {
-            TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Leading,
-            ClipSample = config.ClipSample ?? true,
-        };
     }
 
     private protected override void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
     {
         int i = state.StepIndex;
-        int t = (int)timesteps[i];
+        int t = Timestep(i);
 
         // diffusers previous_timestep: the next timestep of the schedule, -1 after the last (alpha_prod 1).
-        int prevT = i + 1 < timesteps.Length ? (int)timesteps[i + 1] : -1;
-        double alphaProdT = alphasCumprod[t];
-        double alphaProdPrev = prevT >= 0 ? alphasCumprod[prevT] : 1.0;
+        int prevT = i + 1 < NumInferenceSteps ? Timestep(i + 1) : -1;
+        double alphaProdT = AlphaCumprod(t);
+        double alphaProdPrev = prevT >= 0 ? AlphaCumprod(prevT) : 1.0;
         double betaProdT = 1 - alphaProdT;
         double betaProdPrev = 1 - alphaProdPrev;
         double currentAlpha = alphaProdT / alphaProdPrev;

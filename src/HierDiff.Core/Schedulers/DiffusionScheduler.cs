@@ -134,6 +134,18 @@ public abstract class DiffusionScheduler
         }
     }
 
+    /// <summary>The config with what it leaves unset taken from the scheduler's diffusers class: timestep_spacing,
+    /// and clip_sample for the classes that have one.</summary>
+    private protected static SchedulerConfig WithDefaults(SchedulerConfig config, TimestepSpacing timestepSpacing, bool? clipSample = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with
+        {
+            TimestepSpacing = config.TimestepSpacing ?? timestepSpacing,
+            ClipSample = config.ClipSample ?? clipSample,
+        };
+    }
+
     /// <summary>Refuses schedules the sampler cannot run: a step that does not lower the timestep
     /// (DPM-Solver divides by the log-SNR difference), or an index outside the trained range.</summary>
     private protected void ValidateTimesteps(IReadOnlyList<double> timesteps, bool mustIndexTraining)

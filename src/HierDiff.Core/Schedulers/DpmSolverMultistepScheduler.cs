@@ -26,7 +26,7 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     private readonly double[] sigmas;
 
     public DpmSolverMultistepScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, Resolve(config), numInferenceSteps)
+        : base(RegisteredName, WithDefaults(config, TimestepSpacing.Linspace), numInferenceSteps)
     {
         timesteps = ComputeTimesteps(Config, NumInferenceSteps);
         ValidateTimesteps(timesteps, mustIndexTraining: false);
@@ -50,12 +50,6 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     {
         ArgumentNullException.ThrowIfNull(state);
         return state.Arrays.Count > PreviousX0Slot ? state.Arrays[PreviousX0Slot] : null;
-    }
-
-    private static SchedulerConfig Resolve(SchedulerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return config with { TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Linspace };
     }
 
     /// <summary>DPM-Solver spaces K + 1 points and drops the last (t = 0), except for trailing spacing.</summary>

@@ -11,7 +11,7 @@ public abstract class SigmaScheduler : DiffusionScheduler
     private readonly double[] sigmas;
 
     private protected SigmaScheduler(string name, SchedulerConfig config, int numInferenceSteps)
-        : base(name, Resolve(config), numInferenceSteps)
+        : base(name, WithDefaults(config, TimestepSpacing.Linspace), numInferenceSteps)
     {
         timesteps = TimestepSchedule.Compute(
             Config.TimestepSpacing!.Value, Config.NumTrainTimesteps, NumInferenceSteps, Config.StepsOffset, roundLinspace: false);
@@ -43,10 +43,4 @@ public abstract class SigmaScheduler : DiffusionScheduler
     }
 
     private protected double Sigma(int index) => sigmas[index];
-
-    private static SchedulerConfig Resolve(SchedulerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return config with { TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Linspace };
-    }
 }

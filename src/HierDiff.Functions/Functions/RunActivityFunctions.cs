@@ -1,6 +1,3 @@
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using HierDiff.Pipeline.Storage;
 using Microsoft.Azure.Functions.Worker;
 
 namespace HierDiff.Functions.Functions;

@@ -1,7 +1,3 @@
-using HierDiff.Pipeline.Activities;
-using HierDiff.Pipeline.Orchestration;
-using Microsoft.DurableTask;
-
 namespace HierDiff.Functions.Functions;
 
 /// <summary>

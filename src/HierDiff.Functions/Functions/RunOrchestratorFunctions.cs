@@ -1,6 +1,4 @@
-using HierDiff.Pipeline.Orchestration;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.DurableTask;
 
 namespace HierDiff.Functions.Functions;
 

@@ -12,10 +12,8 @@ namespace HierDiff.Models.Onnx;
 /// </summary>
 internal sealed class ModelTensor : IDisposable
 {
-    private readonly float[]? _float32;
-    private readonly Float16[]? _float16;
-    private readonly int[]? _int32;
-    private readonly long[]? _int64;
+    // A float[], Float16[], int[] or long[], as Type says.
+    private readonly Array _buffer;
     private readonly Dictionary<string, OrtValue> _views = [];
 
     public ModelTensor(TensorElementType type, long[] shape)
@@ -29,23 +27,14 @@ internal sealed class ModelTensor : IDisposable
     {
         Type = type;
         Capacity = capacity;
-        switch (type)
+        _buffer = type switch
         {
-            case TensorElementType.Float:
-                _float32 = new float[capacity];
-                break;
-            case TensorElementType.Float16:
-                _float16 = new Float16[capacity];
-                break;
-            case TensorElementType.Int32:
-                _int32 = new int[capacity];
-                break;
-            case TensorElementType.Int64:
-                _int64 = new long[capacity];
-                break;
-            default:
-                throw new NotSupportedException($"tensor element type {type}");
-        }
+            TensorElementType.Float => new float[capacity],
+            TensorElementType.Float16 => new Float16[capacity],
+            TensorElementType.Int32 => new int[capacity],
+            TensorElementType.Int64 => new long[capacity],
+            _ => throw new NotSupportedException($"tensor element type {type}"),
+        };
 
         Value = null!;
     }
@@ -73,12 +62,12 @@ internal sealed class ModelTensor : IDisposable
         }
 
         int n = (int)count;
-        view = Type switch
+        view = _buffer switch
         {
-            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float32.AsMemory(0, n), shape),
-            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float16.AsMemory(0, n), shape),
-            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int32.AsMemory(0, n), shape),
-            _ => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int64.AsMemory(0, n), shape),
+            float[] float32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, float32.AsMemory(0, n), shape),
+            Float16[] float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, float16.AsMemory(0, n), shape),
+            int[] int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, int32.AsMemory(0, n), shape),
+            _ => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ((long[])_buffer).AsMemory(0, n), shape),
         };
         _views[key] = view;
         return view;
@@ -86,13 +75,13 @@ internal sealed class ModelTensor : IDisposable
 
     public void WriteFloats(int offset, ReadOnlySpan<float> values)
     {
-        if (_float32 is not null)
+        if (_buffer is float[] float32)
         {
-            values.CopyTo(_float32.AsSpan(offset));
+            values.CopyTo(float32.AsSpan(offset));
             return;
         }
 
-        Float16[] target = _float16 ?? throw new InvalidOperationException($"a {Type} tensor does not hold floats");
+        Float16[] target = _buffer as Float16[] ?? throw new InvalidOperationException($"a {Type} tensor does not hold floats");
         for (int i = 0; i < values.Length; i++)
         {
             target[offset + i] = Unsafe.BitCast<Half, Float16>((Half)values[i]);
@@ -101,13 +90,13 @@ internal sealed class ModelTensor : IDisposable
 
     public void ReadFloats(int offset, Span<float> destination)
     {
-        if (_float32 is not null)
+        if (_buffer is float[] float32)
         {
-            _float32.AsSpan(offset, destination.Length).CopyTo(destination);
+            float32.AsSpan(offset, destination.Length).CopyTo(destination);
             return;
         }
 
-        Float16[] source = _float16 ?? throw new InvalidOperationException($"a {Type} tensor does not hold floats");
+        Float16[] source = _buffer as Float16[] ?? throw new InvalidOperationException($"a {Type} tensor does not hold floats");
         for (int i = 0; i < destination.Length; i++)
         {
             destination[i] = (float)Unsafe.BitCast<Float16, Half>(source[offset + i]);
@@ -117,19 +106,19 @@ internal sealed class ModelTensor : IDisposable
     /// <summary>Writes a number in the tensor's own type (a timestep, a token id).</summary>
     public void Write(int index, double value)
     {
-        switch (Type)
+        switch (_buffer)
         {
-            case TensorElementType.Float:
-                _float32![index] = (float)value;
+            case float[] float32:
+                float32[index] = (float)value;
                 break;
-            case TensorElementType.Float16:
-                _float16![index] = Unsafe.BitCast<Half, Float16>((Half)value);
+            case Float16[] float16:
+                float16[index] = Unsafe.BitCast<Half, Float16>((Half)value);
                 break;
-            case TensorElementType.Int32:
-                _int32![index] = checked((int)value);
+            case int[] int32:
+                int32[index] = checked((int)value);
                 break;
             default:
-                _int64![index] = checked((long)value);
+                ((long[])_buffer)[index] = checked((long)value);
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using HierDiff.Core;
 using HierDiff.Core.Runs;
 using HierDiff.ShapesWorld.World;
@@ -28,7 +29,8 @@ public sealed record RunScores(
 
 /// <summary>
 /// Run A against run B, image by image (paired by prompt index): A wins where its score is higher by
-/// <see cref="RunEvaluation.TieThreshold"/> or more; win percent = (wins + ties / 2) / n x 100.
+/// <see cref="RunEvaluation.TieThreshold"/> or more; win percent = (wins + ties / 2) / n x 100. compare.json holds
+/// the fields in this order, less the output path.
 /// </summary>
 public sealed record RunComparison(
     string RunA,
@@ -211,7 +213,7 @@ public static class RunEvaluation
             a.Mode,
             b.Mode,
             path);
-        byte[] json = ComparisonJson.Write(comparison);
+        byte[] json = ComparisonJson(comparison);
         if (outPath is null)
         {
             a.Folder.Write(CompareFile, json);
@@ -256,28 +258,14 @@ public static class RunEvaluation
         }
     }
 
-    /// <summary>compare.json: the comparison's fields in this order, with the tie threshold after the win percent.</summary>
-    private sealed record ComparisonJson(
-        string RunA,
-        string RunB,
-        int Prompts,
-        int Wins,
-        int Ties,
-        int Losses,
-        double WinPercent,
-        double TieThreshold,
-        double MeanScoreA,
-        double MeanScoreB,
-        double MeanScoreDifference,
-        double? SavingsA,
-        double? SavingsB,
-        string? ModeA,
-        string? ModeB)
+    /// <summary>compare.json: the comparison's fields in their order, with the tie threshold after the win percent and
+    /// without the output path (where the file itself is).</summary>
+    private static byte[] ComparisonJson(RunComparison comparison)
     {
-        public static byte[] Write(RunComparison c) => JsonSerializer.SerializeToUtf8Bytes(
-            new ComparisonJson(
-                c.RunA, c.RunB, c.Prompts, c.Wins, c.Ties, c.Losses, c.WinPercent, RunEvaluation.TieThreshold, c.MeanScoreA, c.MeanScoreB, c.MeanScoreDifference,
-                c.SavingsA, c.SavingsB, c.ModeA, c.ModeB),
-            RunScoresFile.Json);
+        JsonNamingPolicy names = RunScoresFile.Json.PropertyNamingPolicy!;
+        JsonObject json = JsonSerializer.SerializeToNode(comparison, RunScoresFile.Json)!.AsObject();
+        json.Remove(names.ConvertName(nameof(RunComparison.OutputPath)));
+        json.Insert(json.IndexOf(names.ConvertName(nameof(RunComparison.WinPercent))) + 1, names.ConvertName(nameof(TieThreshold)), TieThreshold);
+        return JsonSerializer.SerializeToUtf8Bytes(json, RunScoresFile.Json);
     }
 }

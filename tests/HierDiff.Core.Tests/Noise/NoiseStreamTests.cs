@@ -1,5 +1,3 @@
-using HierDiff.Core.Noise;
-
 namespace HierDiff.Core.Tests.Noise;
 
 public class NoiseStreamTests

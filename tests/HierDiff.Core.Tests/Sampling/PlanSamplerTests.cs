@@ -2,7 +2,6 @@ using HierDiff.Core.Clustering;
 using HierDiff.Core.Embeddings;
 using HierDiff.Core.Planning;
 using HierDiff.Core.Sampling;
-using HierDiff.Core.Schedulers;
 using HierDiff.Core.Tests.Schedulers;
 
 namespace HierDiff.Core.Tests.Sampling;

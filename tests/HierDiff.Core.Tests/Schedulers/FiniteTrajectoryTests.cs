@@ -1,5 +1,3 @@
-using HierDiff.Core.Noise;
-using HierDiff.Core.Schedulers;
 using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
 
 namespace HierDiff.Core.Tests.Schedulers;

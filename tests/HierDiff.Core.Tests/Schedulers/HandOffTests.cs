@@ -1,5 +1,3 @@
-using HierDiff.Core.Noise;
-using HierDiff.Core.Schedulers;
 using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
 
 namespace HierDiff.Core.Tests.Schedulers;
@@ -89,14 +87,7 @@ public class HandOffTests
     public void StochasticSchedulersUseTheNoiseStream(string name)
     {
         // Same initial latent, different step noise: the draws used by steps must come from the stream.
-        var scheduler = SchedulerFactory.Create(name, Sd15, 10);
-        float[] condition = Condition(1);
-        var a = new float[LatentLength];
-        var b = new float[LatentLength];
-        scheduler.InitializeLatent(a, new NoiseStream(1, 0));
-        scheduler.InitializeLatent(b, new NoiseStream(1, 0));
-        Run(scheduler, scheduler.CreateState(), a, new NoiseStream(1, 0), condition, 10);
-        Run(scheduler, scheduler.CreateState(), b, new NoiseStream(1, 1), condition, 10);
+        (float[] a, float[] b) = RunsWithOtherStepNoise(name);
         Assert.NotEqual(Bits(a), Bits(b));
     }
 
@@ -107,6 +98,14 @@ public class HandOffTests
     [InlineData(SchedulerFactory.FlowEuler)]
     public void DeterministicSchedulersIgnoreStepNoise(string name)
     {
+        (float[] a, float[] b) = RunsWithOtherStepNoise(name);
+        Assert.Equal(Bits(a), Bits(b));
+    }
+
+    /// <summary>Two 10-step runs of the named scheduler from the same initial latent (noise stream 0), one stepped
+    /// with the noise of stream 0, the other with that of stream 1.</summary>
+    private static (float[] Stream0, float[] Stream1) RunsWithOtherStepNoise(string name)
+    {
         var scheduler = SchedulerFactory.Create(name, Sd15, 10);
         float[] condition = Condition(1);
         var a = new float[LatentLength];
@@ -115,6 +114,6 @@ public class HandOffTests
         scheduler.InitializeLatent(b, new NoiseStream(1, 0));
         Run(scheduler, scheduler.CreateState(), a, new NoiseStream(1, 0), condition, 10);
         Run(scheduler, scheduler.CreateState(), b, new NoiseStream(1, 1), condition, 10);
-        Assert.Equal(Bits(a), Bits(b));
+        return (a, b);
     }
 }

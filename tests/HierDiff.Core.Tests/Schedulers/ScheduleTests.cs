@@ -1,4 +1,3 @@
-using HierDiff.Core.Schedulers;
 using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
 
 namespace HierDiff.Core.Tests.Schedulers;

@@ -1,6 +1,3 @@
-using HierDiff.Core.Noise;
-using HierDiff.Core.Schedulers;
-
 namespace HierDiff.Core.Tests.Schedulers;
 
 /// <summary>Configs, a deterministic fake denoiser and a sampling loop shared by the scheduler tests.</summary>
@@ -61,6 +58,18 @@ internal static class SchedulerTestKit
         var state = scheduler.CreateState();
         Run(scheduler, state, latent, noise, condition, scheduler.NumInferenceSteps);
         return latent;
+    }
+
+    /// <summary>A trajectory stopped after <paramref name="steps"/> steps (noise seed 3, stream 1; prompt 1): its state
+    /// and, in <paramref name="latent"/>, its latent.</summary>
+    public static SchedulerState StateAfter(DiffusionScheduler scheduler, int steps, out float[] latent)
+    {
+        var noise = new NoiseStream(3, 1);
+        latent = new float[LatentLength];
+        scheduler.InitializeLatent(latent, noise);
+        var state = scheduler.CreateState();
+        Run(scheduler, state, latent, noise, Condition(1), steps);
+        return state;
     }
 
     public static int[] Bits(ReadOnlySpan<float> values)

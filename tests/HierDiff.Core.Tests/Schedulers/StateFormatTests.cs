@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using HierDiff.Core.Noise;
-using HierDiff.Core.Schedulers;
 using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
 
 namespace HierDiff.Core.Tests.Schedulers;
@@ -92,15 +90,5 @@ public class StateFormatTests
         BinaryPrimitives.WriteUInt16LittleEndian(copy.AsSpan(4), version);
         BinaryPrimitives.WriteUInt64LittleEndian(copy.AsSpan(copy.Length - 8), BinaryCodec.Fnv1a(copy.AsSpan(0, copy.Length - 8)));
         return copy;
-    }
-
-    private static SchedulerState StateAfter(DiffusionScheduler scheduler, int steps, out float[] latent)
-    {
-        var noise = new NoiseStream(3, 1);
-        latent = new float[LatentLength];
-        scheduler.InitializeLatent(latent, noise);
-        var state = scheduler.CreateState();
-        Run(scheduler, state, latent, noise, Condition(1), steps);
-        return state;
     }
 }

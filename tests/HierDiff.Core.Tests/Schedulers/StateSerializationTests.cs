@@ -1,5 +1,3 @@
-using HierDiff.Core.Noise;
-using HierDiff.Core.Schedulers;
 using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
 
 namespace HierDiff.Core.Tests.Schedulers;
@@ -161,15 +159,5 @@ public class StateSerializationTests
         var ddimState = ddim.CreateState();
         ddimState.MutableArrays.Add(new float[latent.Length]);
         Assert.Throws<InvalidOperationException>(() => ddim.Step(ddimState, new float[latent.Length], latent, default));
-    }
-
-    private static SchedulerState StateAfter(DiffusionScheduler scheduler, int steps, out float[] latent)
-    {
-        var noise = new NoiseStream(3, 1);
-        latent = new float[LatentLength];
-        scheduler.InitializeLatent(latent, noise);
-        var state = scheduler.CreateState();
-        Run(scheduler, state, latent, noise, Condition(1), steps);
-        return state;
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using HierDiff.Models.Tokenization;
+using HierDiff.TestModels;
 
 namespace HierDiff.Models.Tests.Tokenization;
 
@@ -34,14 +35,14 @@ internal static class ClipTestData
         return references;
     }
 
-    /// <summary>A tokenizer folder of its own (vocab.json and merges.txt copied), for tests that add or remove files.</summary>
-    public static string CopyToTemporaryFolder()
+    /// <summary>A tokenizer folder of its own (vocab.json and merges.txt copied), for tests that add or remove files;
+    /// deleted on dispose.</summary>
+    public static TempDirectory CopyToTemporaryFolder()
     {
-        string folder = Path.Combine(Path.GetTempPath(), "hierdiff-clip-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
+        var folder = new TempDirectory("hierdiff-clip-");
         foreach (string name in new[] { "vocab.json", "merges.txt" })
         {
-            File.Copy(Path.Combine(Folder, name), Path.Combine(folder, name));
+            File.Copy(Path.Combine(Folder, name), folder.Sub(name));
         }
 
         return folder;

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using HierDiff.Core;
 using HierDiff.Models.Tokenization;
+using HierDiff.TestModels;
 
 namespace HierDiff.Models.Tests.Tokenization;
 
@@ -70,41 +71,29 @@ public class ClipTokenizerTests
     [InlineData("special_tokens_map.json", """{"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!", "unk_token": "<|endoftext|>"}""")]
     public void AStableDiffusion2TokenizerPadsWithTheExclamationMark(string file, string json)
     {
-        string folder = ClipTestData.CopyToTemporaryFolder();
-        try
-        {
-            File.WriteAllText(Path.Combine(folder, file), json);
-            ClipTokenizer tokenizer = ClipTokenizer.Load(folder);
+        using TempDirectory temp = ClipTestData.CopyToTemporaryFolder();
+        string folder = temp.Path;
+        File.WriteAllText(Path.Combine(folder, file), json);
+        ClipTokenizer tokenizer = ClipTokenizer.Load(folder);
 
-            TokenWindow window = tokenizer.EncodeWindow("a photo of a cat");
+        TokenWindow window = tokenizer.EncodeWindow("a photo of a cat");
 
-            Assert.Equal(0, tokenizer.PadTokenId);
-            Assert.Equal("!", tokenizer.PadToken);
-            Assert.Equal([Start, 320, 1125, 539, 320, 2368, End, .. Enumerable.Repeat(0, 70)], window.Ids);
-        }
-        finally
-        {
-            Directory.Delete(folder, true);
-        }
+        Assert.Equal(0, tokenizer.PadTokenId);
+        Assert.Equal("!", tokenizer.PadToken);
+        Assert.Equal([Start, 320, 1125, 539, 320, 2368, End, .. Enumerable.Repeat(0, 70)], window.Ids);
     }
 
     [Fact]
     public void TheSpecialTokensMapOverridesTheTokenizerConfigAsInHuggingFace()
     {
-        string folder = ClipTestData.CopyToTemporaryFolder();
-        try
-        {
-            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), """{"pad_token": "<|endoftext|>"}""");
-            File.WriteAllText(Path.Combine(folder, "special_tokens_map.json"), """{"pad_token": {"content": "!"}}""");
-            Assert.Equal(0, ClipTokenizer.Load(folder).PadTokenId);
+        using TempDirectory temp = ClipTestData.CopyToTemporaryFolder();
+        string folder = temp.Path;
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), """{"pad_token": "<|endoftext|>"}""");
+        File.WriteAllText(Path.Combine(folder, "special_tokens_map.json"), """{"pad_token": {"content": "!"}}""");
+        Assert.Equal(0, ClipTokenizer.Load(folder).PadTokenId);
 
-            File.WriteAllText(Path.Combine(folder, "special_tokens_map.json"), """{"bos_token": "<|startoftext|>"}""");
-            Assert.Equal(End, ClipTokenizer.Load(folder).PadTokenId);
-        }
-        finally
-        {
-            Directory.Delete(folder, true);
-        }
+        File.WriteAllText(Path.Combine(folder, "special_tokens_map.json"), """{"bos_token": "<|startoftext|>"}""");
+        Assert.Equal(End, ClipTokenizer.Load(folder).PadTokenId);
     }
 
     [Fact]
@@ -177,53 +166,41 @@ public class ClipTokenizerTests
     [InlineData("special_tokens_map.json", "not json", "special_tokens_map.json: not valid JSON")]
     public void ABrokenTokenizerFolderIsRejectedNamingTheFile(string file, string? content, string expected)
     {
-        string folder = ClipTestData.CopyToTemporaryFolder();
-        try
+        using TempDirectory temp = ClipTestData.CopyToTemporaryFolder();
+        string folder = temp.Path;
+        string path = Path.Combine(folder, file);
+        if (content is null)
         {
-            string path = Path.Combine(folder, file);
-            if (content is null)
-            {
-                File.Delete(path);
-            }
-            else
-            {
-                File.WriteAllText(path, content);
-            }
-
-            HierDiffInputException e = Assert.Throws<HierDiffInputException>(() => ClipTokenizer.Load(folder));
-
-            Assert.Contains(Path.Combine(folder, expected), e.Message);
-            Assert.DoesNotContain('\n', e.Message);
+            File.Delete(path);
         }
-        finally
+        else
         {
-            Directory.Delete(folder, true);
+            File.WriteAllText(path, content);
         }
+
+        HierDiffInputException e = Assert.Throws<HierDiffInputException>(() => ClipTokenizer.Load(folder));
+
+        Assert.Contains(Path.Combine(folder, expected), e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]
     public void FilesSavedWithAByteOrderMarkLoad()
     {
-        string folder = ClipTestData.CopyToTemporaryFolder();
-        try
+        using TempDirectory temp = ClipTestData.CopyToTemporaryFolder();
+        string folder = temp.Path;
+        foreach (string name in new[] { "vocab.json", "merges.txt" })
         {
-            foreach (string name in new[] { "vocab.json", "merges.txt" })
-            {
-                string path = Path.Combine(folder, name);
-                File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
-            }
-
-            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "\uFEFF{\"pad_token\": \"!\"}");
-
-            ClipTokenizer tokenizer = ClipTokenizer.Load(folder);
-
-            Assert.Equal([Start, 320, 1125, 539, 320, 2368, End], tokenizer.Encode("a photo of a cat"));
-            Assert.Equal(0, tokenizer.PadTokenId);
+            string path = Path.Combine(folder, name);
+            File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
         }
-        finally
-        {
-            Directory.Delete(folder, true);
-        }
+
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "\uFEFF{\"pad_token\": \"!\"}");
+
+        ClipTokenizer tokenizer = ClipTokenizer.Load(folder);
+
+        Assert.Equal([Start, 320, 1125, 539, 320, 2368, End], tokenizer.Encode("a photo of a cat"));
+        Assert.Equal(0, tokenizer.PadTokenId);
     }
 
     [Fact]

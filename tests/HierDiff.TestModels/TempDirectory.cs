@@ -1,11 +1,13 @@
-namespace HierDiff.Models.Tests;
+namespace HierDiff.TestModels;
 
-/// <summary>A fresh folder under the system temp folder, deleted on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
+/// <summary>A fresh folder under the system temp folder, deleted with everything in it on dispose.</summary>
+public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory()
+    /// <param name="prefix">The start of the folder's name (the rest is random), so that a folder left behind names
+    /// the tests that made it.</param>
+    public TempDirectory(string prefix = "hierdiff-test-")
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "hierdiff-fixtures-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 
