@@ -6,25 +6,20 @@ namespace HierDiff.Cli.Tests;
 /// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL and SD 2.x (768 px, v-prediction).</summary>
 public sealed class ModelFamilyCommandTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-cli-families-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-cli-families-");
     private readonly string _prompts;
 
     public ModelFamilyCommandTests()
     {
-        Directory.CreateDirectory(_root);
-        _prompts = Path.Combine(_root, "prompts.txt");
-        File.WriteAllLines(_prompts,
-        [
-            "a red circle on a blue background",
-            "a red circle on a blue background, striped",
-            "a green square on a white background",
-            "a green square on a white background, dotted",
-        ]);
+        _prompts = _temp.Sub("prompts.txt");
+        File.WriteAllLines(_prompts, ShapePrompts.FiveInThreeGroups);
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    private string Root => _temp.Path;
 
-    private string Sd2() => TinyStableDiffusion.Write(Path.Combine(_root, "tiny-sd2"), new TinyModelOptions
+    public void Dispose() => _temp.Dispose();
+
+    private string Sd2() => TinyStableDiffusion.Write(Path.Combine(Root, "tiny-sd2"), new TinyModelOptions
     {
         LatentSize = 96,
         PadToken = "!",
@@ -32,7 +27,7 @@ public sealed class ModelFamilyCommandTests : IDisposable
         SchedulerClass = "DDIMScheduler",
     });
 
-    private string Sdxl() => TinyStableDiffusionXL.Write(Path.Combine(_root, "tiny-sdxl"));
+    private string Sdxl() => TinyStableDiffusionXL.Write(Path.Combine(Root, "tiny-sdxl"));
 
     [Theory]
     [InlineData("sdxl", 64, "euler")]
@@ -40,7 +35,7 @@ public sealed class ModelFamilyCommandTests : IDisposable
     public void GenerateMakesImagesOfTheExportsSizeWithSharing(string family, int pixels, string scheduler)
     {
         string model = family == "sdxl" ? Sdxl() : Sd2();
-        string output = Path.Combine(_root, "out-" + family);
+        string output = Path.Combine(Root, "out-" + family);
         CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--steps", "5", "--target-savings", "0.3");
         Assert.True(result.ExitCode == 0, result.Stderr);
 
@@ -56,7 +51,7 @@ public sealed class ModelFamilyCommandTests : IDisposable
     {
         string model = Sdxl();
         BrokenModels.DeleteFile(model, "text_encoder_2/model.onnx");
-        string output = Path.Combine(_root, "refused");
+        string output = Path.Combine(Root, "refused");
         CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output);
         Assert.Equal(2, result.ExitCode);
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

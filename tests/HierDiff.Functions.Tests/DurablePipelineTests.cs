@@ -47,10 +47,10 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     // Callbacks tried 3 times, 0.2 s then 0.4 s apart (the app: 6 times over about 5 minutes).
     private static readonly CallbackRetry QuickRetry = new(3, TimeSpan.FromSeconds(0.2), 2, TimeSpan.FromSeconds(1));
 
-    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null, CallbackPolicy? callbacks = null)
+    private Task<DurableTaskTestHost> StartHost(PipelineSettings? pipeline = null, CallbackPolicy? callbacks = null, ITextToImageModel? model = null)
     {
         var settings = new HierDiffSettings(_model.Directory, OnnxDevice.Cpu, pipeline ?? new PipelineSettings(), callbacks ?? CallbackPolicy.FromSetting(null));
-        var activities = new RunActivities(_store, () => _model, settings.Pipeline);
+        var activities = new RunActivities(_store, () => model ?? _model, settings.Pipeline);
         var functions = new RunActivityFunctions(activities, _store, settings);
         return DurableTaskTestHost.StartAsync(registry => registry.AddRunFunctions(functions, (batch, run) =>
         {
@@ -144,27 +144,31 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         }
     }
 
-    [Fact]
-    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost()
+    [Theory]
+    [InlineData("sd15")]
+    [InlineData("sd2-768-v-euler")]
+    [InlineData("sdxl")]
+    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family)
     {
-        await using DurableTaskTestHost host = await StartHost();
+        ITextToImageModel model = family == "sd15" ? _model : TextToImageModels.Load(TinyExports.Write(family, _temp.Sub(family)), OnnxDevice.Cpu);
+        await using DurableTaskTestHost host = await StartHost(model: model);
         string text = string.Join('\n', Prompts);
-        string blob = await Upload("same.txt", text);
+        string blob = await Upload($"same-{family}.txt", text);
         var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9 };
-        string durable = $"{_prefix}-durable";
+        string durable = $"{_prefix}-durable-{family}";
         await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(durable, blob, options), new StartOrchestrationOptions(durable));
         Assert.True((await Complete(host.Client, durable)).Succeeded);
 
         // What `hierdiff generate` does: the same orchestration in-process, over a local folder.
-        var local = new LocalRunStore(_temp.Sub("cli-store"));
+        var local = new LocalRunStore(_temp.Sub($"cli-store-{family}"));
         await local.WriteAsync(Containers.Prompts, "same.txt", Encoding.UTF8.GetBytes(text));
-        Assert.True((await new LocalPipeline(local, () => _model).RunAsync(new RunInput("cli", "same.txt", options))).Succeeded);
+        Assert.True((await new LocalPipeline(local, () => model).RunAsync(new RunInput("cli", "same.txt", options))).Succeeded);
 
         for (int i = 0; i < Prompts.Length; i++)
         {
-            Assert.Equal(
-                await _store.ReadAsync(Containers.Images, RunBlobs.Image(durable, i, Prompts.Length)),
-                await local.ReadAsync(Containers.Images, RunBlobs.Image("cli", i, Prompts.Length)));
+            byte[]? png = await _store.ReadAsync(Containers.Images, RunBlobs.Image(durable, i, Prompts.Length));
+            Assert.Equal(png, await local.ReadAsync(Containers.Images, RunBlobs.Image("cli", i, Prompts.Length)));
+            Assert.Equal(TinyExports.ImageSize(family), PngFiles.Size(png!).Width);
         }
     }
 

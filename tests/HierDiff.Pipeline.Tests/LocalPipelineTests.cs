@@ -76,7 +76,7 @@ public sealed class LocalPipelineTests : IDisposable
         byte[][] std = await Images(store, "std", Prompts.Length);
         for (int i = 0; i < Prompts.Length; i++)
         {
-            Assert.Equal(Pixels(std[i]), Pixels(t0[i]));
+            Assert.Equal(PngFiles.Pixels(std[i]), PngFiles.Pixels(t0[i]));
         }
     }
 
@@ -270,24 +270,6 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.True(File.Exists(Path.Combine(store.Root, Containers.Prompts, "run-names", name)));
     }
 
-    /// <summary>The compressed pixels (IDAT): equal exactly when the pixels are, compression being deterministic.</summary>
-    private static byte[] Pixels(byte[] png)
-    {
-        var data = new List<byte>();
-        for (int pos = 8; pos < png.Length;)
-        {
-            int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(pos));
-            if (Encoding.ASCII.GetString(png, pos + 4, 4) == "IDAT")
-            {
-                data.AddRange(png.AsSpan(pos + 8, length).ToArray());
-            }
-
-            pos += 12 + length;
-        }
-
-        return [.. data];
-    }
-
     [Fact]
     public async Task AnotherModelFamilyRunsThroughThePipelineUnchanged()
     {
@@ -317,10 +299,10 @@ public sealed class LocalPipelineTests : IDisposable
         byte[][] sharedPngs = await Images(store, "shared", Prompts.Length);
         for (int i = 0; i < Prompts.Length; i++)
         {
-            Assert.Equal(Pixels(standardPngs[i]), Pixels(alonePngs[i]));
+            Assert.Equal(PngFiles.Pixels(standardPngs[i]), PngFiles.Pixels(alonePngs[i]));
         }
 
-        Assert.Contains(Enumerable.Range(0, Prompts.Length), i => !Pixels(sharedPngs[i]).SequenceEqual(Pixels(standardPngs[i])));
+        Assert.Contains(Enumerable.Range(0, Prompts.Length), i => !PngFiles.Pixels(sharedPngs[i]).SequenceEqual(PngFiles.Pixels(standardPngs[i])));
     }
 
     [Fact]

@@ -19,45 +19,26 @@ namespace HierDiff.Pipeline.Tests;
 /// </summary>
 public sealed class ModelFamilyTests : IDisposable
 {
-    private static readonly string[] Prompts =
-    [
-        "a red circle on a blue background",
-        "a red circle on a blue background, striped",
-        "a green square on a white background",
-        "a green square on a white background, dotted",
-        "a yellow triangle on a black background",
-    ];
+    private static readonly string[] Prompts = ShapePrompts.FiveInThreeGroups;
 
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-families-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new("hierdiff-families-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    private string Root => _temp.Path;
 
-    public static TheoryData<string, int> Families => new()
+    public void Dispose() => _temp.Dispose();
+
+    public static TheoryData<string, int> Families()
     {
-        { "sd15", 64 },
-        { "sd2-768-v-ddim", 768 },
-        { "sd2-768-v-euler", 768 },
-        { "sd2-base", 512 },
-        { "sdxl", 64 },
-        { "sdxl-fp16", 64 },
-    };
-
-    /// <summary>The fixture export for a family; sizes are the real models' except where a test would be slow.</summary>
-    private string Export(string family)
-    {
-        string dir = Path.Combine(_root, family);
-        var sd2 = new TinyModelOptions { HiddenSize = 48, PadToken = "!", PredictionType = "v_prediction", Timestep = TimestepKind.Float32Batch };
-        return family switch
+        var data = new TheoryData<string, int>();
+        foreach (string family in TinyExports.Families)
         {
-            "sd15" => TinyStableDiffusion.Write(dir),
-            "sd2-768-v-ddim" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 96, SchedulerClass = "DDIMScheduler" }),
-            "sd2-768-v-euler" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 96, SchedulerClass = "EulerDiscreteScheduler" }),
-            "sd2-base" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 64, PredictionType = "epsilon", SchedulerClass = "DDIMScheduler" }),
-            "sdxl" => TinyStableDiffusionXL.Write(dir),
-            "sdxl-fp16" => TinyStableDiffusionXL.Write(dir, new TinyXlOptions { Float16 = true }),
-            _ => throw new ArgumentOutOfRangeException(nameof(family), family, null),
-        };
+            data.Add(family, TinyExports.ImageSize(family));
+        }
+
+        return data;
     }
+
+    private string Export(string family) => TinyExports.Write(family, Path.Combine(Root, family));
 
     private static async Task<byte[][]> Run(ITextToImageModel model, LocalRunStore store, string run, GenerationOptions options, int maxSubtreeCalls = PipelineSettings.DefaultMaxSubtreeCalls)
     {
@@ -78,7 +59,7 @@ public sealed class ModelFamilyTests : IDisposable
     public async Task EachFamilyMakesImagesOfItsExportsSizeAndSharingSavesCalls(string family, int pixels)
     {
         ITextToImageModel model = TextToImageModels.Load(Export(family), OnnxDevice.Cpu);
-        var store = new LocalRunStore(Path.Combine(_root, family + "-store"));
+        var store = new LocalRunStore(Path.Combine(Root, family + "-store"));
         byte[][] images = await Run(model, store, "shared", new GenerationOptions { Steps = 4, TargetSavings = 0.3, Guidance = 4 });
 
         Assert.All(images, png => Assert.Equal((pixels, pixels), PngFiles.Size(png)));
@@ -94,7 +75,7 @@ public sealed class ModelFamilyTests : IDisposable
     public async Task TauZeroIsStandardGenerationBitForBitInEachFamily(string family, int pixels)
     {
         ITextToImageModel model = TextToImageModels.Load(Export(family), OnnxDevice.Cpu);
-        var store = new LocalRunStore(Path.Combine(_root, family + "-store"));
+        var store = new LocalRunStore(Path.Combine(Root, family + "-store"));
         var options = new GenerationOptions { Steps = 3, Tau = 0 };
         byte[][] tauZero = await Run(model, store, "t0", options);
         byte[][] standard = await Run(model, store, "std", options with { Tau = null, Mode = GenerationMode.Standard });
@@ -112,8 +93,8 @@ public sealed class ModelFamilyTests : IDisposable
 
         // Every segment its own activity (each continues its source's latent read back from the store) against
         // each subtree in one activity.
-        byte[][] handedOff = await Run(model, new LocalRunStore(Path.Combine(_root, family + "-each")), "r", options, maxSubtreeCalls: 0);
-        byte[][] whole = await Run(model, new LocalRunStore(Path.Combine(_root, family + "-whole")), "r", options, maxSubtreeCalls: int.MaxValue);
+        byte[][] handedOff = await Run(model, new LocalRunStore(Path.Combine(Root, family + "-each")), "r", options, maxSubtreeCalls: 0);
+        byte[][] whole = await Run(model, new LocalRunStore(Path.Combine(Root, family + "-whole")), "r", options, maxSubtreeCalls: int.MaxValue);
         Assert.Equal(whole, handedOff);
         Assert.All(whole, png => Assert.Equal(pixels, PngFiles.Size(png).Height));
         (model as IDisposable)?.Dispose();
