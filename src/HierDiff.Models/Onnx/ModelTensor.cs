@@ -16,6 +16,7 @@ internal sealed class ModelTensor : IDisposable
     private readonly Float16[]? _float16;
     private readonly int[]? _int32;
     private readonly long[]? _int64;
+    private readonly bool[]? _bool;
     private readonly Dictionary<string, OrtValue> _views = [];
 
     public ModelTensor(TensorElementType type, long[] shape)
@@ -42,6 +43,9 @@ internal sealed class ModelTensor : IDisposable
                 break;
             case TensorElementType.Int64:
                 _int64 = new long[capacity];
+                break;
+            case TensorElementType.Bool:
+                _bool = new bool[capacity];
                 break;
             default:
                 throw new NotSupportedException($"tensor element type {type}");
@@ -78,6 +82,7 @@ internal sealed class ModelTensor : IDisposable
             TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float32.AsMemory(0, n), shape),
             TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _float16.AsMemory(0, n), shape),
             TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int32.AsMemory(0, n), shape),
+            TensorElementType.Bool => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _bool.AsMemory(0, n), shape),
             _ => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _int64.AsMemory(0, n), shape),
         };
         _views[key] = view;
@@ -127,6 +132,10 @@ internal sealed class ModelTensor : IDisposable
                 break;
             case TensorElementType.Int32:
                 _int32![index] = checked((int)value);
+                break;
+            case TensorElementType.Bool:
+                // An attention mask: any non-zero value is true.
+                _bool![index] = value != 0;
                 break;
             default:
                 _int64![index] = checked((long)value);
