@@ -13,7 +13,7 @@ namespace HierDiff.Pipeline.Tests;
 
 /// <summary>
 /// Each family HierDiff loads, in its export's layout, through the whole pipeline: SD 1.x, SD 2.x at 768 px with
-/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, and SDXL (fp32 and fp16). The invariants hold
+/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, SDXL and Kandinsky 2.2 (fp32 and fp16). The invariants hold
 /// for each: images of the export's size, sharing saves calls, tau 0 is standard generation bit for bit, and how
 /// a tree is cut into activities (trajectories handed off through the store) changes no byte.
 /// </summary>
@@ -40,6 +40,8 @@ public sealed class ModelFamilyTests : IDisposable
         { "sd2-base", 512 },
         { "sdxl", 64 },
         { "sdxl-fp16", 64 },
+        { "kandinsky22", 64 },
+        { "kandinsky22-fp16", 64 },
     };
 
     /// <summary>The fixture export for a family; sizes are the real models' except where a test would be slow.</summary>
@@ -55,6 +57,8 @@ public sealed class ModelFamilyTests : IDisposable
             "sd2-base" => TinyStableDiffusion.Write(dir, sd2 with { LatentSize = 64, PredictionType = "epsilon", SchedulerClass = "DDIMScheduler" }),
             "sdxl" => TinyStableDiffusionXL.Write(dir),
             "sdxl-fp16" => TinyStableDiffusionXL.Write(dir, new TinyXlOptions { Float16 = true }),
+            "kandinsky22" => TinyKandinsky22.Write(dir),
+            "kandinsky22-fp16" => TinyKandinsky22.Write(dir, new TinyKandinskyOptions { Float16 = true }),
             _ => throw new ArgumentOutOfRangeException(nameof(family), family, null),
         };
     }
