@@ -12,8 +12,8 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 public sealed class UnClipScheduler
 {
-    private readonly double[] _betas;
-    private readonly double[] _alphasCumprod;
+    private readonly float[] _betas;
+    private readonly float[] _alphasCumprod;
     private readonly int[] _timesteps;
 
     public UnClipScheduler(UnClipConfig config, int numInferenceSteps)
@@ -28,16 +28,19 @@ public sealed class UnClipScheduler
         Config = config;
         int count = config.NumTrainTimesteps;
 
-        // betas_for_alpha_bar(num_train_timesteps), cosine: min(1 - alpha_bar(t2) / alpha_bar(t1), 0.999).
+        // betas_for_alpha_bar(num_train_timesteps), cosine: min(1 - alpha_bar(t2) / alpha_bar(t1), 0.999), made a
+        // float32 tensor; alphas_cumprod is torch.cumprod over float32 (accumulated in double on the CPU). The
+        // schedule is kept in float32 as diffusers has it: at t = 0, 1 - alphas_cumprod[0] loses most of beta's digits,
+        // and the step's coefficients inherit that (5e-4 of the last step's output).
         static double AlphaBar(double t) => Math.Pow(Math.Cos((t + 0.008) / 1.008 * Math.PI / 2), 2);
-        _betas = new double[count];
-        _alphasCumprod = new double[count];
+        _betas = new float[count];
+        _alphasCumprod = new float[count];
         double product = 1.0;
         for (int i = 0; i < count; i++)
         {
-            _betas[i] = Math.Min(1 - (AlphaBar((i + 1.0) / count) / AlphaBar((double)i / count)), 0.999);
-            product *= 1 - _betas[i];
-            _alphasCumprod[i] = product;
+            _betas[i] = (float)Math.Min(1 - (AlphaBar((i + 1.0) / count) / AlphaBar((double)i / count)), 0.999);
+            product *= 1f - _betas[i];
+            _alphasCumprod[i] = (float)product;
         }
 
         // set_timesteps: step_ratio = (T - 1) / (steps - 1); (arange(steps) * step_ratio).round(), reversed.
@@ -65,45 +68,51 @@ public sealed class UnClipScheduler
     /// </summary>
     public void Step(int stepIndex, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
     {
+        var drawn = new float[_timesteps[stepIndex] > 0 ? sample.Length : 0];
+        noise.Fill(drawn, NoiseStream.StepDraw(stepIndex));
+        Step(stepIndex, modelOutput, sample, drawn);
+    }
+
+    /// <summary>The same step with the variance noise given (unused at t = 0, where it may be empty).</summary>
+    public void Step(int stepIndex, ReadOnlySpan<float> modelOutput, Span<float> sample, ReadOnlySpan<float> varianceNoise)
+    {
         int t = _timesteps[stepIndex];
         int prev = stepIndex + 1 < _timesteps.Length ? _timesteps[stepIndex + 1] : t - 1;
-        double alphaProdT = _alphasCumprod[t];
-        double alphaProdPrev = prev >= 0 ? _alphasCumprod[prev] : 1.0;
-        double betaProdT = 1 - alphaProdT;
-        double betaProdPrev = 1 - alphaProdPrev;
-        double beta = prev == t - 1 ? _betas[t] : 1 - (alphaProdT / alphaProdPrev);
-        double alpha = 1 - beta;
 
-        double originalCoeff = Math.Sqrt(alphaProdPrev) * beta / betaProdT;
-        double sampleCoeff = Math.Sqrt(alpha) * betaProdPrev / betaProdT;
+        // In float32, as diffusers' tensors are.
+        float alphaProdT = _alphasCumprod[t];
+        float alphaProdPrev = prev >= 0 ? _alphasCumprod[prev] : 1f;
+        float betaProdT = 1f - alphaProdT;
+        float betaProdPrev = 1f - alphaProdPrev;
+        float beta = prev == t - 1 ? _betas[t] : 1f - (alphaProdT / alphaProdPrev);
+        float alpha = 1f - beta;
+
+        // Formula (7) of the DDPM paper, as step computes it: the posterior mean from x0 and x_t.
+        float originalCoeff = MathF.Sqrt(alphaProdPrev) * beta / betaProdT;
+        float sampleCoeff = MathF.Sqrt(alpha) * betaProdPrev / betaProdT;
+        float sqrtAlphaProdT = MathF.Sqrt(alphaProdT), sqrtBetaProdT = MathF.Sqrt(betaProdT);
 
         // _get_variance, fixed_small_log: exp(0.5 log(max(variance, 1e-20))), the standard deviation.
-        double deviation = t > 0 ? Math.Sqrt(Math.Max(betaProdPrev / betaProdT * beta, 1e-20)) : 0;
-        float[]? drawn = null;
-        if (t > 0)
-        {
-            drawn = new float[sample.Length];
-            noise.Fill(drawn, NoiseStream.StepDraw(stepIndex));
-        }
-
+        float deviation = t > 0 ? MathF.Exp(0.5f * MathF.Log(MathF.Max(betaProdPrev / betaProdT * beta, 1e-20f))) : 0f;
+        float range = (float)Config.ClipSampleRange;
         for (int j = 0; j < sample.Length; j++)
         {
-            double x = sample[j];
-            double original = Config.PredictionType == PredictionType.Sample
+            float x = sample[j];
+            float original = Config.PredictionType == PredictionType.Sample
                 ? modelOutput[j]
-                : (x - (Math.Sqrt(betaProdT) * modelOutput[j])) / Math.Sqrt(alphaProdT);
+                : (x - (sqrtBetaProdT * modelOutput[j])) / sqrtAlphaProdT;
             if (Config.ClipSample)
             {
-                original = Math.Clamp(original, -Config.ClipSampleRange, Config.ClipSampleRange);
+                original = Math.Clamp(original, -range, range);
             }
 
-            double previous = (originalCoeff * original) + (sampleCoeff * x);
-            if (drawn is not null)
+            float previous = (originalCoeff * original) + (sampleCoeff * x);
+            if (t > 0)
             {
-                previous += deviation * drawn[j];
+                previous += deviation * varianceNoise[j];
             }
 
-            sample[j] = (float)previous;
+            sample[j] = previous;
         }
     }
 }
