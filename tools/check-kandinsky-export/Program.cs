@@ -6,7 +6,6 @@ using HierDiff.Core.Sampling;
 using HierDiff.Models;
 using HierDiff.Models.Onnx;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 string export = args[0], checks = args[1];
 bool allOk = true;
@@ -16,7 +15,9 @@ foreach (string file in Directory.GetFiles(checks, "*.json").Order())
     JsonElement root = doc.RootElement;
     string model = Path.Combine(export, Path.GetFileNameWithoutExtension(file) switch
     {
-        "text_encoder" => "prior/text_encoder", "prior" => "prior/prior", var other => other,
+        "text_encoder" => "prior/text_encoder",
+        "prior" => "prior/prior",
+        var other => other,
     }, "model.onnx");
     using var session = new InferenceSession(model);
     var inputs = new Dictionary<string, OrtValue>();
