@@ -67,9 +67,9 @@ public sealed class Kandinsky22ModelTests : IDisposable
         for (int i = 0; i < scheduler.Timesteps.Count; i++)
         {
             int t = scheduler.Timesteps[i];
-            float[] uncond = RunPrior(prior, latent, t, uncondEmbeds, uncondStates, uncondMask);
-            float[] cond = RunPrior(prior, latent, t, condEmbeds, condStates, condMask);
-            float[] guided = uncond.Select((u, j) => u + (4f * (cond[j] - u))).ToArray();
+            // torch.cat([latents] * 2) against torch.cat([negative, prompt]), in one call as diffusers makes it.
+            float[] both = RunPrior(prior, [.. latent, .. latent], t, [.. uncondEmbeds, .. condEmbeds], [.. uncondStates, .. condStates], [.. uncondMask, .. condMask], rows: 2);
+            float[] guided = both[..Width].Select((u, j) => u + (4f * (both[Width + j] - u))).ToArray();
             scheduler.Step(i, guided, latent, noise);
         }
 
@@ -224,14 +224,14 @@ public sealed class Kandinsky22ModelTests : IDisposable
         return (outputs["text_embeds"].Values, outputs["last_hidden_state"].Values, mask);
     }
 
-    private static float[] RunPrior(InferenceSession prior, float[] x, int timestep, float[] proj, float[] states, long[] mask) =>
+    private static float[] RunPrior(InferenceSession prior, float[] x, int timestep, float[] proj, float[] states, long[] mask, int rows = 1) =>
         OrtTensors.Run(prior, new Dictionary<string, OrtValue>
         {
-            ["hidden_states"] = OrtTensors.Floats(prior, "hidden_states", x, 1, x.Length),
-            ["timestep"] = OrtTensors.Integers(prior, "timestep", [timestep], 1),
-            ["proj_embedding"] = OrtTensors.Floats(prior, "proj_embedding", proj, 1, proj.Length),
-            ["encoder_hidden_states"] = OrtTensors.Floats(prior, "encoder_hidden_states", states, 1, 77, states.Length / 77),
-            ["attention_mask"] = OrtValue.CreateTensorValueFromMemory(mask.Select(m => m != 0).ToArray(), [1, mask.Length]),
+            ["hidden_states"] = OrtTensors.Floats(prior, "hidden_states", x, rows, x.Length / rows),
+            ["timestep"] = OrtTensors.Integers(prior, "timestep", [.. Enumerable.Repeat((long)timestep, rows)], rows),
+            ["proj_embedding"] = OrtTensors.Floats(prior, "proj_embedding", proj, rows, proj.Length / rows),
+            ["encoder_hidden_states"] = OrtTensors.Floats(prior, "encoder_hidden_states", states, rows, 77, states.Length / rows / 77),
+            ["attention_mask"] = OrtValue.CreateTensorValueFromMemory(mask.Select(m => m != 0).ToArray(), [rows, mask.Length / rows]),
         })["predicted_image_embedding"].Values;
 
     private static float[] RunUNet(InferenceSession unet, float[] latent, double timestep, float[] embeds) =>
