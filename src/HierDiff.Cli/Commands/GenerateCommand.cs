@@ -26,7 +26,7 @@ internal static class GenerateCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: images/0000.png ..., manifest.json and plan.json (the prompt tree)", Required = true };
         var modelDir = new Option<DirectoryInfo>("--model")
         {
-            Description = "A Stable Diffusion ONNX export folder (diffusers/optimum layout); default: the built-in shapes model",
+            Description = "An ONNX export folder: Stable Diffusion 1.x/2.x or SDXL (diffusers/optimum layout), Kandinsky 2.2 (README); default: the built-in shapes model",
             DefaultValueFactory = _ => new DirectoryInfo(BuiltInModel.Directory),
         };
         var mode = new Option<string>("--mode") { Description = "hierarchical (share early steps) or standard", DefaultValueFactory = _ => "hierarchical" };
