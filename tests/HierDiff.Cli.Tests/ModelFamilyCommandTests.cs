@@ -3,7 +3,8 @@ using HierDiff.TestModels;
 
 namespace HierDiff.Cli.Tests;
 
-/// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL and SD 2.x (768 px, v-prediction).</summary>
+/// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL, SD 2.x (768 px, v-prediction) and
+/// Kandinsky 2.2.</summary>
 public sealed class ModelFamilyCommandTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "hierdiff-cli-families-" + Guid.NewGuid().ToString("N"));
@@ -37,9 +38,15 @@ public sealed class ModelFamilyCommandTests : IDisposable
     [Theory]
     [InlineData("sdxl", 64, "euler")]
     [InlineData("sd2", 768, "ddim")]
+    [InlineData("kandinsky22", 64, "ddpm")]
     public void GenerateMakesImagesOfTheExportsSizeWithSharing(string family, int pixels, string scheduler)
     {
-        string model = family == "sdxl" ? Sdxl() : Sd2();
+        string model = family switch
+        {
+            "sdxl" => Sdxl(),
+            "sd2" => Sd2(),
+            _ => TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22")),
+        };
         string output = Path.Combine(_root, "out-" + family);
         CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--steps", "5", "--target-savings", "0.3");
         Assert.True(result.ExitCode == 0, result.Stderr);
@@ -61,6 +68,19 @@ public sealed class ModelFamilyCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("tiny-sdxl: not a complete Stable Diffusion XL ONNX export: missing text_encoder_2/model.onnx", line);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void AKandinskyFolderWithoutItsPriorIsRefusedInOneLine()
+    {
+        string model = TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22"));
+        BrokenModels.DeleteFile(model, "prior/prior/model.onnx");
+        string output = Path.Combine(_root, "refused");
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output);
+        Assert.Equal(2, result.ExitCode);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("tiny-kandinsky22: not a complete Kandinsky 2.2 ONNX export: missing prior/prior/model.onnx", line);
         Assert.False(Directory.Exists(output));
     }
 }
