@@ -19,6 +19,7 @@ public static class TextToImageModels
     [
         new(StableDiffusionModel.FamilyName, StableDiffusionModel.SupportedPipelines, StableDiffusionModel.Load),
         new(StableDiffusionXLModel.FamilyName, StableDiffusionXLModel.SupportedPipelines, StableDiffusionXLModel.Load),
+        new(Kandinsky22Model.FamilyName, Kandinsky22Model.SupportedPipelines, Kandinsky22Model.Load),
     ];
 
     private static readonly ConcurrentDictionary<(string, string), Lazy<ITextToImageModel>> Cache = new();

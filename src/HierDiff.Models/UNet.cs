@@ -10,25 +10,27 @@ public sealed record UNetInput(string Name, int Width);
 /// <summary>
 /// The denoiser (<c>unet/model.onnx</c>): sample, timestep, encoder_hidden_states → out_sample, plus the inputs a
 /// family adds (SDXL: text_embeds and time_ids). A row's conditioning is laid out flat as encoder_hidden_states
-/// then each of <c>conditioning</c>'s inputs; <c>constants</c> are the same for every row. The timestep may be
-/// int64 [B] (older exports), float32 [B] or a float scalar (newer optimum), float16 in fp16 exports: it is written
-/// in whatever type and rank the export declares. Input and output tensors are allocated once per batch size.
+/// then each of <c>conditioning</c>'s inputs; <c>constants</c> are the same for every row. A family without a token
+/// sequence (Kandinsky 2.2: image_embeds only) opens it with <c>tokenSequence: false</c>, and one whose UNet also
+/// predicts a learned variance with <c>learnedVariance: true</c> (out_sample then has twice the latent channels).
+/// The timestep may be int64 [B] (older exports), float32 [B] or a float scalar (newer optimum), float16 in fp16
+/// exports: it is written in whatever type and rank the export declares. Input and output tensors are allocated
+/// once per batch size.
 /// </summary>
 public sealed class UNet : IDisposable
 {
-    private static readonly Port[] CommonInputs =
-    [
-        new("sample", Port.Floats, [4]),
-        new("timestep", [.. Port.Floats, .. Port.Integers], [0, 1]),
-        new("encoder_hidden_states", Port.Floats, [3]),
-    ];
+    private const string TokenSequenceInput = "encoder_hidden_states";
 
     private static readonly Port[] Outputs = [new("out_sample", Port.Floats, [4])];
 
     private readonly OnnxModel _model;
+    private readonly bool _tokenSequence;
     private readonly UNetInput[] _conditioning;
     private readonly (string Name, float[] Values)[] _constants;
     private readonly string[] _inputNames;
+
+    // Where the family's inputs start in Buffers.Inputs: after encoder_hidden_states, where there is one.
+    private readonly int _firstExtra;
     private Buffers? _buffers;
     private readonly RunOptions _runOptions = new();
     private readonly object _gate = new();
@@ -38,14 +40,32 @@ public sealed class UNet : IDisposable
     {
     }
 
-    internal UNet(string path, OnnxDevice device, IReadOnlyList<UNetInput> conditioning, IReadOnlyList<(string Name, float[] Values)> constants)
+    internal UNet(
+        string path, OnnxDevice device, IReadOnlyList<UNetInput> conditioning, IReadOnlyList<(string Name, float[] Values)> constants,
+        bool tokenSequence = true, bool learnedVariance = false)
     {
+        Port[] common =
+        [
+            new("sample", Port.Floats, [4]),
+            new("timestep", [.. Port.Floats, .. Port.Integers], [0, 1]),
+            .. tokenSequence ? [new Port(TokenSequenceInput, Port.Floats, [3])] : Array.Empty<Port>(),
+        ];
         Port[] extra = [.. conditioning.Select(c => c.Name).Concat(constants.Select(c => c.Name)).Select(name => new Port(name, Port.Floats, [2]))];
-        _model = OnnxModel.Open(path, device, [.. CommonInputs, .. extra], Outputs);
+        _model = OnnxModel.Open(path, device, [.. common, .. extra], Outputs);
+        _tokenSequence = tokenSequence;
+        _firstExtra = tokenSequence ? 1 : 0;
         _conditioning = [.. conditioning];
         _constants = [.. constants];
-        _inputNames = [.. CommonInputs.Select(p => p.Name), .. extra.Select(p => p.Name)];
+        _inputNames = [.. common.Select(p => p.Name), .. extra.Select(p => p.Name)];
         LatentChannels = _model.FixedDimension("sample", 1) ?? 4;
+        OutputChannels = learnedVariance ? 2 * LatentChannels : LatentChannels;
+        if (_model.FixedOutputDimension("out_sample", 1) is int found && found != OutputChannels)
+        {
+            _model.Dispose();
+            throw new HierDiffInputException(learnedVariance
+                ? $"{path}: out_sample has {found} channels; expected {OutputChannels} (the predicted noise and the learned variance, {LatentChannels} each)"
+                : $"{path}: out_sample has {found} channels; expected {OutputChannels}, as sample has");
+        }
     }
 
     /// <summary>A fixed dimension of an input (a family checks its encoders' widths against it), or null.</summary>
@@ -54,6 +74,9 @@ public sealed class UNet : IDisposable
     internal string Path => _model.Path;
 
     public int LatentChannels { get; }
+
+    /// <summary>Channels of out_sample: the latent's, or twice them where the UNet also predicts a variance.</summary>
+    public int OutputChannels { get; }
 
     /// <summary>Latent height and width: fixed in the export, else from unet/config.json, else 64 (512 px).</summary>
     internal (int Height, int Width) LatentSize(int? configured)
@@ -64,18 +87,20 @@ public sealed class UNet : IDisposable
     }
 
     /// <summary>
-    /// One call for <paramref name="batch"/> items at one timestep: samples and outputs are batch x latent length,
-    /// hiddenStates batch x (tokens x hidden size). Returns the seconds the model itself took (not counting any wait
-    /// for another caller's run to finish).
+    /// One call for <paramref name="batch"/> items at one timestep: samples are batch x latent length, outputs batch x
+    /// (<see cref="OutputChannels"/> x height x width), conditioning batch x the row layout above. Returns the seconds
+    /// the model itself took (not counting any wait for another caller's run to finish).
     /// </summary>
     public double Run(int batch, ReadOnlySpan<float> samples, double timestep, ReadOnlySpan<float> conditioning, Span<float> output, int latentHeight, int latentWidth)
     {
-        int tokens = _model.FixedDimension("encoder_hidden_states", 1) ?? 77;
+        int tokens = _tokenSequence ? _model.FixedDimension(TokenSequenceInput, 1) ?? 77 : 1;
         int perRow = conditioning.Length / batch;
         int hiddenPerRow = perRow - _conditioning.Sum(c => c.Width);
-        if (hiddenPerRow <= 0 || hiddenPerRow % tokens != 0)
+        if (_tokenSequence ? hiddenPerRow <= 0 || hiddenPerRow % tokens != 0 : hiddenPerRow != 0)
         {
-            throw new HierDiffInputException($"{_model.Path}: encoder_hidden_states of {hiddenPerRow} values per item do not split into {tokens} tokens");
+            throw new HierDiffInputException(_tokenSequence
+                ? $"{_model.Path}: encoder_hidden_states of {hiddenPerRow} values per item do not split into {tokens} tokens"
+                : $"{_model.Path}: a conditioning row of {perRow} values; expected {perRow - hiddenPerRow} ({string.Join(", ", _conditioning.Select(c => $"{c.Name} {c.Width}"))})");
         }
 
         lock (_gate)
@@ -83,6 +108,7 @@ public sealed class UNet : IDisposable
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             Buffers buffers = Reserve(batch, samples.Length, conditioning.Length);
             long[] latentShape = [batch, LatentChannels, latentHeight, latentWidth];
+            long[] outputShape = [batch, OutputChannels, latentHeight, latentWidth];
             long[] timestepShape = _model.Inputs["timestep"].Dimensions.Length == 0 ? [] : [batch];
             buffers.Sample.WriteFloats(0, samples);
             for (int i = 0; i < (timestepShape.Length == 0 ? 1 : batch); i++)
@@ -90,21 +116,25 @@ public sealed class UNet : IDisposable
                 buffers.Timestep.Write(i, timestep);
             }
 
-            // Each row's conditioning is split across encoder_hidden_states and the family's inputs.
+            // Each row's conditioning is split across encoder_hidden_states (where there is one) and the family's inputs.
             for (int b = 0; b < batch; b++)
             {
                 ReadOnlySpan<float> row = conditioning.Slice(b * perRow, perRow);
-                buffers.Inputs[0].WriteFloats(b * hiddenPerRow, row[..hiddenPerRow]);
+                if (_tokenSequence)
+                {
+                    buffers.Inputs[0].WriteFloats(b * hiddenPerRow, row[..hiddenPerRow]);
+                }
+
                 int at = hiddenPerRow;
                 for (int c = 0; c < _conditioning.Length; c++)
                 {
-                    buffers.Inputs[1 + c].WriteFloats(b * _conditioning[c].Width, row.Slice(at, _conditioning[c].Width));
+                    buffers.Inputs[_firstExtra + c].WriteFloats(b * _conditioning[c].Width, row.Slice(at, _conditioning[c].Width));
                     at += _conditioning[c].Width;
                 }
 
                 for (int c = 0; c < _constants.Length; c++)
                 {
-                    buffers.Inputs[1 + _conditioning.Length + c].WriteFloats(b * _constants[c].Values.Length, _constants[c].Values);
+                    buffers.Inputs[_firstExtra + _conditioning.Length + c].WriteFloats(b * _constants[c].Values.Length, _constants[c].Values);
                 }
             }
 
@@ -112,12 +142,12 @@ public sealed class UNet : IDisposable
             [
                 buffers.Sample.View(latentShape),
                 buffers.Timestep.View(timestepShape),
-                buffers.Inputs[0].View([batch, tokens, hiddenPerRow / tokens]),
-                .. _conditioning.Select((c, i) => buffers.Inputs[1 + i].View([batch, c.Width])),
-                .. _constants.Select((c, i) => buffers.Inputs[1 + _conditioning.Length + i].View([batch, c.Values.Length])),
+                .. _tokenSequence ? [buffers.Inputs[0].View([batch, tokens, hiddenPerRow / tokens])] : Array.Empty<OrtValue>(),
+                .. _conditioning.Select((c, i) => buffers.Inputs[_firstExtra + i].View([batch, c.Width])),
+                .. _constants.Select((c, i) => buffers.Inputs[_firstExtra + _conditioning.Length + i].View([batch, c.Values.Length])),
             ];
-            _model.Session.Run(_runOptions, _inputNames, inputs, OutputNames, [buffers.Output.View(latentShape)]);
-            buffers.Output.ReadFloats(0, output);
+            _model.Session.Run(_runOptions, _inputNames, inputs, OutputNames, [buffers.Output.View(outputShape)]);
+            buffers.Output.ReadFloats(0, output[..(int)(outputShape[0] * outputShape[1] * latentHeight * latentWidth)]);
             return System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         }
     }
@@ -135,7 +165,8 @@ public sealed class UNet : IDisposable
     private Buffers Reserve(int batch, int sampleLength, int conditioningLength)
     {
         int hiddenLength = conditioningLength - (_conditioning.Sum(c => c.Width) * batch);
-        if (_buffers is not null && _buffers.Rows >= batch && _buffers.Sample.Capacity >= sampleLength && _buffers.Inputs[0].Capacity >= hiddenLength)
+        if (_buffers is not null && _buffers.Rows >= batch && _buffers.Sample.Capacity >= sampleLength
+            && (!_tokenSequence || _buffers.Inputs[0].Capacity >= hiddenLength))
         {
             return _buffers;
         }
@@ -146,11 +177,11 @@ public sealed class UNet : IDisposable
             new ModelTensor(_model.InputType("sample"), sampleLength),
             new ModelTensor(_model.InputType("timestep"), Math.Max(1, batch)),
             [
-                new ModelTensor(_model.InputType("encoder_hidden_states"), hiddenLength),
+                .. _tokenSequence ? [new ModelTensor(_model.InputType(TokenSequenceInput), hiddenLength)] : Array.Empty<ModelTensor>(),
                 .. _conditioning.Select(c => new ModelTensor(_model.InputType(c.Name), c.Width * batch)),
                 .. _constants.Select(c => new ModelTensor(_model.InputType(c.Name), c.Values.Length * batch)),
             ],
-            new ModelTensor(_model.OutputType("out_sample"), sampleLength));
+            new ModelTensor(_model.OutputType("out_sample"), sampleLength / LatentChannels * OutputChannels));
         return _buffers;
     }
 

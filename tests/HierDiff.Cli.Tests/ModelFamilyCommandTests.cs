@@ -3,7 +3,8 @@ using HierDiff.TestModels;
 
 namespace HierDiff.Cli.Tests;
 
-/// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL and SD 2.x (768 px, v-prediction).</summary>
+/// <summary><c>hierdiff generate --model</c> on the other families' exports: SDXL, SD 2.x (768 px, v-prediction) and
+/// Kandinsky 2.2.</summary>
 public sealed class ModelFamilyCommandTests : IDisposable
 {
     private readonly TempDirectory _temp = new("hierdiff-cli-families-");
@@ -32,9 +33,15 @@ public sealed class ModelFamilyCommandTests : IDisposable
     [Theory]
     [InlineData("sdxl", 64, "euler")]
     [InlineData("sd2", 768, "ddim")]
+    [InlineData("kandinsky22", 64, "ddpm")]
     public void GenerateMakesImagesOfTheExportsSizeWithSharing(string family, int pixels, string scheduler)
     {
-        string model = family == "sdxl" ? Sdxl() : Sd2();
+        string model = family switch
+        {
+            "sdxl" => Sdxl(),
+            "sd2" => Sd2(),
+            _ => TinyKandinsky22.Write(Path.Combine(Root, "tiny-kandinsky22")),
+        };
         string output = Path.Combine(Root, "out-" + family);
         CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--steps", "5", "--target-savings", "0.3");
         Assert.True(result.ExitCode == 0, result.Stderr);
@@ -57,5 +64,39 @@ public sealed class ModelFamilyCommandTests : IDisposable
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("tiny-sdxl: not a complete Stable Diffusion XL ONNX export: missing text_encoder_2/model.onnx", line);
         Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void AKandinskyFolderWithoutItsPriorIsRefusedInOneLine()
+    {
+        string model = TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22"));
+        BrokenModels.DeleteFile(model, "prior/prior/model.onnx");
+        string output = Path.Combine(_root, "refused");
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output);
+        Assert.Equal(2, result.ExitCode);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("tiny-kandinsky22: not a complete Kandinsky 2.2 ONNX export: missing prior/prior/model.onnx", line);
+        Assert.False(Directory.Exists(output));
+    }
+
+    /// <summary>The paper's settings (the authors' config.py) where the command line gives none; what it gives wins.</summary>
+    [Fact]
+    public void PresetPaperRunsWithTheAuthorsSettingsAndGivenOptionsOverrideIt()
+    {
+        string model = TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22"));
+        string output = Path.Combine(_root, "paper");
+        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--preset", "paper", "--steps", "4");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "manifest.json")));
+        JsonElement m = manifest.RootElement;
+        Assert.Equal(
+            ("ddpm", 4, 10.0, 1.0, 32, 42UL),
+            (m.GetProperty("scheduler").GetString(), m.GetProperty("steps").GetInt32(), m.GetProperty("guidance").GetDouble(),
+                m.GetProperty("tau").GetDouble(), m.GetProperty("max_batch").GetInt32(), m.GetProperty("seed").GetUInt64()));
+
+        CliRunner.Result unknown = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", Path.Combine(_root, "unknown"), "--preset", "fast");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("--preset: no preset 'fast'; the only preset is paper (ddpm, 40 steps, guidance 10, tau 1, max batch 32, seed 42)",
+            Assert.Single(unknown.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 }

@@ -13,7 +13,7 @@ namespace HierDiff.Pipeline.Tests;
 
 /// <summary>
 /// Each family HierDiff loads, in its export's layout, through the whole pipeline: SD 1.x, SD 2.x at 768 px with
-/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, and SDXL (fp32 and fp16). The invariants hold
+/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, SDXL and Kandinsky 2.2 (fp32 and fp16). The invariants hold
 /// for each: images of the export's size, sharing saves calls, tau 0 is standard generation bit for bit, and how
 /// a tree is cut into activities (trajectories handed off through the store) changes no byte.
 /// </summary>

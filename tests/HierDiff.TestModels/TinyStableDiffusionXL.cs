@@ -95,7 +95,7 @@ public static class TinyStableDiffusionXL
     /// for CLIP's final layer norm), the pooled vector at the first end token (argmax of the ids), and with a
     /// projection text_embeds = pooled x P, as CLIPTextModelWithProjection.
     /// </summary>
-    private static ModelProto TextEncoder(TinyXlOptions options, int h, int? projection, int salt)
+    internal static ModelProto TextEncoder(TinyXlOptions options, int h, int? projection, int salt)
     {
         var random = new Random(unchecked((options.Seed * 131) + salt));
         int s = options.SequenceLength;

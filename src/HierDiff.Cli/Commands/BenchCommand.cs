@@ -19,7 +19,7 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Denoising steps of standard generation", DefaultValueFactory = _ => 40 };
         var modelDir = new Option<DirectoryInfo>("--model")
         {
-            Description = "A Stable Diffusion ONNX export folder; default: the built-in shapes model",
+            Description = "An ONNX export folder of a family HierDiff loads; default: the built-in shapes model",
             DefaultValueFactory = _ => new DirectoryInfo(BuiltInModel.Directory),
         };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };

@@ -15,7 +15,7 @@ internal static class PlanCommand
             Description = "Embedding matrix, one row per prompt: .npy (float32/float64, 2-D) or .json",
         };
         var prompts = new Option<FileInfo?>("--prompts") { Description = "Prompt file, embedded with --model's text encoder" };
-        var modelDir = new Option<DirectoryInfo?>("--model") { Description = "A Stable Diffusion ONNX export folder (with --prompts); default: the built-in shapes model" };
+        var modelDir = new Option<DirectoryInfo?>("--model") { Description = "An ONNX export folder of a family HierDiff loads (with --prompts); default: the built-in shapes model" };
         Option<double?> tau = HierDiffCli.NumberOption("--tau", "Highest merge height shared at the first step (the paper's tau)");
         Option<double?> target = HierDiffCli.NumberOption(
             "--target-savings", "Pick the smallest tau that saves at least this fraction of denoiser calls, e.g. 0.5");

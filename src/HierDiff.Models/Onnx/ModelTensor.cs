@@ -12,7 +12,7 @@ namespace HierDiff.Models.Onnx;
 /// </summary>
 internal sealed class ModelTensor : IDisposable
 {
-    // A float[], Float16[], int[] or long[], as Type says.
+    // A float[], Float16[], int[], long[] or bool[], as Type says.
     private readonly Array _buffer;
     private readonly Dictionary<string, OrtValue> _views = [];
 
@@ -33,6 +33,7 @@ internal sealed class ModelTensor : IDisposable
             TensorElementType.Float16 => new Float16[capacity],
             TensorElementType.Int32 => new int[capacity],
             TensorElementType.Int64 => new long[capacity],
+            TensorElementType.Bool => new bool[capacity],
             _ => throw new NotSupportedException($"tensor element type {type}"),
         };
 
@@ -67,6 +68,7 @@ internal sealed class ModelTensor : IDisposable
             float[] float32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, float32.AsMemory(0, n), shape),
             Float16[] float16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, float16.AsMemory(0, n), shape),
             int[] int32 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, int32.AsMemory(0, n), shape),
+            bool[] flags => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, flags.AsMemory(0, n), shape),
             _ => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, ((long[])_buffer).AsMemory(0, n), shape),
         };
         _views[key] = view;
@@ -116,6 +118,10 @@ internal sealed class ModelTensor : IDisposable
                 break;
             case int[] int32:
                 int32[index] = checked((int)value);
+                break;
+            case bool[] flags:
+                // An attention mask: any non-zero value is true.
+                flags[index] = value != 0;
                 break;
             default:
                 ((long[])_buffer)[index] = checked((long)value);

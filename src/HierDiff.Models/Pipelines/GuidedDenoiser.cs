@@ -5,7 +5,10 @@ namespace HierDiff.Models.Pipelines;
 /// <summary>
 /// Classifier-free guidance around the UNet: each item is run twice in one batched call, with the negative
 /// prompt's embedding and with its own, and the outputs combined as uncond + g (cond - uncond). A guided item counts
-/// as one denoiser call, as in the paper. With g &lt;= 1 the unconditional half is skipped, as diffusers does.
+/// as one denoiser call, as in the paper. With g &lt;= 1 the unconditional half is skipped, as diffusers does. A UNet
+/// that also predicts a learned variance (Kandinsky 2.2's, <see cref="UNet.OutputChannels"/> twice the latent's) is
+/// guided on its first half, the predicted noise, and the variance half is dropped, as KandinskyV22Pipeline does for a
+/// scheduler without learned variance (<c>noise_pred.split(latents.shape[1], dim=1)</c>).
 /// </summary>
 public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guidance, int latentHeight, int latentWidth) : IModelDenoiser
 {
@@ -38,12 +41,15 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
         int n = batch.Length;
         int latent = batch[0].Latent.Length;
         int hidden = unconditional.Length;
+
+        // Values per item of out_sample; its first `latent` are the predicted noise (channels come first).
+        int predicted = latent / unet.LatentChannels * unet.OutputChannels;
         int rows = Guided ? 2 * n : n;
-        if (_samples.Length < rows * latent || _hidden.Length < rows * hidden)
+        if (_samples.Length < rows * latent || _hidden.Length < rows * hidden || _output.Length < rows * predicted)
         {
             _samples = new float[rows * latent];
             _hidden = new float[rows * hidden];
-            _output = new float[rows * latent];
+            _output = new float[rows * predicted];
         }
 
         var buffers = (Samples: _samples, Hidden: _hidden, Output: _output);
@@ -62,20 +68,20 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
         }
 
         long called = System.Diagnostics.Stopwatch.GetTimestamp();
-        double seconds = unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * latent), latentHeight, latentWidth);
+        double seconds = unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * predicted), latentHeight, latentWidth);
         ModelSeconds += seconds;
         WaitSeconds += Math.Max(0, System.Diagnostics.Stopwatch.GetElapsedTime(called).TotalSeconds - seconds);
         float g = (float)guidance;
         for (int b = 0; b < n; b++)
         {
-            Span<float> cond = buffers.Output.AsSpan((conditional + b) * latent, latent);
+            Span<float> cond = buffers.Output.AsSpan((conditional + b) * predicted, latent);
             if (!Guided)
             {
                 cond.CopyTo(outputs[b]);
                 continue;
             }
 
-            ReadOnlySpan<float> uncond = buffers.Output.AsSpan(b * latent, latent);
+            ReadOnlySpan<float> uncond = buffers.Output.AsSpan(b * predicted, latent);
             for (int j = 0; j < latent; j++)
             {
                 outputs[b][j] = uncond[j] + (g * (cond[j] - uncond[j]));
