@@ -78,25 +78,4 @@ public sealed class ModelFamilyCommandTests : IDisposable
         Assert.Contains("tiny-kandinsky22: not a complete Kandinsky 2.2 ONNX export: missing prior/prior/model.onnx", line);
         Assert.False(Directory.Exists(output));
     }
-
-    /// <summary>The paper's settings (the authors' config.py) where the command line gives none; what it gives wins.</summary>
-    [Fact]
-    public void PresetPaperRunsWithTheAuthorsSettingsAndGivenOptionsOverrideIt()
-    {
-        string model = TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22"));
-        string output = Path.Combine(_root, "paper");
-        CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output, "--preset", "paper", "--steps", "4");
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "manifest.json")));
-        JsonElement m = manifest.RootElement;
-        Assert.Equal(
-            ("ddpm", 4, 10.0, 1.0, 32, 42UL),
-            (m.GetProperty("scheduler").GetString(), m.GetProperty("steps").GetInt32(), m.GetProperty("guidance").GetDouble(),
-                m.GetProperty("tau").GetDouble(), m.GetProperty("max_batch").GetInt32(), m.GetProperty("seed").GetUInt64()));
-
-        CliRunner.Result unknown = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", Path.Combine(_root, "unknown"), "--preset", "fast");
-        Assert.Equal(2, unknown.ExitCode);
-        Assert.Contains("--preset: no preset 'fast'; the only preset is paper (ddpm, 40 steps, guidance 10, tau 1, max batch 32, seed 42)",
-            Assert.Single(unknown.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
-    }
 }

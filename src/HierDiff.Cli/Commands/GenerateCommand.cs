@@ -45,40 +45,23 @@ internal static class GenerateCommand
             Description = "A blob storage connection string (Azurite's UseDevelopmentStorage=true, or Azure) for the run's intermediate files; default: a local folder",
         };
 
-        var preset = new Option<string?>("--preset")
-        {
-            Description = $"paper: the settings of the paper's runs (the authors' config.py, Kandinsky 2.2): {Paper.Describe()}; options given here override it",
-        };
-
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, subtreeCalls, storage, preset,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, subtreeCalls, storage,
         };
         command.SetAction(parse =>
         {
             var clock = Stopwatch.StartNew();
-            Preset? chosen = parse.GetValue(preset) switch
-            {
-                null => null,
-                "paper" => Paper,
-                string other => throw new HierDiffInputException($"--preset: no preset '{other}'; the only preset is paper ({Paper.Describe()})"),
-            };
-
-            // An option given on the command line wins over the preset; the preset wins over the option's default.
-            T Value<T>(Option<T> option, Func<Preset, T> fromPreset) =>
-                chosen is not null && parse.GetResult(option) is not { Implicit: false } ? fromPreset(chosen) : parse.GetValue(option)!;
-            GenerationMode runMode = GenerationOptions.ParseMode(parse.GetValue(mode)!);
-            bool presetTau = chosen is not null && runMode == GenerationMode.Hierarchical && parse.GetValue(tau) is null && parse.GetValue(target) is null;
             var options = new GenerationOptions
             {
-                Mode = runMode,
-                Tau = presetTau ? chosen!.Tau : parse.GetValue(tau),
+                Mode = GenerationOptions.ParseMode(parse.GetValue(mode)!),
+                Tau = parse.GetValue(tau),
                 TargetSavings = parse.GetValue(target),
-                Steps = Value(steps, p => p.Steps),
-                Scheduler = parse.GetValue(scheduler) ?? chosen?.Scheduler,
-                Guidance = parse.GetValue(guidance) ?? chosen?.Guidance ?? 7.5,
-                Seed = Value(seed, p => p.Seed),
-                MaxBatch = Value(maxBatch, p => p.MaxBatch),
+                Steps = parse.GetValue(steps),
+                Scheduler = parse.GetValue(scheduler),
+                Guidance = parse.GetValue(guidance) ?? 7.5,
+                Seed = parse.GetValue(seed),
+                MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
             };
             PromptFileLimits limits = PromptFileLimits.FromEnvironment();
@@ -107,18 +90,6 @@ internal static class GenerateCommand
         });
         return command;
     }
-
-    /// <summary>A named set of run options that generate fills in where the command line gives none.</summary>
-    private sealed record Preset(string Scheduler, int Steps, double Guidance, double Tau, int MaxBatch, ulong Seed)
-    {
-        public string Describe() => string.Create(
-            CultureInfo.InvariantCulture, $"{Scheduler}, {Steps} steps, guidance {Guidance}, tau {Tau}, max batch {MaxBatch}, seed {Seed}");
-    }
-
-    /// <summary>The paper's settings, as the authors' config.py (ddecatur/hierarchical-diffusion) sets them for Kandinsky
-    /// 2.2: DDPM, 40 inference steps, guidance_scale 10, tau 1.0, max_batch_size 32, seed 42 (prior_guidance_scale 4 is
-    /// the Kandinsky family's own).</summary>
-    private static readonly Preset Paper = new(SchedulerFactory.Ddpm, 40, 10, 1.0, 32, 42);
 
     /// <summary>The progress bar of a run: denoiser calls up to standard generation's; what sharing saves ends it early.</summary>
     private static RunOutcome ShowProgress(Func<RunProgressSink, RunOutcome> run)
