@@ -69,9 +69,9 @@ public sealed class ModelFamilyCommandTests : IDisposable
     [Fact]
     public void AKandinskyFolderWithoutItsPriorIsRefusedInOneLine()
     {
-        string model = TinyKandinsky22.Write(Path.Combine(_root, "tiny-kandinsky22"));
+        string model = TinyKandinsky22.Write(Path.Combine(Root, "tiny-kandinsky22"));
         BrokenModels.DeleteFile(model, "prior/prior/model.onnx");
-        string output = Path.Combine(_root, "refused");
+        string output = Path.Combine(Root, "refused");
         CliRunner.Result result = CliRunner.Run("generate", "--prompts", _prompts, "--model", model, "--out", output);
         Assert.Equal(2, result.ExitCode);
         string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
