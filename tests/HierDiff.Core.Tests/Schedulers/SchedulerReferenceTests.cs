@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text.Json;
+using HierDiff.Core.Noise;
+using HierDiff.Core.Schedulers;
+using Xunit.Abstractions;
+using static HierDiff.Core.Tests.Schedulers.SchedulerTestKit;
+
+namespace HierDiff.Core.Tests.Schedulers;
+
+/// <summary>
+/// Every scheduler against diffusers' own scheduler code on the same inputs: timesteps, sigmas, the initial noise
+/// scale and a whole trajectory. The numbers are in TestData/schedulers/reference/, one file per scheduler, made by
+/// tools/make-scheduler-reference.py (each file's header names the diffusers commit): a 16-value latent from
+/// NoiseStream(1234, 5), FakeDenoiser with Condition(1) as the model, and for stochastic schedulers the step noise
+/// of the same stream, which the script computes as NoiseStream does.
+/// </summary>
+/// <remarks>
+/// <para>The script runs diffusers' scheduler modules with their float32 schedule tensors made float64 (betas,
+/// alphas_cumprod, sigmas in double, as HierDiff's); in float32, 1 - alphas_cumprod[0] loses four digits and
+/// diffusers' own smallest sigma is up to 8e-5 off, which would hide real differences. Latents, model outputs and
+/// noise are float32 on both sides, so values still differ by float32 rounding, about 1e-7 of the latent's size.</para>
+/// <para>A value passes when |ours - diffusers| &lt;= 1e-5 * max(|diffusers|, floor). For timesteps, sigmas and
+/// init_noise_sigma the floor is 0 (purely relative). For a latent it is a tenth of the latent's largest magnitude:
+/// elements of at least that size must agree to 1e-5 relative, smaller ones to 1e-6 of the largest, since float32
+/// arithmetic on the latent leaves errors of that absolute size whatever an element's own magnitude.</para>
+/// </remarks>
+public class SchedulerReferenceTests(ITestOutputHelper output)
+{
+    private const double Tolerance = 1e-5;
+    private const double LatentFloor = 0.1;
+    private const ulong Seed = 1234;
+    private const int Stream = 5;
+
+    private static readonly Lazy<Dictionary<string, JsonDocument>> Files = new(LoadFiles);
+
+    public static TheoryData<string, int, string> Cases()
+    {
+        var data = new TheoryData<string, int, string>();
+        foreach (var (family, document) in Files.Value.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            int index = 0;
+            foreach (var c in document.RootElement.GetProperty("cases").EnumerateArray())
+            {
+                // The description makes each row's name say what it runs.
+                data.Add(family, index++, $"{c.GetProperty("name").GetString()} at {c.GetProperty("steps").GetInt32()} steps");
+            }
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void EveryRegisteredSchedulerHasReferenceNumbers()
+    {
+        var covered = Files.Value.Values.Select(d => d.RootElement.GetProperty("scheduler").GetString()).ToHashSet();
+        Assert.All(SchedulerFactory.Names, name => Assert.Contains(name, covered));
+        Assert.All(Files.Value, f => Assert.Equal(
+            "git commit 58eb52c0803ea9af3abec60841c2a093bdf1f951", f.Value.RootElement.GetProperty("diffusers").GetString()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesDiffusers(string family, int index, string description)
+    {
+        var root = Files.Value[family].RootElement;
+        var c = root.GetProperty("cases")[index];
+        string where = $"{family}.json case {index} ({description})";
+        var config = SchedulerConfig.Parse(c.GetProperty("config").GetRawText(), where);
+        int steps = c.GetProperty("steps").GetInt32();
+        var scheduler = SchedulerFactory.Create(root.GetProperty("scheduler").GetString()!, config, steps);
+
+        AssertClose(Doubles(c.GetProperty("timesteps")), scheduler.Timesteps, 0, $"{where}: timesteps");
+        if (c.GetProperty("sigmas").ValueKind != JsonValueKind.Null)
+        {
+            AssertClose(Doubles(c.GetProperty("sigmas")), SigmasOf(scheduler), 0, $"{where}: sigmas");
+        }
+
+        AssertClose([c.GetProperty("init_noise_sigma").GetDouble()], [scheduler.InitNoiseSigma], 0, $"{where}: init_noise_sigma");
+
+        var trajectory = c.GetProperty("trajectory").EnumerateArray().Select(Doubles).ToArray();
+        Assert.Equal(scheduler.Timesteps.Count + 1, trajectory.Length);
+        var noise = new NoiseStream(Seed, Stream);
+        float[] condition = Condition(1);
+        var latent = new float[trajectory[0].Length];
+        var input = new float[latent.Length];
+        var modelOutput = new float[latent.Length];
+        scheduler.InitializeLatent(latent, noise);
+        double worst = AssertLatent(trajectory[0], latent, $"{where}: initial latent");
+        var state = scheduler.CreateState();
+        for (int i = 0; i < scheduler.Timesteps.Count; i++)
+        {
+            scheduler.ScaleModelInput(latent, input, i);
+            FakeDenoiser(input, scheduler.Timesteps[i], condition, modelOutput);
+            scheduler.Step(state, modelOutput, latent, noise);
+            worst = Math.Max(worst, AssertLatent(trajectory[i + 1], latent, $"{where}: latent after step {i}"));
+        }
+
+        // The margin, for whoever changes a scheduler (dotnet test --logger "console;verbosity=detailed" shows it).
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{family}: {description}: worst latent error {worst:E2}"));
+    }
+
+    /// <summary>The sigmas of a scheduler that has them (the reference has sigmas exactly when diffusers does).</summary>
+    private static IReadOnlyList<double> SigmasOf(DiffusionScheduler scheduler) => scheduler switch
+    {
+        SigmaScheduler s => s.Sigmas,
+        DpmSolverMultistepScheduler s => s.Sigmas,
+        FlowMatchEulerScheduler s => s.Sigmas,
+        _ => throw new InvalidOperationException($"diffusers has sigmas for {scheduler.Name}; this test cannot read them"),
+    };
+
+    private static double AssertLatent(double[] expected, float[] actual, string what) =>
+        AssertClose(expected, actual.Select(v => (double)v).ToArray(), LatentFloor * expected.Max(Math.Abs), what);
+
+    /// <summary>Element-wise |actual - expected| &lt;= 1e-5 * max(|expected|, floor); returns the largest
+    /// error relative to max(|expected|, floor).</summary>
+    private static double AssertClose(IReadOnlyList<double> expected, IReadOnlyList<double> actual, double floor, string what)
+    {
+        Assert.True(expected.Count == actual.Count, $"{what}: {actual.Count} values, diffusers has {expected.Count}");
+        double worst = 0;
+        for (int j = 0; j < expected.Count; j++)
+        {
+            double error = Math.Abs(actual[j] - expected[j]);
+            double size = Math.Max(Math.Abs(expected[j]), floor);
+            Assert.True(
+                error <= Tolerance * size,
+                string.Create(CultureInfo.InvariantCulture, $"{what}: value {j} is {actual[j]:R}, diffusers {expected[j]:R} (relative error {error / size:E2})"));
+            worst = error == 0 ? worst : Math.Max(worst, error / size);
+        }
+
+        return worst;
+    }
+
+    private static double[] Doubles(JsonElement array) => array.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+
+    private static Dictionary<string, JsonDocument> LoadFiles()
+    {
+        string folder = TestPaths.Data("schedulers", "reference");
+        return Directory.GetFiles(folder, "*.json").ToDictionary(
+            p => Path.GetFileNameWithoutExtension(p), p => JsonDocument.Parse(File.ReadAllText(p)), StringComparer.Ordinal);
+    }
+}
