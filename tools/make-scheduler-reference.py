@@ -69,7 +69,8 @@ def with_predictions(name, config, predictions):
     return [(f"{name}/{p}", {**config, "prediction_type": p}) for p in predictions]
 
 
-# File name -> (HierDiff scheduler name, diffusers class, [(case name, config)]). Every case runs at STEP_COUNTS.
+# File name -> (HierDiff scheduler name, diffusers class, [(case name, config[, step counts])]). A case without its own
+# step counts runs at STEP_COUNTS.
 FAMILIES = {
     "ddpm": ("ddpm", "DDPMScheduler", [
         ("defaults", {}),
@@ -104,6 +105,18 @@ FAMILIES = {
         *with_predictions("sd-linspace", SD_LINSPACE, ["epsilon", "v_prediction", "sample"]),
         ("sd-leading", SD_LEADING),
         ("sd-trailing", SD_TRAILING),
+    ]),
+    "pndm": ("pndm", "PNDMScheduler", [
+        # diffusers' default, the Runge-Kutta start (F-PNDM), needs at least 4 steps.
+        ("prk-defaults", {}, [4, 10, 25, 40, 50]),
+        ("prk-sd15/v_prediction", {**SD15_PNDM, "skip_prk_steps": False, "prediction_type": "v_prediction"}, [4, 10, 50]),
+        ("prk-sd15-trailing", {**SD15_PNDM, "skip_prk_steps": False, "timestep_spacing": "trailing", "steps_offset": 0},
+         [5, 25]),
+        ("plms-defaults", {"skip_prk_steps": True}),
+        *with_predictions("sd15", SD15_PNDM, ["epsilon", "v_prediction"]),
+        ("sd15-trailing", {**SD15_PNDM, "timestep_spacing": "trailing", "steps_offset": 0}),
+        ("sd15-linspace", {**SD15_PNDM, "timestep_spacing": "linspace", "steps_offset": 0}),
+        ("sd15-set-alpha-to-one", {**SD15_PNDM, "set_alpha_to_one": True}),
     ]),
     "flow-euler": ("flow-euler", "FlowMatchEulerDiscreteScheduler", [
         ("defaults", {}),
@@ -369,8 +382,8 @@ def main():
                 "class": class_name,
                 "cases": [],
             }
-            for case_name, config in cases:
-                for steps in STEP_COUNTS:
+            for case_name, config, *step_counts in cases:
+                for steps in step_counts[0] if step_counts else STEP_COUNTS:
                     result = run_case(np, torch, torch_utils, class_name, config, steps)
                     document["cases"].append({"name": case_name, "config": {"_class_name": class_name, **config},
                                               "steps": steps, **result})

@@ -19,7 +19,7 @@ public sealed class DdimScheduler : DiffusionScheduler
         : base(RegisteredName, Resolve(config), numInferenceSteps)
     {
         alphasCumprod = Config.ComputeAlphasCumprod();
-        finalAlphaCumprod = Config.SetAlphaToOne ? 1.0 : alphasCumprod[0];
+        finalAlphaCumprod = Config.SetAlphaToOne == true ? 1.0 : alphasCumprod[0];
         timesteps = TimestepSchedule.Compute(
             Config.TimestepSpacing!.Value, Config.NumTrainTimesteps, NumInferenceSteps, Config.StepsOffset, roundLinspace: true);
         ValidateTimesteps(timesteps, mustIndexTraining: true);
@@ -34,6 +34,7 @@ public sealed class DdimScheduler : DiffusionScheduler
         {
             TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Leading,
             ClipSample = config.ClipSample ?? true,
+            SetAlphaToOne = config.SetAlphaToOne ?? true,
         };
     }
 

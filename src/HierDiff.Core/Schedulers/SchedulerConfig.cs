@@ -48,8 +48,13 @@ public sealed record SchedulerConfig
     /// <summary><c>steps_offset</c>, added to leading timesteps.</summary>
     public int StepsOffset { get; init; }
 
-    /// <summary><c>set_alpha_to_one</c> (DDIM): whether the step after the last uses alpha_cumprod 1.</summary>
-    public bool SetAlphaToOne { get; init; } = true;
+    /// <summary><c>set_alpha_to_one</c> (DDIM, PNDM): whether the step after the last uses alpha_cumprod 1; null:
+    /// the diffusers default, true for DDIM and false for PNDM.</summary>
+    public bool? SetAlphaToOne { get; init; }
+
+    /// <summary><c>skip_prk_steps</c> (PNDM): PLMS from the first step, as Stable Diffusion's configs ask; null:
+    /// the diffusers default, false.</summary>
+    public bool? SkipPrkSteps { get; init; }
 
     /// <summary><c>clip_sample</c> (DDPM, DDIM); null: the diffusers default, true for both.</summary>
     public bool? ClipSample { get; init; }
@@ -132,6 +137,7 @@ public sealed record SchedulerConfig
                     "timestep_spacing" => config with { TimestepSpacing = reader.Choice(TimestepSpacingNames) },
                     "steps_offset" => config with { StepsOffset = reader.Int() },
                     "set_alpha_to_one" => config with { SetAlphaToOne = reader.Bool() },
+                    "skip_prk_steps" => config with { SkipPrkSteps = reader.Bool() },
                     "clip_sample" => config with { ClipSample = reader.Bool() },
                     "clip_sample_range" => config with { ClipSampleRange = reader.Double() },
                     "shift" => config with { Shift = reader.Double() },
@@ -232,9 +238,33 @@ public sealed record SchedulerConfig
         builder.Append(CultureInfo.InvariantCulture, $"prediction_type={Name(PredictionTypeNames, PredictionType)};");
         string spacing = TimestepSpacing is { } s ? Name(TimestepSpacingNames, s) : "default";
         builder.Append(CultureInfo.InvariantCulture, $"timestep_spacing={spacing};steps_offset={StepsOffset};");
-        builder.Append(CultureInfo.InvariantCulture, $"set_alpha_to_one={SetAlphaToOne};");
+        // Unset reads as true, as it did when the key was a plain bool, so fingerprints of earlier builds still hold;
+        // PNDM, whose default is false, fills in its own before it fingerprints.
+        builder.Append(CultureInfo.InvariantCulture, $"set_alpha_to_one={SetAlphaToOne ?? true};");
         builder.Append(CultureInfo.InvariantCulture, $"clip_sample={ClipSample?.ToString() ?? "default"};");
         builder.Append(CultureInfo.InvariantCulture, $"clip_sample_range={ClipSampleRange:R};shift={Shift:R}");
+        return builder.ToString();
+    }
+
+    /// <summary>";key=value" for each of <paramref name="keys"/> that this config sets. Options added since the
+    /// fingerprint format was fixed are described only by the schedulers that take them, and only when set, so
+    /// that states made by earlier builds still resume.</summary>
+    internal string DescribeSet(IEnumerable<string> keys)
+    {
+        var builder = new StringBuilder();
+        foreach (string key in keys)
+        {
+            object? value = key switch
+            {
+                "skip_prk_steps" => SkipPrkSteps,
+                _ => throw new ArgumentOutOfRangeException(nameof(keys), key, "not an option added since fingerprint format 1"),
+            };
+            if (value is not null)
+            {
+                builder.Append(CultureInfo.InvariantCulture, $";{key}={value}");
+            }
+        }
+
         return builder.ToString();
     }
 

@@ -54,6 +54,7 @@ public sealed class SchedulerRegistry
             [TrainedBetas, RescaleBetasZeroSnr, Thresholding, VarianceType, KarrasSigmas, ExponentialSigmas, BetaSigmas,
              FinalSigmasType, AlgorithmType, SolverOrder, SolverType, LowerOrderFinal, EulerAtFinal, LuLambdas,
              FlowSigmas, LambdaMinClipped, DynamicShifting]),
+        new(PndmScheduler.RegisteredName, ["PNDMScheduler"], (c, k) => new PndmScheduler(c, k), [TrainedBetas]),
         new(FlowMatchEulerScheduler.RegisteredName, ["FlowMatchEulerDiscreteScheduler"], (c, k) => new FlowMatchEulerScheduler(c, k),
             [KarrasSigmas, ExponentialSigmas, BetaSigmas, DynamicShifting, InvertSigmas, StochasticSampling, ShiftTerminal]),
     ]);
@@ -132,7 +133,7 @@ public sealed class SchedulerRegistry
     }
 
     /// <summary>The scheduler name for a diffusers class (the config's <c>_class_name</c>), or null when none is
-    /// registered for it (PNDMScheduler, unknown classes, no class).</summary>
+    /// registered for it (unknown classes, no class).</summary>
     public string? NameForClass(string? className) =>
         className is not null && byClass.TryGetValue(className, out var row) ? row.Name : null;
 

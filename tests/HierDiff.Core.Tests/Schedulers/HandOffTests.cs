@@ -13,8 +13,9 @@ public class HandOffTests
     public static TheoryData<string, string, string, int> Cases()
     {
         var data = new TheoryData<string, string, string, int>();
+        // sd15 gives PNDM its PLMS start (skip_prk_steps true), linear-trailing its Runge-Kutta start.
         string[] diffusion = [SchedulerFactory.Ddpm, SchedulerFactory.Ddim, SchedulerFactory.Euler,
-            SchedulerFactory.EulerAncestral, SchedulerFactory.DpmSolverMultistep];
+            SchedulerFactory.EulerAncestral, SchedulerFactory.DpmSolverMultistep, SchedulerFactory.Pndm];
         foreach (string name in diffusion)
         {
             foreach (string config in new[] { "sd15", "linear-trailing" })
@@ -42,7 +43,9 @@ public class HandOffTests
         float[] straight = Generate(SchedulerFactory.Create(name, config, steps), noise, condition);
         Assert.All(straight, v => Assert.True(float.IsFinite(v)));
 
-        for (int split = 0; split <= steps; split++)
+        // Every split of the denoiser calls (more than the steps for PNDM).
+        int calls = SchedulerFactory.Create(name, config, steps).StepCount;
+        for (int split = 0; split <= calls; split++)
         {
             // Worker A: initial latent and the first `split` steps, then hand off as bytes.
             var first = SchedulerFactory.Create(name, config, steps);
@@ -56,10 +59,10 @@ public class HandOffTests
             var second = SchedulerFactory.Create(name, Named(configName) with { PredictionType = Prediction(prediction) }, steps);
             var resumed = Trajectory.FromBytes(bytes);
             Assert.Equal(split, resumed.State.StepIndex);
-            Run(second, resumed.State, resumed.Latent, noise, condition, steps - split);
+            Run(second, resumed.State, resumed.Latent, noise, condition, calls - split);
 
-            Assert.Equal(steps, resumed.State.StepIndex);
-            Assert.True(Bits(straight).SequenceEqual(Bits(resumed.Latent)), $"split after {split} of {steps} steps differs");
+            Assert.Equal(calls, resumed.State.StepIndex);
+            Assert.True(Bits(straight).SequenceEqual(Bits(resumed.Latent)), $"split after {split} of {calls} steps differs");
         }
     }
 
@@ -74,12 +77,13 @@ public class HandOffTests
         var latent = new float[LatentLength];
         scheduler.InitializeLatent(latent, noise);
         var state = scheduler.CreateState();
-        Run(scheduler, state, latent, noise, condition, steps / 2);
+        int calls = scheduler.StepCount;
+        Run(scheduler, state, latent, noise, condition, calls / 2);
 
         var clone = state.Clone();
         float[] cloneLatent = (float[])latent.Clone();
-        Run(scheduler, state, latent, noise, condition, steps - (steps / 2));
-        Run(scheduler, clone, cloneLatent, noise, condition, steps - (steps / 2));
+        Run(scheduler, state, latent, noise, condition, calls - (calls / 2));
+        Run(scheduler, clone, cloneLatent, noise, condition, calls - (calls / 2));
         Assert.Equal(Bits(latent), Bits(cloneLatent));
     }
 
@@ -104,6 +108,7 @@ public class HandOffTests
     [InlineData(SchedulerFactory.Ddim)]
     [InlineData(SchedulerFactory.Euler)]
     [InlineData(SchedulerFactory.DpmSolverMultistep)]
+    [InlineData(SchedulerFactory.Pndm)]
     [InlineData(SchedulerFactory.FlowEuler)]
     public void DeterministicSchedulersIgnoreStepNoise(string name)
     {
@@ -113,8 +118,8 @@ public class HandOffTests
         var b = new float[LatentLength];
         scheduler.InitializeLatent(a, new NoiseStream(1, 0));
         scheduler.InitializeLatent(b, new NoiseStream(1, 0));
-        Run(scheduler, scheduler.CreateState(), a, new NoiseStream(1, 0), condition, 10);
-        Run(scheduler, scheduler.CreateState(), b, new NoiseStream(1, 1), condition, 10);
+        Run(scheduler, scheduler.CreateState(), a, new NoiseStream(1, 0), condition, scheduler.StepCount);
+        Run(scheduler, scheduler.CreateState(), b, new NoiseStream(1, 1), condition, scheduler.StepCount);
         Assert.Equal(Bits(a), Bits(b));
     }
 }

@@ -23,8 +23,8 @@ public class SchedulerConfigTests
         Assert.Equal(PredictionType.Epsilon, config.PredictionType);
         Assert.Equal(Sd15Path, config.Source);
 
-        // PNDM is not implemented: no name, the caller picks its default.
-        Assert.Null(SchedulerFactory.NameForClass(config.ClassName));
+        Assert.True(config.SkipPrkSteps);
+        Assert.Equal(SchedulerFactory.Pndm, SchedulerFactory.NameForClass(config.ClassName));
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public class SchedulerConfigTests
     [InlineData("EulerAncestralDiscreteScheduler", "euler-ancestral")]
     [InlineData("DPMSolverMultistepScheduler", "dpm++2m")]
     [InlineData("FlowMatchEulerDiscreteScheduler", "flow-euler")]
-    [InlineData("PNDMScheduler", null)]
+    [InlineData("PNDMScheduler", "pndm")]
     [InlineData("LMSDiscreteScheduler", null)]
     [InlineData(null, null)]
     public void MapsDiffusersClassNames(string? className, string? expected) =>
@@ -58,7 +58,8 @@ public class SchedulerConfigTests
         Assert.Equal(BetaSchedule.Linear, config.BetaSchedule);
         Assert.Equal(PredictionType.Epsilon, config.PredictionType);
         Assert.Equal(0, config.StepsOffset);
-        Assert.True(config.SetAlphaToOne);
+        Assert.Null(config.SetAlphaToOne);
+        Assert.Null(config.SkipPrkSteps);
         Assert.Null(config.ClipSample);
         Assert.Equal(1.0, config.ClipSampleRange);
         Assert.Equal(1.0, config.Shift);
@@ -162,8 +163,8 @@ public class SchedulerConfigTests
     [Fact]
     public void UnknownSchedulerNameListsTheNames()
     {
-        var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("pndm", Sd15, 10));
-        Assert.Equal("unknown scheduler 'pndm'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, flow-euler", error.Message);
+        var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("heun", Sd15, 10));
+        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, flow-euler", error.Message);
     }
 
     [Theory]

@@ -59,7 +59,7 @@ internal static class SchedulerTestKit
         var latent = new float[LatentLength];
         scheduler.InitializeLatent(latent, noise);
         var state = scheduler.CreateState();
-        Run(scheduler, state, latent, noise, condition, scheduler.NumInferenceSteps);
+        Run(scheduler, state, latent, noise, condition, scheduler.StepCount);
         return latent;
     }
 
