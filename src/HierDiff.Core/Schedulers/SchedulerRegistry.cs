@@ -107,6 +107,9 @@ public sealed class SchedulerRegistry
     /// <summary>Every scheduler name, without aliases, in table order.</summary>
     public IReadOnlyList<string> Names { get; }
 
+    /// <summary>Every diffusers class a config's <c>_class_name</c> may name, in table order.</summary>
+    public IReadOnlyList<string> DiffusersClasses => [.. rows.SelectMany(r => r.DiffusersClasses)];
+
     /// <summary>The names for a command line's help: "a, b or c", aliases in brackets.</summary>
     public string HelpList
     {
