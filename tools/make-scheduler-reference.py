@@ -73,6 +73,8 @@ def with_predictions(name, config, predictions):
 # step counts runs at STEP_COUNTS.
 FAMILIES = {
     "ddpm": ("ddpm", "DDPMScheduler", [
+        ("zero-snr/v_prediction", ZERO_SNR),
+        ("cosine", COSINE),
         ("defaults", {}),
         *with_predictions("sd-leading", SD_LEADING, ["epsilon", "v_prediction", "sample"]),
         ("sd-trailing", SD_TRAILING),
@@ -80,6 +82,8 @@ FAMILIES = {
         ("clip-range-2/sample", {"clip_sample": True, "clip_sample_range": 2.0, "prediction_type": "sample"}),
     ]),
     "ddim": ("ddim", "DDIMScheduler", [
+        ("zero-snr/v_prediction", ZERO_SNR),
+        ("cosine", COSINE),
         ("defaults", {}),
         ("sd21", SD21_DDIM),
         *with_predictions("sd-leading", SD_LEADING, ["epsilon", "sample"]),
@@ -88,6 +92,11 @@ FAMILIES = {
         ("set-alpha-to-one", {**SD_LEADING, "set_alpha_to_one": True}),
     ]),
     "euler": ("euler", "EulerDiscreteScheduler", [
+        ("sdxl-karras", {**SDXL_EULER, "use_karras_sigmas": True}),
+        ("sd-linspace-karras/v_prediction", {**SD_LINSPACE, "use_karras_sigmas": True, "prediction_type": "v_prediction"}),
+        ("zero-snr/v_prediction", ZERO_SNR),
+        ("sd-linspace-final-sigma-min", {**SD_LINSPACE, "final_sigmas_type": "sigma_min"}),
+        ("cosine", COSINE),
         ("defaults", {}),
         ("sdxl", SDXL_EULER),
         *with_predictions("sdxl", SDXL_EULER, ["v_prediction", "sample"]),
@@ -95,6 +104,7 @@ FAMILIES = {
         ("sd-linspace", SD_LINSPACE),
     ]),
     "euler-ancestral": ("euler-ancestral", "EulerAncestralDiscreteScheduler", [
+        ("zero-snr/v_prediction", ZERO_SNR),
         ("defaults", {}),
         *with_predictions("sd-leading", SD_LEADING, ["epsilon", "v_prediction"]),
         ("sd-trailing", SD_TRAILING),
@@ -105,6 +115,25 @@ FAMILIES = {
         *with_predictions("sd-linspace", SD_LINSPACE, ["epsilon", "v_prediction", "sample"]),
         ("sd-leading", SD_LEADING),
         ("sd-trailing", SD_TRAILING),
+        ("order-1", {**SD_LINSPACE, "solver_order": 1}),
+        *with_predictions("order-3", {**SD_LINSPACE, "solver_order": 3}, ["epsilon", "v_prediction"]),
+        ("order-3-leading", {**SD_LEADING, "solver_order": 3}),
+        ("order-3-trailing-no-lower-order-final", {**SD_TRAILING, "solver_order": 3, "lower_order_final": False}),
+        ("heun", {**SD_LINSPACE, "solver_type": "heun"}),
+        *with_predictions("sde", {**SD_LINSPACE, "algorithm_type": "sde-dpmsolver++"}, ["epsilon", "v_prediction"]),
+        ("sde-heun", {**SD_LINSPACE, "algorithm_type": "sde-dpmsolver++", "solver_type": "heun"}),
+        ("sde-order-1", {**SD_LINSPACE, "algorithm_type": "sde-dpmsolver++", "solver_order": 1}),
+        ("sde-order-3", {**SD_LINSPACE, "algorithm_type": "sde-dpmsolver++", "solver_order": 3}),
+        ("karras", {**SD_LINSPACE, "use_karras_sigmas": True}),
+        ("sde-karras", {**SD_LEADING, "algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}),
+        ("final-sigma-min", {**SD_LINSPACE, "final_sigmas_type": "sigma_min"}),
+        ("order-3-final-sigma-min-euler-at-final", {**SD_LINSPACE, "solver_order": 3, "final_sigmas_type": "sigma_min",
+                                                    "euler_at_final": True}),
+        ("zero-snr/v_prediction", ZERO_SNR),
+        ("cosine", COSINE),
+        # diffusers reads deis as dpmsolver++ and bh2 as midpoint; it refuses deis with a final sigma of 0.
+        ("deis-bh2-read-as-dpmsolver++-midpoint", {**SD_LINSPACE, "algorithm_type": "deis", "solver_type": "bh2",
+                                                   "final_sigmas_type": "sigma_min"}),
     ]),
     "pndm": ("pndm", "PNDMScheduler", [
         # diffusers' default, the Runge-Kutta start (F-PNDM), needs at least 4 steps.
@@ -117,6 +146,16 @@ FAMILIES = {
         ("sd15-trailing", {**SD15_PNDM, "timestep_spacing": "trailing", "steps_offset": 0}),
         ("sd15-linspace", {**SD15_PNDM, "timestep_spacing": "linspace", "steps_offset": 0}),
         ("sd15-set-alpha-to-one", {**SD15_PNDM, "set_alpha_to_one": True}),
+        ("plms-cosine", {**COSINE, "skip_prk_steps": True}),
+    ]),
+    "lms": ("lms", "LMSDiscreteScheduler", [
+        ("defaults", {}),
+        *with_predictions("sd-linspace", SD_LINSPACE, ["epsilon", "v_prediction", "sample"]),
+        ("sd-leading", SD_LEADING),
+        ("sd-trailing", SD_TRAILING),
+        ("sd-linspace-karras", {**SD_LINSPACE, "use_karras_sigmas": True}),
+        ("sd-leading-karras/v_prediction", {**SD_LEADING, "use_karras_sigmas": True, "prediction_type": "v_prediction"}),
+        ("cosine", COSINE),
     ]),
     "flow-euler": ("flow-euler", "FlowMatchEulerDiscreteScheduler", [
         ("defaults", {}),
@@ -272,24 +311,27 @@ def load_diffusers(src, work):
     return importlib.import_module("diffusers.utils.torch_utils")
 
 
-class Float64Torch(types.ModuleType):
-    """torch, except that torch.float32 is torch.float64: a scheduler module given this builds its betas,
-    alphas_cumprod and sigmas in double, as HierDiff does. (In float32, 1 - alphas_cumprod[0] loses four digits to
-    cancellation: diffusers' own smallest sigma is 8e-5 off for beta_start 1e-4, which would hide any real 1e-5
-    difference.) Latents, model outputs and noise stay float32."""
+class Float64Module(types.ModuleType):
+    """torch or numpy, except that float32 is float64. A scheduler module given these computes its schedule (betas,
+    alphas_cumprod, sigmas, timesteps) and its step coefficients in double, as HierDiff does. In float32 diffusers'
+    own numbers are off by more than the 1e-5 the tests check: 1 - alphas_cumprod[0] loses four digits (the
+    smallest sigma is 8e-5 off for beta_start 1e-4), and with zero terminal SNR Euler ancestral's sigma_down loses
+    five. The latents, model outputs and noise the script passes stay float32."""
 
-    def __init__(self, torch):
-        super().__init__("torch")
-        self._torch = torch
+    def __init__(self, module):
+        super().__init__(module.__name__)
+        self._module = module
 
     def __getattr__(self, name):
-        return self._torch.float64 if name == "float32" else getattr(self._torch, name)
+        return self._module.float64 if name == "float32" else getattr(self._module, name)
 
 
 def scheduler_class(class_name, float64):
+    import numpy
     import torch
     module = importlib.import_module("diffusers.schedulers." + MODULES[class_name])
-    module.torch = Float64Torch(torch) if float64 else torch
+    module.torch = Float64Module(torch) if float64 else torch
+    module.np = Float64Module(numpy) if float64 else numpy
     return getattr(module, class_name)
 
 
@@ -309,7 +351,7 @@ def run_case(np, torch, torch_utils, class_name, config, steps, float64=True):
     scheduler.set_timesteps(steps)
     timesteps = [float(t) for t in scheduler.timesteps]
     sigmas = getattr(scheduler, "sigmas", None)
-    sigmas = [f32(s) for s in sigmas] if isinstance(sigmas, torch.Tensor) else None
+    sigmas = [float(s) for s in sigmas] if isinstance(sigmas, torch.Tensor) else None
     # Flow matching has neither: its pipelines start from unit noise and give the model the latent as it is.
     init_noise_sigma = float(getattr(scheduler, "init_noise_sigma", 1.0))
     scale = getattr(scheduler, "scale_model_input", lambda latent, t: latent)

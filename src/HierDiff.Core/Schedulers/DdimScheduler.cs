@@ -27,6 +27,8 @@ public sealed class DdimScheduler : DiffusionScheduler
 
     public override IReadOnlyList<double> Timesteps => Array.AsReadOnly(timesteps);
 
+    private protected override IEnumerable<string> FingerprintOptions => ["rescale_betas_zero_snr"];
+
     private static SchedulerConfig Resolve(SchedulerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);

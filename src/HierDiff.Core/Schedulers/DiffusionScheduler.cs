@@ -32,7 +32,7 @@ public abstract class DiffusionScheduler
         }
 
         Name = name;
-        Config = config;
+        Config = config.WithDefaultsUnset();
         NumInferenceSteps = numInferenceSteps;
     }
 

@@ -98,6 +98,9 @@ public sealed class PndmScheduler : DiffusionScheduler
         {
             TimestepSpacing = config.TimestepSpacing ?? TimestepSpacing.Leading,
             SetAlphaToOne = config.SetAlphaToOne ?? false,
+
+            // PNDMScheduler does not take rescale_betas_zero_snr; diffusers ignores it.
+            RescaleBetasZeroSnr = null,
         };
     }
 

@@ -11,6 +11,7 @@ public static class SchedulerFactory
     public const string DpmSolverMultistep = DpmSolverMultistepScheduler.RegisteredName;
     public const string FlowEuler = FlowMatchEulerScheduler.RegisteredName;
     public const string Pndm = PndmScheduler.RegisteredName;
+    public const string Lms = LmsDiscreteScheduler.RegisteredName;
 
     /// <summary>Every scheduler name <see cref="Create"/> accepts, aliases aside.</summary>
     public static IReadOnlyList<string> Names => SchedulerRegistry.Default.Names;

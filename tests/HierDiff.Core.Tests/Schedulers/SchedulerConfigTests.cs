@@ -43,7 +43,8 @@ public class SchedulerConfigTests
     [InlineData("DPMSolverMultistepScheduler", "dpm++2m")]
     [InlineData("FlowMatchEulerDiscreteScheduler", "flow-euler")]
     [InlineData("PNDMScheduler", "pndm")]
-    [InlineData("LMSDiscreteScheduler", null)]
+    [InlineData("LMSDiscreteScheduler", "lms")]
+    [InlineData("HeunDiscreteScheduler", null)]
     [InlineData(null, null)]
     public void MapsDiffusersClassNames(string? className, string? expected) =>
         Assert.Equal(expected, SchedulerFactory.NameForClass(className));
@@ -89,9 +90,9 @@ public class SchedulerConfigTests
     [Fact]
     public void UnsupportedBetaScheduleNamesFileKeyAndSupportedValues()
     {
-        string path = WriteTemp("""{ "beta_schedule": "squaredcos_cap_v2" }""");
+        string path = WriteTemp("""{ "beta_schedule": "sigmoid" }""");
         var error = Assert.Throws<HierDiffInputException>(() => SchedulerConfig.Load(path));
-        Assert.Equal($"{path}: key 'beta_schedule' is 'squaredcos_cap_v2'; supported: linear, scaled_linear", error.Message);
+        Assert.Equal($"{path}: key 'beta_schedule' is 'sigmoid'; supported: linear, scaled_linear, squaredcos_cap_v2", error.Message);
     }
 
     [Theory]
@@ -101,7 +102,10 @@ public class SchedulerConfigTests
     [InlineData("""{ "num_train_timesteps": 999.5 }""", "key 'num_train_timesteps' must be an integer, not 999.5")]
     [InlineData("""{ "beta_start": true }""", "key 'beta_start' must be a number, not true")]
     [InlineData("""{ "clip_sample": "no" }""", "key 'clip_sample' must be true or false, not \"no\"")]
-    [InlineData("""{ "beta_schedule": 3 }""", "key 'beta_schedule' is 3; supported: linear, scaled_linear")]
+    [InlineData("""{ "beta_schedule": 3 }""", "key 'beta_schedule' is 3; supported: linear, scaled_linear, squaredcos_cap_v2")]
+    [InlineData("""{ "final_sigmas_type": "sigma_max" }""", "key 'final_sigmas_type' is 'sigma_max'; supported: zero, sigma_min")]
+    [InlineData("""{ "solver_order": 0 }""", "key 'solver_order' is 0; it must be at least 1")]
+    [InlineData("""{ "disable_corrector": [1, "x"] }""", "key 'disable_corrector' must be a list of integers, not [1, \"x\"]")]
     [InlineData("""{ "num_train_timesteps": 0 }""", "key 'num_train_timesteps' is 0; it must be between 1 and 1000000")]
     [InlineData("""{ "beta_end": 1.5 }""", "key 'beta_end' is 1.5; it must be above 0 and below 1")]
     [InlineData("""{ "steps_offset": -1 }""", "key 'steps_offset' is -1; it must not be negative")]
@@ -133,12 +137,16 @@ public class SchedulerConfigTests
     [InlineData("""{ "thresholding": true }""", "ddim", "key 'thresholding' is true; scheduler ddim supports only false")]
     [InlineData("""{ "thresholding": true }""", "ddpm", "key 'thresholding' is true; scheduler ddpm supports only false")]
     [InlineData("""{ "variance_type": "learned_range" }""", "ddpm", "key 'variance_type' is \"learned_range\"; scheduler ddpm supports only \"fixed_small\"")]
-    [InlineData("""{ "use_karras_sigmas": true }""", "euler", "key 'use_karras_sigmas' is true; scheduler euler supports only false")]
-    [InlineData("""{ "use_karras_sigmas": true }""", "dpm++2m", "key 'use_karras_sigmas' is true; scheduler dpm++2m supports only false")]
-    [InlineData("""{ "algorithm_type": "sde-dpmsolver++" }""", "dpm++2m", "key 'algorithm_type' is \"sde-dpmsolver++\"; scheduler dpm++2m supports only \"dpmsolver++\"")]
-    [InlineData("""{ "solver_order": 3 }""", "dpm++2m", "key 'solver_order' is 3; scheduler dpm++2m supports only 2")]
+    [InlineData("""{ "use_karras_sigmas": true }""", "flow-euler", "key 'use_karras_sigmas' is true; scheduler flow-euler supports only false")]
+    [InlineData("""{ "interpolation_type": "log_linear" }""", "euler", "key 'interpolation_type' is \"log_linear\"; scheduler euler supports only \"linear\"")]
+    [InlineData("""{ "sigma_min": 0.1 }""", "euler", "key 'sigma_min' is 0.1; scheduler euler supports only null")]
+    [InlineData("""{ "use_exponential_sigmas": true }""", "lms", "key 'use_exponential_sigmas' is true; scheduler lms supports only false")]
+    [InlineData("""{ "use_exponential_sigmas": true }""", "dpm++2m", "key 'use_exponential_sigmas' is true; scheduler dpm++2m supports only false")]
+    [InlineData("""{ "algorithm_type": "dpmsolver" }""", "dpm++2m", "key 'algorithm_type' is 'dpmsolver'; scheduler dpm++2m supports: dpmsolver++, sde-dpmsolver++ (and deis, which diffusers runs as dpmsolver++)")]
+    [InlineData("""{ "algorithm_type": "deis" }""", "dpm++2m", "key 'final_sigmas_type' is not set (zero) with algorithm_type 'deis'; scheduler dpm++2m supports only sigma_min with it, as diffusers does")]
+    [InlineData("""{ "solver_type": "ddim" }""", "dpm++2m", "key 'solver_type' is 'ddim'; scheduler dpm++2m supports: midpoint, heun (and logrho, bh1, bh2, which diffusers runs as midpoint)")]
+    [InlineData("""{ "solver_order": 4 }""", "dpm++2m", "key 'solver_order' is 4; scheduler dpm++2m supports: 1, 2, 3")]
     [InlineData("""{ "lambda_min_clipped": -5.1 }""", "dpm++2m", "key 'lambda_min_clipped' is -5.1; scheduler dpm++2m supports only -Infinity")]
-    [InlineData("""{ "rescale_betas_zero_snr": true }""", "euler-ancestral", "key 'rescale_betas_zero_snr' is true; scheduler euler-ancestral supports only false")]
     [InlineData("""{ "trained_betas": [0.1, 0.2] }""", "ddim", "key 'trained_betas' is [0.1, 0.2]; scheduler ddim supports only null")]
     [InlineData("""{ "use_dynamic_shifting": true }""", "flow-euler", "key 'use_dynamic_shifting' is true; scheduler flow-euler supports only false")]
     [InlineData("""{ "prediction_type": "sample" }""", "euler-ancestral", "key 'prediction_type' is 'sample'; scheduler euler-ancestral supports: epsilon, v_prediction")]
@@ -164,7 +172,7 @@ public class SchedulerConfigTests
     public void UnknownSchedulerNameListsTheNames()
     {
         var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("heun", Sd15, 10));
-        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, flow-euler", error.Message);
+        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, lms, flow-euler", error.Message);
     }
 
     [Theory]
