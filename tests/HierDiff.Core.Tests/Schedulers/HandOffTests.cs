@@ -30,6 +30,31 @@ public class HandOffTests
 
         data.Add(SchedulerFactory.FlowEuler, "sd3", "epsilon", 6);
         data.Add(SchedulerFactory.FlowEuler, "sd3", "epsilon", 12);
+
+        // Every option added with PNDM, LMS and UniPC, on the schedulers that take it (zero SNR with v_prediction,
+        // the parameterisation it is meant for).
+        (string Name, string Config, string Prediction)[] options =
+        [
+            (SchedulerFactory.Lms, "sd15", "epsilon"), (SchedulerFactory.Lms, "linear-trailing", "v_prediction"),
+            (SchedulerFactory.Lms, "karras", "epsilon"), (SchedulerFactory.Lms, "cosine", "epsilon"),
+            (SchedulerFactory.Euler, "karras", "epsilon"), (SchedulerFactory.Euler, "zero-snr", "v_prediction"),
+            (SchedulerFactory.Euler, "final-sigma-min", "epsilon"), (SchedulerFactory.Euler, "cosine", "epsilon"),
+            (SchedulerFactory.EulerAncestral, "zero-snr", "v_prediction"),
+            (SchedulerFactory.Ddpm, "zero-snr", "v_prediction"), (SchedulerFactory.Ddpm, "cosine", "epsilon"),
+            (SchedulerFactory.Ddim, "zero-snr", "v_prediction"), (SchedulerFactory.Ddim, "cosine", "epsilon"),
+            (SchedulerFactory.Pndm, "cosine", "epsilon"),
+            (SchedulerFactory.DpmSolverMultistep, "order-1", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "order-3", "v_prediction"),
+            (SchedulerFactory.DpmSolverMultistep, "sde", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "sde-order-3-karras", "epsilon"),
+            (SchedulerFactory.DpmSolverMultistep, "heun", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "karras", "epsilon"),
+            (SchedulerFactory.DpmSolverMultistep, "final-sigma-min", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "zero-snr", "v_prediction"),
+            (SchedulerFactory.DpmSolverMultistep, "cosine", "epsilon"),
+        ];
+        foreach (var (name, config, prediction) in options)
+        {
+            data.Add(name, config, prediction, 6);
+            data.Add(name, config, prediction, 16);
+        }
+
         return data;
     }
 
@@ -88,12 +113,13 @@ public class HandOffTests
     }
 
     [Theory]
-    [InlineData(SchedulerFactory.Ddpm)]
-    [InlineData(SchedulerFactory.EulerAncestral)]
-    public void StochasticSchedulersUseTheNoiseStream(string name)
+    [InlineData(SchedulerFactory.Ddpm, "sd15")]
+    [InlineData(SchedulerFactory.EulerAncestral, "sd15")]
+    [InlineData(SchedulerFactory.DpmSolverMultistep, "sde")]
+    public void StochasticSchedulersUseTheNoiseStream(string name, string config)
     {
         // Same initial latent, different step noise: the draws used by steps must come from the stream.
-        var scheduler = SchedulerFactory.Create(name, Sd15, 10);
+        var scheduler = SchedulerFactory.Create(name, Named(config), 10);
         float[] condition = Condition(1);
         var a = new float[LatentLength];
         var b = new float[LatentLength];
@@ -109,6 +135,7 @@ public class HandOffTests
     [InlineData(SchedulerFactory.Euler)]
     [InlineData(SchedulerFactory.DpmSolverMultistep)]
     [InlineData(SchedulerFactory.Pndm)]
+    [InlineData(SchedulerFactory.Lms)]
     [InlineData(SchedulerFactory.FlowEuler)]
     public void DeterministicSchedulersIgnoreStepNoise(string name)
     {

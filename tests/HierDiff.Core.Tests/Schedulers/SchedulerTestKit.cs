@@ -16,12 +16,22 @@ internal static class SchedulerTestKit
 
     public static SchedulerConfig Sd3 => SchedulerConfig.Load(Sd3Path);
 
-    /// <summary>The config a test case names: "sd15", "sd3", or "linear-trailing" (diffusers defaults, trailing).</summary>
+    /// <summary>The config a test case names: "sd15", "sd3", "linear-trailing" (diffusers defaults, trailing), or
+    /// sd15 with one of the options added with PNDM, LMS and UniPC.</summary>
     public static SchedulerConfig Named(string name) => name switch
     {
         "sd15" => Sd15,
         "sd3" => Sd3,
         "linear-trailing" => SchedulerConfig.Parse("""{ "timestep_spacing": "trailing" }""", "linear-trailing.json"),
+        "karras" => Sd15 with { UseKarrasSigmas = true },
+        "zero-snr" => Sd15 with { RescaleBetasZeroSnr = true, TimestepSpacing = TimestepSpacing.Trailing },
+        "cosine" => new SchedulerConfig { BetaSchedule = BetaSchedule.SquaredCosCapV2 },
+        "final-sigma-min" => Sd15 with { FinalSigmasType = FinalSigmasType.SigmaMin },
+        "order-1" => Sd15 with { SolverOrder = 1 },
+        "order-3" => Sd15 with { SolverOrder = 3 },
+        "sde" => Sd15 with { AlgorithmType = "sde-dpmsolver++" },
+        "sde-order-3-karras" => Sd15 with { AlgorithmType = "sde-dpmsolver++", SolverOrder = 3, UseKarrasSigmas = true },
+        "heun" => Sd15 with { SolverType = "heun" },
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
