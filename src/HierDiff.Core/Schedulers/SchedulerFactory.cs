@@ -12,6 +12,7 @@ public static class SchedulerFactory
     public const string FlowEuler = FlowMatchEulerScheduler.RegisteredName;
     public const string Pndm = PndmScheduler.RegisteredName;
     public const string Lms = LmsDiscreteScheduler.RegisteredName;
+    public const string UniPc = UniPcMultistepScheduler.RegisteredName;
 
     /// <summary>Every scheduler name <see cref="Create"/> accepts, aliases aside.</summary>
     public static IReadOnlyList<string> Names => SchedulerRegistry.Default.Names;

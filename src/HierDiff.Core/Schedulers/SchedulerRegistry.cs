@@ -26,6 +26,7 @@ public sealed class SchedulerRegistry
     private static readonly FixedOption InvertSigmas = FixedOption.Flag("invert_sigmas", false);
     private static readonly FixedOption StochasticSampling = FixedOption.Flag("stochastic_sampling", false);
     private static readonly FixedOption ShiftTerminal = FixedOption.Null("shift_terminal");
+    private static readonly FixedOption SolverP = FixedOption.Null("solver_p");
 
     private readonly SchedulerRegistration[] rows;
     private readonly Dictionary<string, SchedulerRegistration> byName = new(StringComparer.OrdinalIgnoreCase);
@@ -50,6 +51,9 @@ public sealed class SchedulerRegistry
         new(PndmScheduler.RegisteredName, ["PNDMScheduler"], (c, k) => new PndmScheduler(c, k), [TrainedBetas]),
         new(LmsDiscreteScheduler.RegisteredName, ["LMSDiscreteScheduler"], (c, k) => new LmsDiscreteScheduler(c, k),
             [TrainedBetas, ExponentialSigmas, BetaSigmas]),
+        new(UniPcMultistepScheduler.RegisteredName, ["UniPCMultistepScheduler"], (c, k) => new UniPcMultistepScheduler(c, k),
+            [TrainedBetas, Thresholding, SolverP, ExponentialSigmas, BetaSigmas, FlowSigmas, DynamicShifting, SigmaMin,
+             SigmaMax, ShiftTerminal]),
         new(FlowMatchEulerScheduler.RegisteredName, ["FlowMatchEulerDiscreteScheduler"], (c, k) => new FlowMatchEulerScheduler(c, k),
             [KarrasSigmas, ExponentialSigmas, BetaSigmas, DynamicShifting, InvertSigmas, StochasticSampling, ShiftTerminal]),
     ]);

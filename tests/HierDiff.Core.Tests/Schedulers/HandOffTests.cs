@@ -48,6 +48,12 @@ public class HandOffTests
             (SchedulerFactory.DpmSolverMultistep, "heun", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "karras", "epsilon"),
             (SchedulerFactory.DpmSolverMultistep, "final-sigma-min", "epsilon"), (SchedulerFactory.DpmSolverMultistep, "zero-snr", "v_prediction"),
             (SchedulerFactory.DpmSolverMultistep, "cosine", "epsilon"),
+            (SchedulerFactory.UniPc, "sd15", "epsilon"), (SchedulerFactory.UniPc, "linear-trailing", "v_prediction"),
+            (SchedulerFactory.UniPc, "order-1", "epsilon"), (SchedulerFactory.UniPc, "order-3", "epsilon"),
+            (SchedulerFactory.UniPc, "bh1-final-sigma-min", "epsilon"), (SchedulerFactory.UniPc, "noise-prediction", "v_prediction"),
+            (SchedulerFactory.UniPc, "disable-corrector", "epsilon"), (SchedulerFactory.UniPc, "karras", "epsilon"),
+            (SchedulerFactory.UniPc, "final-sigma-min", "epsilon"), (SchedulerFactory.UniPc, "zero-snr", "v_prediction"),
+            (SchedulerFactory.UniPc, "cosine", "epsilon"),
         ];
         foreach (var (name, config, prediction) in options)
         {
@@ -136,6 +142,7 @@ public class HandOffTests
     [InlineData(SchedulerFactory.DpmSolverMultistep)]
     [InlineData(SchedulerFactory.Pndm)]
     [InlineData(SchedulerFactory.Lms)]
+    [InlineData(SchedulerFactory.UniPc)]
     [InlineData(SchedulerFactory.FlowEuler)]
     public void DeterministicSchedulersIgnoreStepNoise(string name)
     {

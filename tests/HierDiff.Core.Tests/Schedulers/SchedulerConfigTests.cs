@@ -44,6 +44,7 @@ public class SchedulerConfigTests
     [InlineData("FlowMatchEulerDiscreteScheduler", "flow-euler")]
     [InlineData("PNDMScheduler", "pndm")]
     [InlineData("LMSDiscreteScheduler", "lms")]
+    [InlineData("UniPCMultistepScheduler", "unipc")]
     [InlineData("HeunDiscreteScheduler", null)]
     [InlineData(null, null)]
     public void MapsDiffusersClassNames(string? className, string? expected) =>
@@ -146,6 +147,10 @@ public class SchedulerConfigTests
     [InlineData("""{ "algorithm_type": "deis" }""", "dpm++2m", "key 'final_sigmas_type' is not set (zero) with algorithm_type 'deis'; scheduler dpm++2m supports only sigma_min with it, as diffusers does")]
     [InlineData("""{ "solver_type": "ddim" }""", "dpm++2m", "key 'solver_type' is 'ddim'; scheduler dpm++2m supports: midpoint, heun (and logrho, bh1, bh2, which diffusers runs as midpoint)")]
     [InlineData("""{ "solver_order": 4 }""", "dpm++2m", "key 'solver_order' is 4; scheduler dpm++2m supports: 1, 2, 3")]
+    [InlineData("""{ "solver_order": 4 }""", "unipc", "key 'solver_order' is 4; scheduler unipc supports: 1, 2, 3")]
+    [InlineData("""{ "solver_type": "heun2" }""", "unipc", "key 'solver_type' is 'heun2'; scheduler unipc supports: bh1, bh2 (and midpoint, heun, logrho, which diffusers runs as bh2)")]
+    [InlineData("""{ "solver_type": "bh1" }""", "unipc", "key 'solver_type' is 'bh1' with final_sigmas_type zero, whose last step diffusers computes as NaN; scheduler unipc supports bh1 only with final_sigmas_type sigma_min (or use bh2)")]
+    [InlineData("""{ "use_flow_sigmas": true }""", "unipc", "key 'use_flow_sigmas' is true; scheduler unipc supports only false")]
     [InlineData("""{ "lambda_min_clipped": -5.1 }""", "dpm++2m", "key 'lambda_min_clipped' is -5.1; scheduler dpm++2m supports only -Infinity")]
     [InlineData("""{ "trained_betas": [0.1, 0.2] }""", "ddim", "key 'trained_betas' is [0.1, 0.2]; scheduler ddim supports only null")]
     [InlineData("""{ "use_dynamic_shifting": true }""", "flow-euler", "key 'use_dynamic_shifting' is true; scheduler flow-euler supports only false")]
@@ -172,7 +177,7 @@ public class SchedulerConfigTests
     public void UnknownSchedulerNameListsTheNames()
     {
         var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("heun", Sd15, 10));
-        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, lms, flow-euler", error.Message);
+        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, lms, unipc, flow-euler", error.Message);
     }
 
     [Theory]

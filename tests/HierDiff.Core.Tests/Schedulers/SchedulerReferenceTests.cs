@@ -105,6 +105,7 @@ public class SchedulerReferenceTests(ITestOutputHelper output)
     {
         SigmaScheduler s => s.Sigmas,
         DpmSolverMultistepScheduler s => s.Sigmas,
+        UniPcMultistepScheduler s => s.Sigmas,
         FlowMatchEulerScheduler s => s.Sigmas,
         _ => throw new InvalidOperationException($"diffusers has sigmas for {scheduler.Name}; this test cannot read them"),
     };

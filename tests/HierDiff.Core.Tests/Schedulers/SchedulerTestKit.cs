@@ -32,6 +32,9 @@ internal static class SchedulerTestKit
         "sde" => Sd15 with { AlgorithmType = "sde-dpmsolver++" },
         "sde-order-3-karras" => Sd15 with { AlgorithmType = "sde-dpmsolver++", SolverOrder = 3, UseKarrasSigmas = true },
         "heun" => Sd15 with { SolverType = "heun" },
+        "bh1-final-sigma-min" => Sd15 with { SolverType = "bh1", FinalSigmasType = FinalSigmasType.SigmaMin },
+        "noise-prediction" => Sd15 with { PredictX0 = false, SolverOrder = 3, FinalSigmasType = FinalSigmasType.SigmaMin },
+        "disable-corrector" => Sd15 with { DisableCorrector = [0, 3] },
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
