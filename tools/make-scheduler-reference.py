@@ -48,14 +48,22 @@ SEED = 1234
 STREAM = 5
 STEP_COUNTS = [1, 2, 10, 25, 40, 50]
 
-# Stable Diffusion 1.x/2.x and SDXL share these betas.
+TEST_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "HierDiff.Core.Tests", "TestData",
+                         "schedulers")
+
+
+def export_config(name):
+    """An export's scheduler_config.json from the test data, as the keys diffusers' constructor sees."""
+    with open(os.path.join(TEST_DATA, name), encoding="utf-8") as f:
+        return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+
+
+# Stable Diffusion 1.5 (PNDM), 2.1 (DDIM, v_prediction) and SDXL base (Euler), as their exports ship them; the other
+# cases share their betas.
+SD15_PNDM = export_config("sd15_scheduler_config.json")
+SD21_DDIM = export_config("sd21_scheduler_config.json")
+SDXL_EULER = export_config("sdxl_scheduler_config.json")
 SD_BETAS = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "num_train_timesteps": 1000}
-SD15_PNDM = {**SD_BETAS, "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "clip_sample": False}
-SD21_DDIM = {**SD_BETAS, "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1,
-             "prediction_type": "v_prediction", "timestep_spacing": "leading"}
-SDXL_EULER = {**SD_BETAS, "interpolation_type": "linear", "timestep_spacing": "leading", "steps_offset": 1,
-              "use_karras_sigmas": False, "sample_max_value": 1.0, "set_alpha_to_one": False, "skip_prk_steps": True,
-              "clip_sample": False, "prediction_type": "epsilon"}
 SD_LEADING = {**SD_BETAS, "timestep_spacing": "leading", "steps_offset": 1, "clip_sample": False,
               "set_alpha_to_one": False}
 SD_TRAILING = {**SD_BETAS, "timestep_spacing": "trailing", "clip_sample": False}
