@@ -198,6 +198,24 @@ FAMILIES = {
     ]),
 }
 
+# diffusers as it ships, in float32, for the configs Stable Diffusion exports carry and the samplers people pick for
+# them: (HierDiff name, diffusers class, case name, config). Each runs at FLOAT32_STEP_COUNTS.
+FLOAT32_CASES = [
+    ("pndm", "PNDMScheduler", "sd15", SD15_PNDM),
+    ("ddim", "DDIMScheduler", "sd21", SD21_DDIM),
+    ("euler", "EulerDiscreteScheduler", "sdxl", SDXL_EULER),
+    ("euler-ancestral", "EulerAncestralDiscreteScheduler", "sd15", SD15_PNDM),
+    ("dpm++2m", "DPMSolverMultistepScheduler", "sd15", SD15_PNDM),
+    ("dpm++2m", "DPMSolverMultistepScheduler", "sdxl-karras", {**SDXL_EULER, "use_karras_sigmas": True}),
+    ("dpm++2m", "DPMSolverMultistepScheduler", "sdxl-sde-karras",
+     {**SDXL_EULER, "algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}),
+    ("lms", "LMSDiscreteScheduler", "sd15", SD15_PNDM),
+    ("unipc", "UniPCMultistepScheduler", "sd21", SD21_DDIM),
+    ("ddpm", "DDPMScheduler", "sd15", SD15_PNDM),
+    ("flow-euler", "FlowMatchEulerDiscreteScheduler", "sd3", {"shift": 3.0}),
+]
+FLOAT32_STEP_COUNTS = [25, 50]
+
 MODULES = {
     "DDPMScheduler": "scheduling_ddpm",
     "DDIMScheduler": "scheduling_ddim",
@@ -421,13 +439,38 @@ def dump(document):
     return "\n".join(lines) + "\n"
 
 
+def write_float32(out, source, np, scipy, torch, torch_utils):
+    document = {
+        "about": "Reference numbers from diffusers' own scheduler code as it ships, in float32; see "
+                 "tools/make-scheduler-reference.py",
+        "generator": "tools/make-scheduler-reference.py",
+        "diffusers": source,
+        "created": datetime.date.today().isoformat(),
+        "versions": f"torch {torch.__version__}, numpy {np.__version__}, scipy {scipy.__version__}",
+        "model": "0.8 tanh(0.6 x[j] + float32(cos(1.3 + j % 8))) + 0.15 sin(0.013 t + 0.7 j)",
+        "noise": f"NoiseStream({SEED}, {STREAM}): draw 0 times init_noise_sigma is the initial latent, "
+                 "draw i + 1 the noise of step i",
+        "latent_length": LATENT_LENGTH,
+        "precision": "float32, as diffusers ships",
+        "cases": [],
+    }
+    for name, class_name, case_name, config in FLOAT32_CASES:
+        for steps in FLOAT32_STEP_COUNTS:
+            result = run_case(np, torch, torch_utils, class_name, config, steps, float64=False)
+            document["cases"].append({"name": case_name, "scheduler": name, "class": class_name,
+                                      "config": {"_class_name": class_name, **config}, "steps": steps, **result})
+    path = os.path.join(out, "float32.json")
+    write(path, dump(document))
+    print(f"{path}: {len(document['cases'])} cases", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", nargs="?", default=DEFAULT_OUT)
     parser.add_argument("--diffusers-git", default=DEFAULT_GIT)
     parser.add_argument("--commit", default=DEFAULT_COMMIT)
     parser.add_argument("--diffusers-src", help="an extracted diffusers source tree (the folder holding diffusers/)")
-    parser.add_argument("--only", help="comma-separated family names (the file names)")
+    parser.add_argument("--only", help="comma-separated file names (without .json): families, or float32")
     args = parser.parse_args()
 
     import numpy as np
@@ -441,9 +484,12 @@ def main():
         else:
             src, source = extract(args.diffusers_git, args.commit, work), f"git commit {args.commit}"
         torch_utils = load_diffusers(src, work)
-        families = args.only.split(",") if args.only else list(FAMILIES)
+        families = args.only.split(",") if args.only else [*FAMILIES, "float32"]
         os.makedirs(args.out, exist_ok=True)
         for family in families:
+            if family == "float32":
+                write_float32(args.out, source, np, scipy, torch, torch_utils)
+                continue
             name, class_name, cases = FAMILIES[family]
             document = {
                 "about": "Reference numbers from diffusers' own scheduler code; see tools/make-scheduler-reference.py",
@@ -455,6 +501,7 @@ def main():
                 "noise": f"NoiseStream({SEED}, {STREAM}): draw 0 times init_noise_sigma is the initial latent, "
                          "draw i + 1 the noise of step i",
                 "latent_length": LATENT_LENGTH,
+                "precision": "double: torch.float32 and np.float32 read as float64 inside the scheduler modules",
                 "scheduler": name,
                 "class": class_name,
                 "cases": [],
