@@ -39,7 +39,8 @@ public abstract class DiffusionScheduler
     /// <summary>The scheduler's name in the <see cref="SchedulerRegistry"/>.</summary>
     public string Name { get; }
 
-    /// <summary>The config with this scheduler's diffusers defaults filled in (timestep spacing, clip_sample).</summary>
+    /// <summary>The config with this scheduler's diffusers defaults filled in (timestep spacing, clip_sample), and the
+    /// newer options unset where they hold their default, so that writing a default equals leaving it out.</summary>
     public SchedulerConfig Config { get; }
 
     /// <summary>diffusers' num_inference_steps: the steps a user asks for.</summary>

@@ -9,9 +9,11 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 /// <remarks>
 /// Unknown keys are ignored, as diffusers ignores keys a scheduler class does not take. Known diffusers options
-/// that are implemented only at their default value (use_karras_sigmas, algorithm_type, thresholding, ...)
+/// that are implemented only at their default value (thresholding, trained_betas, use_exponential_sigmas, ...)
 /// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them
 /// (their rows in <see cref="SchedulerRegistry"/> list them); the other schedulers ignore them, as diffusers does.
+/// Options implemented since (rescale_betas_zero_snr, use_karras_sigmas, the solvers' options, ...) are null when
+/// the file does not set them, and read only by the schedulers whose class takes them.
 /// <see cref="TimestepSpacing"/> and <see cref="ClipSample"/> are null when the file does not set them:
 /// diffusers' default differs per scheduler class, and each scheduler fills in its own.
 /// </remarks>
