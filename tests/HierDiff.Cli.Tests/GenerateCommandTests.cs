@@ -162,6 +162,21 @@ public sealed class GenerateCommandTests : IDisposable
     public void BadOptionsAreRefused(string expected, params string[] options) => AssertRefused(Generate("out", options), expected);
 
     [Fact]
+    public void AnExportWhoseSchedulerHierDiffLacksIsRefusedUnlessTheUserPicksOne()
+    {
+        string config = Path.Combine(_model, "scheduler", "scheduler_config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("PNDMScheduler", "HeunDiscreteScheduler", StringComparison.Ordinal));
+        AssertRefused(Generate("out"), "key '_class_name' is 'HeunDiscreteScheduler', a scheduler HierDiff does not have; supported: DDPMScheduler");
+        Assert.Contains("Pick one with --scheduler NAME", Generate("out").Stderr);
+
+        CliRunner.Result picked = Generate("picked", "--scheduler", "ddim");
+        Assert.True(picked.ExitCode == 0, picked.Stderr);
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("picked"), "manifest.json")));
+        Assert.Equal("ddim", manifest.RootElement.GetProperty("scheduler").GetString());
+        Assert.Equal("option", manifest.RootElement.GetProperty("scheduler_from").GetString());
+    }
+
+    [Fact]
     public void AnUnreadablePromptFileIsRefusedAndNothingIsWritten()
     {
         File.WriteAllBytes(_prompts, [0x61, 0x0A, 0x00, 0x01, 0x02]);
