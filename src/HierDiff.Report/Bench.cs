@@ -77,7 +77,7 @@ public static class Bench
                 ? ($"standard, {options.Steps} steps", "standard", options with { Mode = GenerationMode.Standard })
                 : i % 2 == 1
                     ? ($"hierarchical, {targets[i / 2]:0.##} target", $"hierarchical-{targets[i / 2]:0.##}", options with { TargetSavings = targets[i / 2] })
-                    : FewerSteps(rows[^1], count, options);
+                    : FewerSteps(rows[0], rows[^1], count, options);
             string dir = Path.Combine(outPath, folder);
             var clock = Stopwatch.StartNew();
             GenerationManifest m = RunExport.Run(promptPath, dir, runOptions, model, overwrite: true, null, keepNodes: false);
@@ -107,10 +107,12 @@ public static class Bench
         return table;
     }
 
-    /// <summary>Standard generation with the average calls per image of a hierarchical run, spent as fewer steps.</summary>
-    private static (string, string, GenerationOptions) FewerSteps(BenchRow hierarchical, int prompts, GenerationOptions options)
+    /// <summary>Standard generation with the average calls per image of a hierarchical run, spent as fewer steps.
+    /// PNDM makes more calls than steps; the standard row says how many more.</summary>
+    private static (string, string, GenerationOptions) FewerSteps(BenchRow standard, BenchRow hierarchical, int prompts, GenerationOptions options)
     {
-        int steps = Math.Max(1, (int)Math.Round((double)hierarchical.DenoiserCalls / prompts));
+        long extraCalls = (standard.DenoiserCalls / prompts) - standard.Steps;
+        int steps = Math.Max(1, (int)(Math.Round((double)hierarchical.DenoiserCalls / prompts) - extraCalls));
         return ($"standard, {steps} steps (same calls)", $"standard-{steps}-steps", options with { Mode = GenerationMode.Standard, Steps = steps });
     }
 

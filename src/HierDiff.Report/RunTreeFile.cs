@@ -12,6 +12,7 @@ namespace HierDiff.Report;
 /// standard run has no tree and one segment per prompt. Plans of runs made before the plan held the tree (with
 /// <c>prompts</c> a count and <c>mode</c> and <c>steps</c> at the top) read too.
 /// </summary>
+/// <param name="Steps">The denoiser steps of a trajectory: the run's steps, or more for PNDM.</param>
 public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts, IReadOnlyList<TreeMerge> Tree, IReadOnlyList<PlanSegment> Segments)
 {
     public const string FileName = RunPlanFile.FileName;
@@ -49,9 +50,11 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
             throw stepsField.Error($"{steps} steps, but {RunManifest.FileName} has {manifestSteps}");
         }
 
+        // Segments count denoiser steps, more than the steps for PNDM; plans written before they could differ have none.
+        int denoiserSteps = root.OptionalProperty("denoiser_steps")?.Int(1) ?? steps;
         TreeMerge[] tree = ReadTree(root.Property("tree"), n);
-        PlanSegment[] segments = ReadSegments(root.Property("segments"), n, tree, steps);
-        return new RunTreeFile(options.Property("mode").String(), root.Property("tau").Double(), steps, n, tree, segments);
+        PlanSegment[] segments = ReadSegments(root.Property("segments"), n, tree, denoiserSteps);
+        return new RunTreeFile(options.Property("mode").String(), root.Property("tau").Double(), denoiserSteps, n, tree, segments);
     }
 
     private static TreeMerge[] ReadTree(JsonField field, int n)

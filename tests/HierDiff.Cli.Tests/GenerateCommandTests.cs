@@ -36,11 +36,13 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Equal("images/0001.png", m.GetProperty("images")[1].GetString());
         Assert.Equal(6, m.GetProperty("steps").GetInt32());
         Assert.Equal(5UL, m.GetProperty("seed").GetUInt64());
-        Assert.Equal("ddpm", m.GetProperty("scheduler").GetString());
+        // The tiny export's own scheduler, PNDM: 6 steps are 7 denoiser calls.
+        Assert.Equal("pndm", m.GetProperty("scheduler").GetString());
+        Assert.Equal("model", m.GetProperty("scheduler_from").GetString());
         Assert.Equal(7.5, m.GetProperty("guidance").GetDouble());
-        Assert.Equal(30, m.GetProperty("standard_denoiser_calls").GetInt64());
+        Assert.Equal(5 * 7, m.GetProperty("standard_denoiser_calls").GetInt64());
         Assert.True(m.GetProperty("savings").GetDouble() >= 0.4);
-        Assert.Equal(1 - (m.GetProperty("denoiser_calls").GetDouble() / 30), m.GetProperty("savings").GetDouble(), 12);
+        Assert.Equal(1 - (m.GetProperty("denoiser_calls").GetDouble() / 35), m.GetProperty("savings").GetDouble(), 12);
         Assert.True(m.GetProperty("tau").GetDouble() > 0);
         foreach (string phase in new[] { "total_s", "encode_s", "cluster_s", "denoise_s", "decode_s" })
         {
@@ -139,6 +141,21 @@ public sealed class GenerateCommandTests : IDisposable
     [InlineData("--storage: not a storage connection string", "--storage", "garbage")]
     [InlineData("--storage: cannot reach the storage account at http://127.0.0.1:9/acct", "--storage", "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=YQ==;BlobEndpoint=http://127.0.0.1:9/acct;")]
     public void BadOptionsAreRefused(string expected, params string[] options) => AssertRefused(Generate("out", options), expected);
+
+    [Fact]
+    public void AnExportWhoseSchedulerHierDiffLacksIsRefusedUnlessTheUserPicksOne()
+    {
+        string config = Path.Combine(_inputs.Model, "scheduler", "scheduler_config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("PNDMScheduler", "HeunDiscreteScheduler", StringComparison.Ordinal));
+        AssertRefused(Generate("out"), "key '_class_name' is 'HeunDiscreteScheduler', a scheduler HierDiff does not have; supported: DDPMScheduler");
+        Assert.Contains("Pick one with --scheduler NAME", Generate("out").Stderr);
+
+        CliRunner.Result picked = Generate("picked", "--scheduler", "ddim");
+        Assert.True(picked.ExitCode == 0, picked.Stderr);
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("picked"), "manifest.json")));
+        Assert.Equal("ddim", manifest.RootElement.GetProperty("scheduler").GetString());
+        Assert.Equal("option", manifest.RootElement.GetProperty("scheduler_from").GetString());
+    }
 
     [Fact]
     public void AnUnreadablePromptFileIsRefusedAndNothingIsWritten()

@@ -47,7 +47,10 @@ public sealed class LocalPipelineTests : IDisposable
         JsonElement m = manifest.RootElement;
         Assert.Equal(Prompts.Length, m.GetProperty("prompts").GetArrayLength());
         Assert.True(m.GetProperty("savings").GetDouble() >= 0.4);
-        Assert.Equal(42, m.GetProperty("standard_denoiser_calls").GetInt64());
+        // The tiny export names PNDMScheduler: the run uses it, and its 6 steps are 7 denoiser calls.
+        Assert.Equal("pndm", m.GetProperty("scheduler").GetString());
+        Assert.Equal("model", m.GetProperty("scheduler_from").GetString());
+        Assert.Equal(Prompts.Length * 7, m.GetProperty("standard_denoiser_calls").GetInt64());
         JsonElement gpu = m.GetProperty("gpu");
         Assert.True(gpu.GetProperty("model_busy_seconds").GetDouble() > 0);
         Assert.True(gpu.GetProperty("activity_wall_seconds").GetDouble() >= gpu.GetProperty("model_busy_seconds").GetDouble());

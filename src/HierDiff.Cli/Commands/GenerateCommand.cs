@@ -24,7 +24,7 @@ internal static class GenerateCommand
         Option<double?> tau = HierDiffCli.NumberOption("--tau", $"The paper's tau (default {GenerationOptions.DefaultTau})");
         Option<double?> target = HierDiffCli.NumberOption("--target-savings", "Use the smallest tau that saves at least this fraction of denoiser calls");
         var steps = new Option<int>("--steps") { Description = "Denoising steps", DefaultValueFactory = _ => 40 };
-        var scheduler = new Option<string?>("--scheduler") { Description = $"{SchedulerRegistry.Default.HelpList} (default: the model's, else {SchedulerFactory.Ddpm})" };
+        var scheduler = new Option<string?>("--scheduler") { Description = $"{SchedulerRegistry.Default.HelpList} (default: the model's own, else {SchedulerFactory.Ddpm} where its config names none)" };
         Option<double?> guidance = HierDiffCli.NumberOption("--guidance", "Classifier-free guidance scale (default 7.5)");
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Most latents per UNet call", DefaultValueFactory = _ => 32 };

@@ -27,7 +27,8 @@ public sealed record GenerationOptions
     public int Steps { get; init; } = 40;
 
     /// <summary>A scheduler name or alias from <see cref="Schedulers.SchedulerRegistry"/>; null: the one the
-    /// model's scheduler_config.json names, or ddpm, the paper's.</summary>
+    /// model's scheduler_config.json names (refused if HierDiff has none for it), or ddpm, the paper's, where it
+    /// names none.</summary>
     public string? Scheduler { get; init; }
 
     public double Guidance { get; init; } = 7.5;

@@ -24,9 +24,9 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
     /// <summary>The final latent of every prompt, in prompt order (prompts that share a final cluster share it).</summary>
     public float[][] RunHierarchical(HierarchicalPlan plan, int latentLength)
     {
-        if (plan.Steps != scheduler.NumInferenceSteps)
+        if (plan.Steps != scheduler.StepCount)
         {
-            throw new ArgumentException($"the plan has {plan.Steps} steps, the scheduler {scheduler.NumInferenceSteps}", nameof(plan));
+            throw new ArgumentException($"the plan has {plan.Steps} steps, the scheduler {scheduler.StepCount}", nameof(plan));
         }
 
         var results = new float[plan.PromptCount][];
@@ -45,7 +45,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
     public float[][] RunStandard(int promptCount, int latentLength)
     {
         PlanSegment[] alone = Enumerable.Range(0, promptCount)
-            .Select(p => new PlanSegment(p, 0, scheduler.NumInferenceSteps, -1, [p], 0))
+            .Select(p => new PlanSegment(p, 0, scheduler.StepCount, -1, [p], 0))
             .ToArray();
 
         // Every segment ends at the last step, so they come back in node (= prompt) order.
@@ -163,7 +163,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             for (int b = 0; b < batch.Count; b++)
             {
                 scheduler.Step(batch[b].Trajectory.State, _outputs[b], batch[b].Trajectory.Latent, batch[b].Noise);
-                NonFiniteLatentException.ThrowIfNotFinite(batch[b].Trajectory.Latent, batch[b].Segment, step, scheduler.NumInferenceSteps);
+                NonFiniteLatentException.ThrowIfNotFinite(batch[b].Trajectory.Latent, batch[b].Segment, step, scheduler.StepCount);
             }
 
             OnBatchDone?.Invoke(batch.Count);

@@ -14,10 +14,12 @@ public sealed class DdimScheduler : AlphaCumprodScheduler
     private readonly double finalAlphaCumprod;
 
     public DdimScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, WithDefaults(config, TimestepSpacing.Leading, clipSample: true), numInferenceSteps)
+        : base(RegisteredName, WithDefaults(config, TimestepSpacing.Leading, clipSample: true, setAlphaToOne: true), numInferenceSteps)
     {
-        finalAlphaCumprod = Config.SetAlphaToOne ? 1.0 : AlphaCumprod(0);
+        finalAlphaCumprod = Config.SetAlphaToOne == true ? 1.0 : AlphaCumprod(0);
     }
+
+    private protected override IEnumerable<string> FingerprintOptions => ["rescale_betas_zero_snr"];
 
     private protected override void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
     {

@@ -16,6 +16,8 @@ public sealed class DdpmScheduler : AlphaCumprodScheduler
     {
     }
 
+    private protected override IEnumerable<string> FingerprintOptions => ["rescale_betas_zero_snr"];
+
     private protected override void StepCore(SchedulerState state, ReadOnlySpan<float> modelOutput, Span<float> sample, NoiseStream noise)
     {
         int i = state.StepIndex;

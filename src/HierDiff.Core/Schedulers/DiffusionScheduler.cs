@@ -13,11 +13,13 @@ namespace HierDiff.Core.Schedulers;
 /// <para>Coefficients are computed in double from the schedule and applied per element in double to the float
 /// latent, which is rounded to float once per step. A step depends only on (sample, model output, state,
 /// noise stream), so a resumed run repeats a straight run bit for bit.</para>
-/// <para>Loop: <c>InitializeLatent</c>; then for each step index i: <c>ScaleModelInput</c>, run the denoiser at
-/// <c>Timesteps[i]</c>, <c>Step</c>.</para>
+/// <para>Loop: <c>InitializeLatent</c>; then for each step index i below <c>StepCount</c>: <c>ScaleModelInput</c>,
+/// run the denoiser at <c>Timesteps[i]</c>, <c>Step</c>.</para>
 /// </remarks>
 public abstract class DiffusionScheduler
 {
+    private string? fingerprint;
+
     private protected DiffusionScheduler(string name, SchedulerConfig config, int numInferenceSteps)
     {
         config.Validate();
@@ -30,27 +32,38 @@ public abstract class DiffusionScheduler
         }
 
         Name = name;
-        Config = config;
+        Config = config.WithDefaultsUnset();
         NumInferenceSteps = numInferenceSteps;
-        Fingerprint = $"{name};steps={numInferenceSteps};{config.Describe()}";
     }
 
     /// <summary>The scheduler's name in the <see cref="SchedulerRegistry"/>.</summary>
     public string Name { get; }
 
-    /// <summary>The config with this scheduler's diffusers defaults filled in (timestep spacing, clip_sample).</summary>
+    /// <summary>The config with this scheduler's diffusers defaults filled in (timestep spacing, clip_sample), and the
+    /// newer options unset where they hold their default, so that writing a default equals leaving it out.</summary>
     public SchedulerConfig Config { get; }
 
+    /// <summary>diffusers' num_inference_steps: the steps a user asks for.</summary>
     public int NumInferenceSteps { get; }
 
     /// <summary>The value passed to the denoiser at each step index, as diffusers computes it.</summary>
     public abstract IReadOnlyList<double> Timesteps { get; }
 
+    /// <summary>How many times a trajectory runs the denoiser and <see cref="Step"/>: one per timestep. That is
+    /// <see cref="NumInferenceSteps"/> for every scheduler but PNDM, whose PLMS start runs one timestep twice.</summary>
+    public int StepCount => Timesteps.Count;
+
     /// <summary>The standard deviation of the initial latent.</summary>
     public virtual double InitNoiseSigma => 1.0;
 
     /// <summary>Name, every config value and the step count: states are accepted only by a scheduler with the same.</summary>
-    public string Fingerprint { get; }
+    /// (Made on first use, once the subclass has its config; threads that race make the same string.)
+    public string Fingerprint => fingerprint ??=
+        $"{Name};steps={NumInferenceSteps};{Config.Describe()}{Config.DescribeSet(FingerprintOptions)}";
+
+    /// <summary>The config keys, added since the fingerprint format was fixed, that this scheduler takes; their
+    /// values join its fingerprint when the config sets them.</summary>
+    private protected virtual IEnumerable<string> FingerprintOptions => [];
 
     /// <summary>The denoiser's input at step <paramref name="stepIndex"/> (a copy for most schedulers).</summary>
     public virtual void ScaleModelInput(ReadOnlySpan<float> sample, Span<float> destination, int stepIndex)
@@ -94,10 +107,10 @@ public abstract class DiffusionScheduler
                 + "resume with the same scheduler, config and number of steps.");
         }
 
-        if (state.StepIndex >= NumInferenceSteps)
+        if (state.StepIndex >= StepCount)
         {
             throw new InvalidOperationException(
-                $"The trajectory is finished: all {NumInferenceSteps} steps of {Name} have run.");
+                $"The trajectory is finished: all {StepCount} steps of {Name} have run.");
         }
 
         if (modelOutput.Length != sample.Length)
@@ -126,7 +139,7 @@ public abstract class DiffusionScheduler
     private protected void CheckScaleArguments(ReadOnlySpan<float> sample, Span<float> destination, int stepIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(stepIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(stepIndex, NumInferenceSteps);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(stepIndex, StepCount);
         if (sample.Length != destination.Length)
         {
             throw new ArgumentException(
@@ -136,13 +149,14 @@ public abstract class DiffusionScheduler
 
     /// <summary>The config with what it leaves unset taken from the scheduler's diffusers class: timestep_spacing,
     /// and clip_sample for the classes that have one.</summary>
-    private protected static SchedulerConfig WithDefaults(SchedulerConfig config, TimestepSpacing timestepSpacing, bool? clipSample = null)
+    private protected static SchedulerConfig WithDefaults(SchedulerConfig config, TimestepSpacing timestepSpacing, bool? clipSample = null, bool? setAlphaToOne = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         return config with
         {
             TimestepSpacing = config.TimestepSpacing ?? timestepSpacing,
             ClipSample = config.ClipSample ?? clipSample,
+            SetAlphaToOne = config.SetAlphaToOne ?? setAlphaToOne,
         };
     }
 

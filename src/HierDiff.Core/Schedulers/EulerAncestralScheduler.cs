@@ -13,7 +13,7 @@ public sealed class EulerAncestralScheduler : SigmaScheduler
     public const string RegisteredName = "euler-ancestral";
 
     public EulerAncestralScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, config, numInferenceSteps)
+        : base(RegisteredName, config, numInferenceSteps, SigmaOptions.RescaleBetasZeroSnr)
     {
         if (Config.PredictionType == PredictionType.Sample)
         {

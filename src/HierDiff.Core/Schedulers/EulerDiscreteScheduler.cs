@@ -5,7 +5,7 @@ namespace HierDiff.Core.Schedulers;
 /// <summary>
 /// Euler sampling of the probability-flow ODE in sigma space (Karras et al. 2022, algorithm 2 with s_churn 0);
 /// mirrors diffusers <c>EulerDiscreteScheduler</c> (schedulers/scheduling_euler_discrete.py) with linear
-/// interpolation, discrete timesteps and final sigma 0. Default timestep_spacing as in diffusers: linspace.
+/// interpolation and discrete timesteps. Default timestep_spacing as in diffusers: linspace.
 /// </summary>
 public sealed class EulerDiscreteScheduler : SigmaScheduler
 {
@@ -13,7 +13,7 @@ public sealed class EulerDiscreteScheduler : SigmaScheduler
     public const string RegisteredName = "euler";
 
     public EulerDiscreteScheduler(SchedulerConfig config, int numInferenceSteps)
-        : base(RegisteredName, config, numInferenceSteps)
+        : base(RegisteredName, config, numInferenceSteps, SigmaOptions.RescaleBetasZeroSnr | SigmaOptions.KarrasSigmas | SigmaOptions.FinalSigmasType)
     {
     }
 

@@ -59,6 +59,24 @@ internal static class NumPyMath
         return result;
     }
 
+    /// <summary>np.expm1 (torch.expm1): e^x - 1, accurate for small x (Kahan's formula; .NET has no expm1).</summary>
+    public static double Expm1(double x)
+    {
+        double u = Math.Exp(x);
+        if (u == 1.0)
+        {
+            return x;
+        }
+
+        double um1 = u - 1.0;
+        if (um1 == -1.0 || double.IsPositiveInfinity(u))
+        {
+            return um1;
+        }
+
+        return um1 * x / Math.Log(u);
+    }
+
     /// <summary>np.round: to the nearest integer, halves to even.</summary>
     public static double Round(double value) => Math.Round(value, MidpointRounding.ToEven);
 

@@ -9,9 +9,11 @@ namespace HierDiff.Core.Schedulers;
 /// </summary>
 /// <remarks>
 /// Unknown keys are ignored, as diffusers ignores keys a scheduler class does not take. Known diffusers options
-/// that are implemented only at their default value (use_karras_sigmas, algorithm_type, thresholding, ...)
+/// that are implemented only at their default value (thresholding, trained_betas, use_exponential_sigmas, ...)
 /// are remembered when a file sets them otherwise, and refused by the schedulers that would have used them
 /// (their rows in <see cref="SchedulerRegistry"/> list them); the other schedulers ignore them, as diffusers does.
+/// Options implemented since (rescale_betas_zero_snr, use_karras_sigmas, the solvers' options, ...) are null when
+/// the file does not set them, and read only by the schedulers whose class takes them.
 /// <see cref="TimestepSpacing"/> and <see cref="ClipSample"/> are null when the file does not set them:
 /// diffusers' default differs per scheduler class, and each scheduler fills in its own.
 /// </remarks>
@@ -48,8 +50,13 @@ public sealed record SchedulerConfig
     /// <summary><c>steps_offset</c>, added to leading timesteps.</summary>
     public int StepsOffset { get; init; }
 
-    /// <summary><c>set_alpha_to_one</c> (DDIM): whether the step after the last uses alpha_cumprod 1.</summary>
-    public bool SetAlphaToOne { get; init; } = true;
+    /// <summary><c>set_alpha_to_one</c> (DDIM, PNDM): whether the step after the last uses alpha_cumprod 1; null:
+    /// the diffusers default, true for DDIM and false for PNDM.</summary>
+    public bool? SetAlphaToOne { get; init; }
+
+    /// <summary><c>skip_prk_steps</c> (PNDM): PLMS from the first step, as Stable Diffusion's configs ask; null:
+    /// the diffusers default, false.</summary>
+    public bool? SkipPrkSteps { get; init; }
 
     /// <summary><c>clip_sample</c> (DDPM, DDIM); null: the diffusers default, true for both.</summary>
     public bool? ClipSample { get; init; }
@@ -59,6 +66,41 @@ public sealed record SchedulerConfig
 
     /// <summary><c>shift</c> (flow matching).</summary>
     public double Shift { get; init; } = 1.0;
+
+    // Options implemented since the fingerprint format was fixed: null when the file does not set them (the
+    // diffusers default applies), and part of a fingerprint only where set and only for the schedulers that take them.
+
+    /// <summary><c>rescale_betas_zero_snr</c>: rescale the betas to zero terminal SNR ("Common Diffusion Noise
+    /// Schedules and Sample Steps are Flawed", algorithm 1); null: false.</summary>
+    public bool? RescaleBetasZeroSnr { get; init; }
+
+    /// <summary><c>use_karras_sigmas</c>: the sigmas of Karras et al. (2022), rho 7; null: false.</summary>
+    public bool? UseKarrasSigmas { get; init; }
+
+    /// <summary><c>final_sigmas_type</c>: the sigma after the last step, 0 or the smallest training sigma;
+    /// null: zero.</summary>
+    public FinalSigmasType? FinalSigmasType { get; init; }
+
+    /// <summary><c>algorithm_type</c> (DPM-Solver) as written; each scheduler checks the values it knows.</summary>
+    public string? AlgorithmType { get; init; }
+
+    /// <summary><c>solver_order</c> (DPM-Solver, UniPC).</summary>
+    public int? SolverOrder { get; init; }
+
+    /// <summary><c>solver_type</c> (DPM-Solver: midpoint, heun; UniPC: bh1, bh2) as written.</summary>
+    public string? SolverType { get; init; }
+
+    /// <summary><c>lower_order_final</c> (DPM-Solver, UniPC); null: true.</summary>
+    public bool? LowerOrderFinal { get; init; }
+
+    /// <summary><c>euler_at_final</c> (DPM-Solver); null: false.</summary>
+    public bool? EulerAtFinal { get; init; }
+
+    /// <summary><c>predict_x0</c> (UniPC); null: true.</summary>
+    public bool? PredictX0 { get; init; }
+
+    /// <summary><c>disable_corrector</c> (UniPC): the step indices that skip the corrector; null: none.</summary>
+    public IReadOnlyList<int>? DisableCorrector { get; init; }
 
     /// <summary>Known options set to a value that is not implemented: key to the value as written.</summary>
     internal IReadOnlyDictionary<string, string> UnsupportedOptions { get; init; } = new Dictionary<string, string>();
@@ -132,9 +174,20 @@ public sealed record SchedulerConfig
                     "timestep_spacing" => config with { TimestepSpacing = reader.Choice(TimestepSpacingNames) },
                     "steps_offset" => config with { StepsOffset = reader.Int() },
                     "set_alpha_to_one" => config with { SetAlphaToOne = reader.Bool() },
+                    "skip_prk_steps" => config with { SkipPrkSteps = reader.Bool() },
                     "clip_sample" => config with { ClipSample = reader.Bool() },
                     "clip_sample_range" => config with { ClipSampleRange = reader.Double() },
                     "shift" => config with { Shift = reader.Double() },
+                    "rescale_betas_zero_snr" => config with { RescaleBetasZeroSnr = reader.Bool() },
+                    "use_karras_sigmas" => config with { UseKarrasSigmas = reader.Bool() },
+                    "final_sigmas_type" => config with { FinalSigmasType = reader.Choice(FinalSigmasTypeNames) },
+                    "algorithm_type" => config with { AlgorithmType = reader.String() },
+                    "solver_order" => config with { SolverOrder = reader.Int() },
+                    "solver_type" => config with { SolverType = reader.String() },
+                    "lower_order_final" => config with { LowerOrderFinal = reader.Bool() },
+                    "euler_at_final" => config with { EulerAtFinal = reader.Bool() },
+                    "predict_x0" => config with { PredictX0 = reader.Bool() },
+                    "disable_corrector" => config with { DisableCorrector = reader.IntList() },
                     _ => config,
                 };
 
@@ -152,27 +205,95 @@ public sealed record SchedulerConfig
         }
     }
 
-    /// <summary>The cumulative products of (1 - beta) for t = 0..T-1, in double.</summary>
+    /// <summary>The cumulative products of (1 - beta) for t = 0..T-1, in double, as diffusers' DDPM and DDIM make
+    /// them (with zero terminal SNR the last is 0).</summary>
     public double[] ComputeAlphasCumprod()
     {
         int count = NumTrainTimesteps;
         double[] betas;
-        if (BetaSchedule == BetaSchedule.ScaledLinear)
+        switch (BetaSchedule)
         {
-            betas = NumPyMath.Linspace(Math.Sqrt(BetaStart), Math.Sqrt(BetaEnd), count);
-            for (int i = 0; i < count; i++)
-            {
-                betas[i] *= betas[i];
-            }
-        }
-        else
-        {
-            betas = NumPyMath.Linspace(BetaStart, BetaEnd, count);
+            case BetaSchedule.ScaledLinear:
+                betas = NumPyMath.Linspace(Math.Sqrt(BetaStart), Math.Sqrt(BetaEnd), count);
+                for (int i = 0; i < count; i++)
+                {
+                    betas[i] *= betas[i];
+                }
+
+                break;
+
+            case BetaSchedule.SquaredCosCapV2:
+                // diffusers betas_for_alpha_bar with the cosine transform and max_beta 0.999.
+                betas = new double[count];
+                for (int i = 0; i < count; i++)
+                {
+                    betas[i] = Math.Min(1 - (CosineAlphaBar((i + 1.0) / count) / CosineAlphaBar((double)i / count)), 0.999);
+                }
+
+                break;
+
+            default:
+                betas = NumPyMath.Linspace(BetaStart, BetaEnd, count);
+                break;
         }
 
-        var alphasCumprod = new double[count];
+        if (RescaleBetasZeroSnr == true)
+        {
+            betas = RescaleZeroTerminalSnr(betas);
+        }
+
+        return CumulativeProduct(betas);
+    }
+
+    /// <summary><see cref="ComputeAlphasCumprod"/> as diffusers' sigma-based schedulers (Euler, DPM-Solver, UniPC)
+    /// make it: with zero terminal SNR the last is 2^-24, "close to 0 without being 0 so first sigma is not inf".</summary>
+    internal double[] ComputeSigmaAlphasCumprod()
+    {
+        double[] alphasCumprod = ComputeAlphasCumprod();
+        if (RescaleBetasZeroSnr == true)
+        {
+            alphasCumprod[^1] = Math.Pow(2, -24);
+        }
+
+        return alphasCumprod;
+    }
+
+    private static double CosineAlphaBar(double t)
+    {
+        double c = Math.Cos((t + 0.008) / 1.008 * Math.PI / 2);
+        return c * c;
+    }
+
+    /// <summary>diffusers rescale_zero_terminal_snr: shift sqrt(alpha_bar) so the last is 0, scale it so the first
+    /// is unchanged, and turn it back into betas.</summary>
+    private static double[] RescaleZeroTerminalSnr(double[] betas)
+    {
+        double[] sqrtAlphaBar = CumulativeProduct(betas);
+        for (int i = 0; i < sqrtAlphaBar.Length; i++)
+        {
+            sqrtAlphaBar[i] = Math.Sqrt(sqrtAlphaBar[i]);
+        }
+
+        double first = sqrtAlphaBar[0];
+        double last = sqrtAlphaBar[^1];
+        var rescaled = new double[betas.Length];
+        double previousAlphaBar = 1.0;
+        for (int i = 0; i < betas.Length; i++)
+        {
+            double shifted = (sqrtAlphaBar[i] - last) * (first / (first - last));
+            double alphaBar = shifted * shifted;
+            rescaled[i] = 1 - (i == 0 ? alphaBar : alphaBar / previousAlphaBar);
+            previousAlphaBar = alphaBar;
+        }
+
+        return rescaled;
+    }
+
+    private static double[] CumulativeProduct(double[] betas)
+    {
+        var alphasCumprod = new double[betas.Length];
         double product = 1.0;
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < betas.Length; i++)
         {
             product *= 1.0 - betas[i];
             alphasCumprod[i] = product;
@@ -215,8 +336,14 @@ public sealed record SchedulerConfig
             throw Invalid("shift", Shift, "must be a positive number");
         }
 
+        if (SolverOrder is < 1)
+        {
+            throw Invalid("solver_order", SolverOrder, "must be at least 1");
+        }
+
         if (!Enum.IsDefined(BetaSchedule) || !Enum.IsDefined(PredictionType)
-            || (TimestepSpacing is { } spacing && !Enum.IsDefined(spacing)))
+            || (TimestepSpacing is { } spacing && !Enum.IsDefined(spacing))
+            || (FinalSigmasType is { } finalSigmas && !Enum.IsDefined(finalSigmas)))
         {
             throw new HierDiffInputException($"{Source}: an enumeration value is undefined");
         }
@@ -232,14 +359,68 @@ public sealed record SchedulerConfig
         builder.Append(CultureInfo.InvariantCulture, $"prediction_type={Name(PredictionTypeNames, PredictionType)};");
         string spacing = TimestepSpacing is { } s ? Name(TimestepSpacingNames, s) : "default";
         builder.Append(CultureInfo.InvariantCulture, $"timestep_spacing={spacing};steps_offset={StepsOffset};");
-        builder.Append(CultureInfo.InvariantCulture, $"set_alpha_to_one={SetAlphaToOne};");
+        // Unset reads as true, as it did when the key was a plain bool, so fingerprints of earlier builds still hold;
+        // PNDM, whose default is false, fills in its own before it fingerprints.
+        builder.Append(CultureInfo.InvariantCulture, $"set_alpha_to_one={SetAlphaToOne ?? true};");
         builder.Append(CultureInfo.InvariantCulture, $"clip_sample={ClipSample?.ToString() ?? "default"};");
         builder.Append(CultureInfo.InvariantCulture, $"clip_sample_range={ClipSampleRange:R};shift={Shift:R}");
         return builder.ToString();
     }
 
+    /// <summary>This config with the options added since fingerprint format 1 unset where they hold diffusers'
+    /// default, so that writing a default equals leaving it out, in behaviour and in fingerprints (configs exported
+    /// by diffusers write every default). solver_type's default differs per class: each scheduler unsets its own.</summary>
+    internal SchedulerConfig WithDefaultsUnset() => this with
+    {
+        RescaleBetasZeroSnr = RescaleBetasZeroSnr == true ? true : null,
+        UseKarrasSigmas = UseKarrasSigmas == true ? true : null,
+        FinalSigmasType = FinalSigmasType == Schedulers.FinalSigmasType.SigmaMin ? FinalSigmasType : null,
+        AlgorithmType = AlgorithmType == "dpmsolver++" ? null : AlgorithmType,
+        SolverOrder = SolverOrder == 2 ? null : SolverOrder,
+        LowerOrderFinal = LowerOrderFinal == false ? false : null,
+        EulerAtFinal = EulerAtFinal == true ? true : null,
+        PredictX0 = PredictX0 == false ? false : null,
+        DisableCorrector = DisableCorrector is { Count: > 0 } ? DisableCorrector : null,
+    };
+
+    /// <summary>";key=value" for each of <paramref name="keys"/> that this config sets. Options added since the
+    /// fingerprint format was fixed are described only by the schedulers that take them, and only when set, so
+    /// that states made by earlier builds still resume.</summary>
+    internal string DescribeSet(IEnumerable<string> keys)
+    {
+        var builder = new StringBuilder();
+        foreach (string key in keys)
+        {
+            object? value = key switch
+            {
+                "skip_prk_steps" => SkipPrkSteps,
+                "rescale_betas_zero_snr" => RescaleBetasZeroSnr,
+                "use_karras_sigmas" => UseKarrasSigmas,
+                "final_sigmas_type" => FinalSigmasType is { } f ? Name(FinalSigmasTypeNames, f) : null,
+                "algorithm_type" => AlgorithmType,
+                "solver_order" => SolverOrder,
+                "solver_type" => SolverType,
+                "lower_order_final" => LowerOrderFinal,
+                "euler_at_final" => EulerAtFinal,
+                "predict_x0" => PredictX0,
+                "disable_corrector" => DisableCorrector is { } steps ? $"[{string.Join(",", steps)}]" : null,
+                _ => throw new ArgumentOutOfRangeException(nameof(keys), key, "not an option added since fingerprint format 1"),
+            };
+            if (value is not null)
+            {
+                builder.Append(CultureInfo.InvariantCulture, $";{key}={value}");
+            }
+        }
+
+        return builder.ToString();
+    }
+
     private static readonly (string Name, BetaSchedule Value)[] BetaScheduleNames =
-        [("linear", BetaSchedule.Linear), ("scaled_linear", BetaSchedule.ScaledLinear)];
+        [("linear", BetaSchedule.Linear), ("scaled_linear", BetaSchedule.ScaledLinear),
+         ("squaredcos_cap_v2", BetaSchedule.SquaredCosCapV2)];
+
+    private static readonly (string Name, FinalSigmasType Value)[] FinalSigmasTypeNames =
+        [("zero", Schedulers.FinalSigmasType.Zero), ("sigma_min", Schedulers.FinalSigmasType.SigmaMin)];
 
     private static readonly (string Name, PredictionType Value)[] PredictionTypeNames =
         [("epsilon", PredictionType.Epsilon), ("v_prediction", PredictionType.VPrediction), ("sample", PredictionType.Sample)];
@@ -346,6 +527,22 @@ public sealed record SchedulerConfig
         };
 
         public double Double() => TryReadDouble(value, out double result) ? result : throw Wrong("a number");
+
+        public int[] IntList()
+        {
+            if (value.ValueKind != JsonValueKind.Array)
+            {
+                throw Wrong("a list of integers");
+            }
+
+            var list = new List<int>();
+            foreach (var item in value.EnumerateArray())
+            {
+                list.Add(item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int i) ? i : throw Wrong("a list of integers"));
+            }
+
+            return [.. list];
+        }
 
         public int Int()
         {

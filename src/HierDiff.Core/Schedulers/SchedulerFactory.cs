@@ -10,6 +10,9 @@ public static class SchedulerFactory
     public const string EulerAncestral = EulerAncestralScheduler.RegisteredName;
     public const string DpmSolverMultistep = DpmSolverMultistepScheduler.RegisteredName;
     public const string FlowEuler = FlowMatchEulerScheduler.RegisteredName;
+    public const string Pndm = PndmScheduler.RegisteredName;
+    public const string Lms = LmsDiscreteScheduler.RegisteredName;
+    public const string UniPc = UniPcMultistepScheduler.RegisteredName;
 
     /// <summary>Every scheduler name <see cref="Create"/> accepts, aliases aside.</summary>
     public static IReadOnlyList<string> Names => SchedulerRegistry.Default.Names;
@@ -20,6 +23,6 @@ public static class SchedulerFactory
         SchedulerRegistry.Default.Create(name, config, numInferenceSteps);
 
     /// <summary>Our name for a diffusers scheduler class (the config's <c>_class_name</c>), or null when there is
-    /// none (PNDMScheduler, unknown classes, no class): the caller then picks its default, ddpm.</summary>
+    /// none (unknown classes, no class).</summary>
     public static string? NameForClass(string? className) => SchedulerRegistry.Default.NameForClass(className);
 }

@@ -10,20 +10,15 @@ public sealed class SchedulerRegistry
 {
     // Diffusers options implemented only at their default value. A row lists the ones its diffusers class takes.
     private static readonly FixedOption TrainedBetas = FixedOption.Null("trained_betas");
-    private static readonly FixedOption RescaleBetasZeroSnr = FixedOption.Flag("rescale_betas_zero_snr", false);
     private static readonly FixedOption Thresholding = FixedOption.Flag("thresholding", false);
     private static readonly FixedOption VarianceType = FixedOption.Text("variance_type", "fixed_small");
     private static readonly FixedOption KarrasSigmas = FixedOption.Flag("use_karras_sigmas", false);
+    private static readonly FixedOption SigmaMin = FixedOption.Null("sigma_min");
+    private static readonly FixedOption SigmaMax = FixedOption.Null("sigma_max");
     private static readonly FixedOption ExponentialSigmas = FixedOption.Flag("use_exponential_sigmas", false);
     private static readonly FixedOption BetaSigmas = FixedOption.Flag("use_beta_sigmas", false);
     private static readonly FixedOption InterpolationType = FixedOption.Text("interpolation_type", "linear");
     private static readonly FixedOption TimestepType = FixedOption.Text("timestep_type", "discrete");
-    private static readonly FixedOption FinalSigmasType = FixedOption.Text("final_sigmas_type", "zero");
-    private static readonly FixedOption AlgorithmType = FixedOption.Text("algorithm_type", "dpmsolver++");
-    private static readonly FixedOption SolverOrder = FixedOption.Number("solver_order", 2);
-    private static readonly FixedOption SolverType = FixedOption.Text("solver_type", "midpoint");
-    private static readonly FixedOption LowerOrderFinal = FixedOption.Flag("lower_order_final", true);
-    private static readonly FixedOption EulerAtFinal = FixedOption.Flag("euler_at_final", false);
     private static readonly FixedOption LuLambdas = FixedOption.Flag("use_lu_lambdas", false);
     private static readonly FixedOption FlowSigmas = FixedOption.Flag("use_flow_sigmas", false);
     private static readonly FixedOption LambdaMinClipped = FixedOption.Number("lambda_min_clipped", double.NegativeInfinity);
@@ -31,6 +26,7 @@ public sealed class SchedulerRegistry
     private static readonly FixedOption InvertSigmas = FixedOption.Flag("invert_sigmas", false);
     private static readonly FixedOption StochasticSampling = FixedOption.Flag("stochastic_sampling", false);
     private static readonly FixedOption ShiftTerminal = FixedOption.Null("shift_terminal");
+    private static readonly FixedOption SolverP = FixedOption.Null("solver_p");
 
     private readonly SchedulerRegistration[] rows;
     private readonly Dictionary<string, SchedulerRegistration> byName = new(StringComparer.OrdinalIgnoreCase);
@@ -42,18 +38,22 @@ public sealed class SchedulerRegistry
     [
         // name, diffusers classes, factory, fixed options its diffusers class takes[, aliases]
         new(DdpmScheduler.RegisteredName, ["DDPMScheduler"], (c, k) => new DdpmScheduler(c, k),
-            [TrainedBetas, RescaleBetasZeroSnr, Thresholding, VarianceType]),
+            [TrainedBetas, Thresholding, VarianceType]),
         new(DdimScheduler.RegisteredName, ["DDIMScheduler"], (c, k) => new DdimScheduler(c, k),
-            [TrainedBetas, RescaleBetasZeroSnr, Thresholding]),
+            [TrainedBetas, Thresholding]),
         new(EulerDiscreteScheduler.RegisteredName, ["EulerDiscreteScheduler"], (c, k) => new EulerDiscreteScheduler(c, k),
-            [TrainedBetas, RescaleBetasZeroSnr, KarrasSigmas, ExponentialSigmas, BetaSigmas, InterpolationType,
-             TimestepType, FinalSigmasType]),
+            [TrainedBetas, ExponentialSigmas, BetaSigmas, SigmaMin, SigmaMax, InterpolationType, TimestepType]),
         new(EulerAncestralScheduler.RegisteredName, ["EulerAncestralDiscreteScheduler"], (c, k) => new EulerAncestralScheduler(c, k),
-            [TrainedBetas, RescaleBetasZeroSnr]),
+            [TrainedBetas]),
         new(DpmSolverMultistepScheduler.RegisteredName, ["DPMSolverMultistepScheduler"], (c, k) => new DpmSolverMultistepScheduler(c, k),
-            [TrainedBetas, RescaleBetasZeroSnr, Thresholding, VarianceType, KarrasSigmas, ExponentialSigmas, BetaSigmas,
-             FinalSigmasType, AlgorithmType, SolverOrder, SolverType, LowerOrderFinal, EulerAtFinal, LuLambdas,
-             FlowSigmas, LambdaMinClipped, DynamicShifting]),
+            [TrainedBetas, Thresholding, VarianceType, ExponentialSigmas, BetaSigmas, LuLambdas, FlowSigmas,
+             LambdaMinClipped, DynamicShifting]),
+        new(PndmScheduler.RegisteredName, ["PNDMScheduler"], (c, k) => new PndmScheduler(c, k), [TrainedBetas]),
+        new(LmsDiscreteScheduler.RegisteredName, ["LMSDiscreteScheduler"], (c, k) => new LmsDiscreteScheduler(c, k),
+            [TrainedBetas, ExponentialSigmas, BetaSigmas]),
+        new(UniPcMultistepScheduler.RegisteredName, ["UniPCMultistepScheduler"], (c, k) => new UniPcMultistepScheduler(c, k),
+            [TrainedBetas, Thresholding, SolverP, ExponentialSigmas, BetaSigmas, FlowSigmas, DynamicShifting, SigmaMin,
+             SigmaMax, ShiftTerminal]),
         new(FlowMatchEulerScheduler.RegisteredName, ["FlowMatchEulerDiscreteScheduler"], (c, k) => new FlowMatchEulerScheduler(c, k),
             [KarrasSigmas, ExponentialSigmas, BetaSigmas, DynamicShifting, InvertSigmas, StochasticSampling, ShiftTerminal]),
     ]);
@@ -106,6 +106,9 @@ public sealed class SchedulerRegistry
     /// <summary>Every scheduler name, without aliases, in table order.</summary>
     public IReadOnlyList<string> Names { get; }
 
+    /// <summary>Every diffusers class a config's <c>_class_name</c> may name, in table order.</summary>
+    public IReadOnlyList<string> DiffusersClasses => [.. rows.SelectMany(r => r.DiffusersClasses)];
+
     /// <summary>The names for a command line's help: "a, b or c", aliases in brackets.</summary>
     public string HelpList
     {
@@ -132,7 +135,7 @@ public sealed class SchedulerRegistry
     }
 
     /// <summary>The scheduler name for a diffusers class (the config's <c>_class_name</c>), or null when none is
-    /// registered for it (PNDMScheduler, unknown classes, no class).</summary>
+    /// registered for it (unknown classes, no class).</summary>
     public string? NameForClass(string? className) =>
         className is not null && byClass.TryGetValue(className, out var row) ? row.Name : null;
 

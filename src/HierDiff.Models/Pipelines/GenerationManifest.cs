@@ -16,7 +16,9 @@ public sealed record ManifestTimings(
     [property: JsonPropertyName("denoise_s")] double Denoise,
     [property: JsonPropertyName("decode_s")] double Decode);
 
-/// <summary><c>manifest.json</c> of a run: what was asked, what was made, and what it cost in denoiser calls.</summary>
+/// <summary><c>manifest.json</c> of a run: what was asked, what was made, and what it cost in denoiser calls.
+/// <see cref="SchedulerFrom"/>: how the scheduler was chosen, "option", "model" (the model's scheduler_config.json)
+/// or "default" (ddpm); null in manifests of earlier builds.</summary>
 public sealed record GenerationManifest(
     string Mode,
     string Model,
@@ -28,6 +30,7 @@ public sealed record GenerationManifest(
     double? TargetSavings,
     ulong Seed,
     string Scheduler,
+    string? SchedulerFrom,
     double Guidance,
     string NegativePrompt,
     int MaxBatch,

@@ -98,6 +98,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
         GenerationOptions options = plan.Options;
         DiffusionScheduler scheduler = SchedulerFactory.Create(plan.Scheduler, sd.SchedulerConfig, options.Steps);
+        int steps = scheduler.StepCount;
 
         // The batch, and with Subtree everything below it too, parents before children.
         IEnumerable<PlanSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
@@ -125,8 +126,8 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
         // What comes back is what ends here: final latents (images) and trajectories that later activities continue.
         IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> frontier = sampler.RunSegments(segments, latentLength, handOffs);
-        (PlanSegment Segment, Trajectory Trajectory)[] done = frontier.Where(d => d.Segment.End == options.Steps).ToArray();
-        (PlanSegment Segment, Trajectory Trajectory)[] handedOn = frontier.Where(d => d.Segment.End < options.Steps).ToArray();
+        (PlanSegment Segment, Trajectory Trajectory)[] done = frontier.Where(d => d.Segment.End == steps).ToArray();
+        (PlanSegment Segment, Trajectory Trajectory)[] handedOn = frontier.Where(d => d.Segment.End < steps).ToArray();
 
         var decodeClock = new Stopwatch();
         if (done.Length > 0)
@@ -178,6 +179,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 options.Mode == GenerationMode.Hierarchical ? options.TargetSavings : null,
                 options.Seed,
                 plan.Scheduler,
+                plan.SchedulerFrom,
                 options.Guidance,
                 options.NegativePrompt,
                 options.MaxBatch,
@@ -229,7 +231,10 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         options.Validate(set.Count, settings.Limits.MaxPromptLength);
 
         ITextToImageModel sd = model();
-        string scheduler = RunResolution.Scheduler(options, sd.SchedulerConfig);
+        SchedulerChoice scheduler = RunResolution.Scheduler(options, sd.SchedulerConfig);
+
+        // The plan counts denoiser steps, one more than options.steps for PNDM.
+        int steps = scheduler.Steps;
 
         var clock = Stopwatch.StartNew();
         IReadOnlyList<PromptEncoding> encoded = sd.Encode(set.Texts);
@@ -245,16 +250,16 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         if (options.Mode == GenerationMode.Hierarchical)
         {
             Linkage tree = WardLinkage.FromEmbeddings(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"));
-            (tau, tauFrom) = RunResolution.Tau(options, tree);
-            HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, options.Steps);
+            (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
+            HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps);
             segments = [.. plan.Segments];
             merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
             calls = plan.DenoiserCalls;
         }
         else
         {
-            segments = Enumerable.Range(0, set.Count).Select(p => new PlanSegment(p, 0, options.Steps, -1, [p], 0)).ToList();
-            calls = (long)options.Steps * set.Count;
+            segments = Enumerable.Range(0, set.Count).Select(p => new PlanSegment(p, 0, steps, -1, [p], 0)).ToList();
+            calls = (long)steps * set.Count;
         }
 
         double clusterSeconds = clock.Elapsed.TotalSeconds;
@@ -265,13 +270,13 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
         await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
         var file = new RunPlanFile(
-            run, blob, sd.Name, sd.Fingerprint, sd.Device, options, tau, tauFrom, scheduler, sd.Latent.Channels, sd.Latent.Height, sd.Latent.Width,
-            calls, (long)options.Steps * set.Count, encodeSeconds, clusterSeconds,
+            run, blob, sd.Name, sd.Fingerprint, sd.Device, options, tau, tauFrom, scheduler.Name, scheduler.From, steps,
+            sd.Latent.Channels, sd.Latent.Height, sd.Latent.Width, calls, (long)steps * set.Count, encodeSeconds, clusterSeconds,
             set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].TokenCount, encoded[i].Truncated)).ToArray(),
             merges,
             segments);
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
-        return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler, calls, file.StandardDenoiserCalls,
+        return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler.Name, calls, file.StandardDenoiserCalls,
             segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray(), settings.MaxSubtreeCalls);
     }
 

@@ -15,7 +15,7 @@ public sealed record TreeMerge(int Node, int Left, int Right, double Score, int 
 
 /// <summary>
 /// <c>runs/{run}/plan.json</c>, written once by PrepareRun: the options as resolved (tau and how it was chosen, the
-/// scheduler), the prompt tree (the linkage; none for standard generation), and every segment with its score.
+/// scheduler and how it was chosen, the denoiser steps of a trajectory), the prompt tree (the linkage; none for standard generation), and every segment with its score.
 /// Everything later reads it: the segment and finish activities, generate's output folder (which holds this same
 /// file) and <c>hierdiff report</c>; nothing encodes or clusters a run twice.
 /// </summary>
@@ -29,6 +29,8 @@ public sealed record RunPlanFile(
     double Tau,
     string TauFrom,
     string Scheduler,
+    string SchedulerFrom,
+    int DenoiserSteps,
     int LatentChannels,
     int LatentHeight,
     int LatentWidth,

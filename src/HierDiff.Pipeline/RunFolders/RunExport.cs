@@ -108,7 +108,7 @@ public static class RunExport
     private static void WriteNodeImages(IRunStore store, ITextToImageModel model, RunPlanFile plan, OutputFolder folder)
     {
         var kept = new List<(int Node, float[] Latent)>();
-        foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.Options.Steps))
+        foreach (PlanSegment s in plan.Segments.Where(s => s.End < plan.DenoiserSteps))
         {
             if (store.ReadAsync(Containers.Runs, RunBlobs.Trajectory(plan.RunId, s.Node)).GetAwaiter().GetResult() is byte[] bytes)
             {

@@ -34,7 +34,8 @@ public class PlanSamplerTests
         var model = new CountingDenoiser();
         var sampler = new PlanSampler(s, model, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 5);
 
-        float[][] hierarchical = sampler.RunHierarchical(HierarchicalPlan.Build(Tree, 0, 10), Latent);
+        // A plan counts denoiser steps: one more than the inference steps for PNDM.
+        float[][] hierarchical = sampler.RunHierarchical(HierarchicalPlan.Build(Tree, 0, s.StepCount), Latent);
         float[][] standard = sampler.RunStandard(Embeddings.Rows, Latent);
 
         for (int p = 0; p < Embeddings.Rows; p++)
@@ -42,7 +43,7 @@ public class PlanSamplerTests
             AssertBits(standard[p], hierarchical[p], $"prompt {p}");
         }
 
-        Assert.Equal(2 * 10 * 12, model.Calls);
+        Assert.Equal(2 * s.StepCount * 12, model.Calls);
     }
 
     [Theory]
@@ -51,7 +52,7 @@ public class PlanSamplerTests
     {
         DiffusionScheduler s = SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12);
         var conditioning = new EmbeddingConditioning(Embeddings);
-        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 12);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, s.StepCount);
         Assert.Contains(plan.Segments, seg => seg.Start > 0);
 
         float[][] inProcess = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);

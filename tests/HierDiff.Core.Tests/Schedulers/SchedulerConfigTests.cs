@@ -22,8 +22,8 @@ public class SchedulerConfigTests
         Assert.Equal(PredictionType.Epsilon, config.PredictionType);
         Assert.Equal(Sd15Path, config.Source);
 
-        // PNDM is not implemented: no name, the caller picks its default.
-        Assert.Null(SchedulerFactory.NameForClass(config.ClassName));
+        Assert.True(config.SkipPrkSteps);
+        Assert.Equal(SchedulerFactory.Pndm, SchedulerFactory.NameForClass(config.ClassName));
     }
 
     [Fact]
@@ -41,8 +41,10 @@ public class SchedulerConfigTests
     [InlineData("EulerAncestralDiscreteScheduler", "euler-ancestral")]
     [InlineData("DPMSolverMultistepScheduler", "dpm++2m")]
     [InlineData("FlowMatchEulerDiscreteScheduler", "flow-euler")]
-    [InlineData("PNDMScheduler", null)]
-    [InlineData("LMSDiscreteScheduler", null)]
+    [InlineData("PNDMScheduler", "pndm")]
+    [InlineData("LMSDiscreteScheduler", "lms")]
+    [InlineData("UniPCMultistepScheduler", "unipc")]
+    [InlineData("HeunDiscreteScheduler", null)]
     [InlineData(null, null)]
     public void MapsDiffusersClassNames(string? className, string? expected) =>
         Assert.Equal(expected, SchedulerFactory.NameForClass(className));
@@ -57,7 +59,8 @@ public class SchedulerConfigTests
         Assert.Equal(BetaSchedule.Linear, config.BetaSchedule);
         Assert.Equal(PredictionType.Epsilon, config.PredictionType);
         Assert.Equal(0, config.StepsOffset);
-        Assert.True(config.SetAlphaToOne);
+        Assert.Null(config.SetAlphaToOne);
+        Assert.Null(config.SkipPrkSteps);
         Assert.Null(config.ClipSample);
         Assert.Equal(1.0, config.ClipSampleRange);
         Assert.Equal(1.0, config.Shift);
@@ -87,9 +90,9 @@ public class SchedulerConfigTests
     [Fact]
     public void UnsupportedBetaScheduleNamesFileKeyAndSupportedValues()
     {
-        string path = WriteTemp("""{ "beta_schedule": "squaredcos_cap_v2" }""");
+        string path = WriteTemp("""{ "beta_schedule": "sigmoid" }""");
         var error = Assert.Throws<HierDiffInputException>(() => SchedulerConfig.Load(path));
-        Assert.Equal($"{path}: key 'beta_schedule' is 'squaredcos_cap_v2'; supported: linear, scaled_linear", error.Message);
+        Assert.Equal($"{path}: key 'beta_schedule' is 'sigmoid'; supported: linear, scaled_linear, squaredcos_cap_v2", error.Message);
     }
 
     [Theory]
@@ -99,7 +102,10 @@ public class SchedulerConfigTests
     [InlineData("""{ "num_train_timesteps": 999.5 }""", "key 'num_train_timesteps' must be an integer, not 999.5")]
     [InlineData("""{ "beta_start": true }""", "key 'beta_start' must be a number, not true")]
     [InlineData("""{ "clip_sample": "no" }""", "key 'clip_sample' must be true or false, not \"no\"")]
-    [InlineData("""{ "beta_schedule": 3 }""", "key 'beta_schedule' is 3; supported: linear, scaled_linear")]
+    [InlineData("""{ "beta_schedule": 3 }""", "key 'beta_schedule' is 3; supported: linear, scaled_linear, squaredcos_cap_v2")]
+    [InlineData("""{ "final_sigmas_type": "sigma_max" }""", "key 'final_sigmas_type' is 'sigma_max'; supported: zero, sigma_min")]
+    [InlineData("""{ "solver_order": 0 }""", "key 'solver_order' is 0; it must be at least 1")]
+    [InlineData("""{ "disable_corrector": [1, "x"] }""", "key 'disable_corrector' must be a list of integers, not [1, \"x\"]")]
     [InlineData("""{ "num_train_timesteps": 0 }""", "key 'num_train_timesteps' is 0; it must be between 1 and 1000000")]
     [InlineData("""{ "beta_end": 1.5 }""", "key 'beta_end' is 1.5; it must be above 0 and below 1")]
     [InlineData("""{ "steps_offset": -1 }""", "key 'steps_offset' is -1; it must not be negative")]
@@ -131,12 +137,20 @@ public class SchedulerConfigTests
     [InlineData("""{ "thresholding": true }""", "ddim", "key 'thresholding' is true; scheduler ddim supports only false")]
     [InlineData("""{ "thresholding": true }""", "ddpm", "key 'thresholding' is true; scheduler ddpm supports only false")]
     [InlineData("""{ "variance_type": "learned_range" }""", "ddpm", "key 'variance_type' is \"learned_range\"; scheduler ddpm supports only \"fixed_small\"")]
-    [InlineData("""{ "use_karras_sigmas": true }""", "euler", "key 'use_karras_sigmas' is true; scheduler euler supports only false")]
-    [InlineData("""{ "use_karras_sigmas": true }""", "dpm++2m", "key 'use_karras_sigmas' is true; scheduler dpm++2m supports only false")]
-    [InlineData("""{ "algorithm_type": "sde-dpmsolver++" }""", "dpm++2m", "key 'algorithm_type' is \"sde-dpmsolver++\"; scheduler dpm++2m supports only \"dpmsolver++\"")]
-    [InlineData("""{ "solver_order": 3 }""", "dpm++2m", "key 'solver_order' is 3; scheduler dpm++2m supports only 2")]
+    [InlineData("""{ "use_karras_sigmas": true }""", "flow-euler", "key 'use_karras_sigmas' is true; scheduler flow-euler supports only false")]
+    [InlineData("""{ "interpolation_type": "log_linear" }""", "euler", "key 'interpolation_type' is \"log_linear\"; scheduler euler supports only \"linear\"")]
+    [InlineData("""{ "sigma_min": 0.1 }""", "euler", "key 'sigma_min' is 0.1; scheduler euler supports only null")]
+    [InlineData("""{ "use_exponential_sigmas": true }""", "lms", "key 'use_exponential_sigmas' is true; scheduler lms supports only false")]
+    [InlineData("""{ "use_exponential_sigmas": true }""", "dpm++2m", "key 'use_exponential_sigmas' is true; scheduler dpm++2m supports only false")]
+    [InlineData("""{ "algorithm_type": "dpmsolver" }""", "dpm++2m", "key 'algorithm_type' is 'dpmsolver'; scheduler dpm++2m supports: dpmsolver++, sde-dpmsolver++ (and deis, which diffusers runs as dpmsolver++)")]
+    [InlineData("""{ "algorithm_type": "deis" }""", "dpm++2m", "key 'final_sigmas_type' is not set (zero) with algorithm_type 'deis'; scheduler dpm++2m supports only sigma_min with it, as diffusers does")]
+    [InlineData("""{ "solver_type": "ddim" }""", "dpm++2m", "key 'solver_type' is 'ddim'; scheduler dpm++2m supports: midpoint, heun (and logrho, bh1, bh2, which diffusers runs as midpoint)")]
+    [InlineData("""{ "solver_order": 4 }""", "dpm++2m", "key 'solver_order' is 4; scheduler dpm++2m supports: 1, 2, 3")]
+    [InlineData("""{ "solver_order": 4 }""", "unipc", "key 'solver_order' is 4; scheduler unipc supports: 1, 2, 3")]
+    [InlineData("""{ "solver_type": "heun2" }""", "unipc", "key 'solver_type' is 'heun2'; scheduler unipc supports: bh1, bh2 (and midpoint, heun, logrho, which diffusers runs as bh2)")]
+    [InlineData("""{ "solver_type": "bh1" }""", "unipc", "key 'solver_type' is 'bh1' with final_sigmas_type zero, whose last step diffusers computes as NaN; scheduler unipc supports bh1 only with final_sigmas_type sigma_min (or use bh2)")]
+    [InlineData("""{ "use_flow_sigmas": true }""", "unipc", "key 'use_flow_sigmas' is true; scheduler unipc supports only false")]
     [InlineData("""{ "lambda_min_clipped": -5.1 }""", "dpm++2m", "key 'lambda_min_clipped' is -5.1; scheduler dpm++2m supports only -Infinity")]
-    [InlineData("""{ "rescale_betas_zero_snr": true }""", "euler-ancestral", "key 'rescale_betas_zero_snr' is true; scheduler euler-ancestral supports only false")]
     [InlineData("""{ "trained_betas": [0.1, 0.2] }""", "ddim", "key 'trained_betas' is [0.1, 0.2]; scheduler ddim supports only null")]
     [InlineData("""{ "use_dynamic_shifting": true }""", "flow-euler", "key 'use_dynamic_shifting' is true; scheduler flow-euler supports only false")]
     [InlineData("""{ "prediction_type": "sample" }""", "euler-ancestral", "key 'prediction_type' is 'sample'; scheduler euler-ancestral supports: epsilon, v_prediction")]
@@ -161,8 +175,8 @@ public class SchedulerConfigTests
     [Fact]
     public void UnknownSchedulerNameListsTheNames()
     {
-        var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("pndm", Sd15, 10));
-        Assert.Equal("unknown scheduler 'pndm'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, flow-euler", error.Message);
+        var error = Assert.Throws<HierDiffInputException>(() => SchedulerFactory.Create("heun", Sd15, 10));
+        Assert.Equal("unknown scheduler 'heun'; supported: ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, lms, unipc, flow-euler", error.Message);
     }
 
     [Theory]

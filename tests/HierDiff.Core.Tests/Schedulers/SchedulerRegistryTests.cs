@@ -25,14 +25,14 @@ public class SchedulerRegistryTests
     public void FactoryFrontsAreTheRegistry()
     {
         Assert.Equal(Default.Rows.Select(r => r.Name), SchedulerFactory.Names);
-        Assert.Equal(["ddpm", "ddim", "euler", "euler-ancestral", "dpm++2m", "flow-euler"], SchedulerFactory.Names);
+        Assert.Equal(["ddpm", "ddim", "euler", "euler-ancestral", "dpm++2m", "pndm", "lms", "unipc", "flow-euler"], SchedulerFactory.Names);
         Assert.Equal(SchedulerFactory.FlowEuler, SchedulerFactory.NameForClass("FlowMatchEulerDiscreteScheduler"));
     }
 
     [Fact]
     public void HelpListsEveryRegisteredName()
     {
-        Assert.Equal("ddpm, ddim, euler, euler-ancestral, dpm++2m or flow-euler", Default.HelpList);
+        Assert.Equal("ddpm, ddim, euler, euler-ancestral, dpm++2m, pndm, lms, unipc or flow-euler", Default.HelpList);
     }
 
     [Fact]
@@ -54,7 +54,7 @@ public class SchedulerRegistryTests
         Assert.True(registry.IsKnown("AGAIN"));
         Assert.IsType<DdimScheduler>(registry.Create("again", Sd15, 10));
         Assert.Equal("ddim-again", registry.NameForClass("DDIMAgainScheduler"));
-        Assert.EndsWith("dpm++2m, flow-euler or ddim-again (or again)", registry.HelpList);
+        Assert.EndsWith("unipc, flow-euler or ddim-again (or again)", registry.HelpList);
         Assert.EndsWith("flow-euler, ddim-again", registry.UnknownNameMessage("heun"));
     }
 

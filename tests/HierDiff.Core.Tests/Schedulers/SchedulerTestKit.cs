@@ -13,12 +13,25 @@ internal static class SchedulerTestKit
 
     public static SchedulerConfig Sd3 => SchedulerConfig.Load(Sd3Path);
 
-    /// <summary>The config a test case names: "sd15", "sd3", or "linear-trailing" (diffusers defaults, trailing).</summary>
+    /// <summary>The config a test case names: "sd15", "sd3", "linear-trailing" (diffusers defaults, trailing), or
+    /// sd15 with one of the options added with PNDM, LMS and UniPC.</summary>
     public static SchedulerConfig Named(string name) => name switch
     {
         "sd15" => Sd15,
         "sd3" => Sd3,
         "linear-trailing" => SchedulerConfig.Parse("""{ "timestep_spacing": "trailing" }""", "linear-trailing.json"),
+        "karras" => Sd15 with { UseKarrasSigmas = true },
+        "zero-snr" => Sd15 with { RescaleBetasZeroSnr = true, TimestepSpacing = TimestepSpacing.Trailing },
+        "cosine" => new SchedulerConfig { BetaSchedule = BetaSchedule.SquaredCosCapV2 },
+        "final-sigma-min" => Sd15 with { FinalSigmasType = FinalSigmasType.SigmaMin },
+        "order-1" => Sd15 with { SolverOrder = 1 },
+        "order-3" => Sd15 with { SolverOrder = 3 },
+        "sde" => Sd15 with { AlgorithmType = "sde-dpmsolver++" },
+        "sde-order-3-karras" => Sd15 with { AlgorithmType = "sde-dpmsolver++", SolverOrder = 3, UseKarrasSigmas = true },
+        "heun" => Sd15 with { SolverType = "heun" },
+        "bh1-final-sigma-min" => Sd15 with { SolverType = "bh1", FinalSigmasType = FinalSigmasType.SigmaMin },
+        "noise-prediction" => Sd15 with { PredictX0 = false, SolverOrder = 3, FinalSigmasType = FinalSigmasType.SigmaMin },
+        "disable-corrector" => Sd15 with { DisableCorrector = [0, 3] },
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
@@ -56,7 +69,7 @@ internal static class SchedulerTestKit
         var latent = new float[LatentLength];
         scheduler.InitializeLatent(latent, noise);
         var state = scheduler.CreateState();
-        Run(scheduler, state, latent, noise, condition, scheduler.NumInferenceSteps);
+        Run(scheduler, state, latent, noise, condition, scheduler.StepCount);
         return latent;
     }
 
