@@ -149,6 +149,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("sd15")]
     [InlineData("sd2-768-v-euler")]
     [InlineData("sdxl")]
+    [InlineData("kandinsky22")]
     public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family)
     {
         ITextToImageModel model = family == "sd15" ? _model : TextToImageModels.Load(TinyExports.Write(family, _temp.Sub(family)), OnnxDevice.Cpu);
