@@ -224,8 +224,8 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     /// <summary>The coefficients every order shares, from sigma_s0 = sigmas[i] to sigma_t = sigmas[i + 1].</summary>
     private (double AlphaT, double SigmaT, double SigmaS0, double H, double ExpNegH) Interval(int i)
     {
-        var (_, sigmaS0, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
-        var (alphaT, sigmaT, lambdaT) = AlphaSigmaLambda(sigmas[i + 1]);
+        var (_, sigmaS0, lambdaS0) = MultistepMath.AlphaSigmaLambda(sigmas[i]);
+        var (alphaT, sigmaT, lambdaT) = MultistepMath.AlphaSigmaLambda(sigmas[i + 1]);
 
         // A final sigma of 0: lambda is +inf and exp(-h) is 0, so the step returns the x0 prediction.
         double h = lambdaT - lambdaS0;
@@ -264,8 +264,8 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     private void SecondOrderUpdate(int i, ReadOnlySpan<float> m0, float[] m1, Span<float> sample, float[]? stepNoise)
     {
         var (alphaT, sigmaT, sigmaS0, h, expNegH) = Interval(i);
-        var (_, _, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
-        var (_, _, lambdaS1) = AlphaSigmaLambda(sigmas[i - 1]);
+        var (_, _, lambdaS0) = MultistepMath.AlphaSigmaLambda(sigmas[i]);
+        var (_, _, lambdaS1) = MultistepMath.AlphaSigmaLambda(sigmas[i - 1]);
         double r0 = (lambdaS0 - lambdaS1) / h;
 
         // x_t = a x + b D0 + c D1 (+ s noise), D0 = m0, D1 = (m0 - m1) / r0.
@@ -306,9 +306,9 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     private void ThirdOrderUpdate(int i, ReadOnlySpan<float> m0, float[] m1, float[] m2, Span<float> sample, float[]? stepNoise)
     {
         var (alphaT, sigmaT, sigmaS0, h, expNegH) = Interval(i);
-        var (_, _, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
-        var (_, _, lambdaS1) = AlphaSigmaLambda(sigmas[i - 1]);
-        var (_, _, lambdaS2) = AlphaSigmaLambda(sigmas[i - 2]);
+        var (_, _, lambdaS0) = MultistepMath.AlphaSigmaLambda(sigmas[i]);
+        var (_, _, lambdaS1) = MultistepMath.AlphaSigmaLambda(sigmas[i - 1]);
+        var (_, _, lambdaS2) = MultistepMath.AlphaSigmaLambda(sigmas[i - 2]);
         double r0 = (lambdaS0 - lambdaS1) / h;
         double r1 = (lambdaS1 - lambdaS2) / h;
 
@@ -355,26 +355,13 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
     /// keeps model outputs in the model's dtype.</summary>
     private void ConvertModelOutput(ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, double sigma, Span<float> x0)
     {
-        var (alpha, sigmaT, _) = AlphaSigmaLambda(sigma);
+        var (alpha, sigmaT, _) = MultistepMath.AlphaSigmaLambda(sigma);
         var prediction = Config.PredictionType;
         for (int j = 0; j < x0.Length; j++)
         {
             double x = sample[j];
             double m = modelOutput[j];
-            x0[j] = (float)(prediction switch
-            {
-                PredictionType.Epsilon => (x - (sigmaT * m)) / alpha,
-                PredictionType.VPrediction => (alpha * x) - (sigmaT * m),
-                _ => m,
-            });
+            x0[j] = (float)MultistepMath.DataPrediction(prediction, x, m, alpha, sigmaT);
         }
-    }
-
-    /// <summary>alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t).</summary>
-    private static (double Alpha, double Sigma, double Lambda) AlphaSigmaLambda(double sigma)
-    {
-        double alpha = 1.0 / Math.Sqrt((sigma * sigma) + 1);
-        double sigmaT = sigma * alpha;
-        return (alpha, sigmaT, Math.Log(alpha) - Math.Log(sigmaT));
     }
 }

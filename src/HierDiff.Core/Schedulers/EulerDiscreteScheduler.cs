@@ -29,12 +29,7 @@ public sealed class EulerDiscreteScheduler : SigmaScheduler
         {
             double x = sample[j];
             double m = modelOutput[j];
-            double original = prediction switch
-            {
-                PredictionType.Epsilon => x - (sigma * m),
-                PredictionType.VPrediction => (m * vOutputCoeff) + (x / variance),
-                _ => m,
-            };
+            double original = PredictedOriginal(prediction, x, m, sigma, variance, vOutputCoeff);
             double derivative = (x - original) / sigma;
             sample[j] = (float)(x + (derivative * dt));
         }

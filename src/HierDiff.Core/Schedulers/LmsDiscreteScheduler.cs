@@ -120,12 +120,7 @@ public sealed class LmsDiscreteScheduler : SigmaScheduler
         {
             double x = sample[j];
             double m = modelOutput[j];
-            double original = prediction switch
-            {
-                PredictionType.Epsilon => x - (sigma * m),
-                PredictionType.VPrediction => (m * vOutputCoeff) + (x / variance),
-                _ => m,
-            };
+            double original = PredictedOriginal(prediction, x, m, sigma, variance, vOutputCoeff);
 
             // Kept in float, as diffusers keeps it in the model's dtype.
             derivative[j] = (float)((x - original) / sigma);

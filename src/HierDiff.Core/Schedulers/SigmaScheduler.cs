@@ -110,4 +110,15 @@ public abstract class SigmaScheduler : DiffusionScheduler
             FinalSigmasType = options.HasFlag(SigmaOptions.FinalSigmasType) ? config.FinalSigmasType : null,
         };
     }
+
+    /// <summary>diffusers' pred_original_sample for a sigma-space sample: epsilon x - sigma m, v-prediction
+    /// m (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1), sample m. The two v coefficients are passed in so that a
+    /// step computes them once.</summary>
+    private protected static double PredictedOriginal(PredictionType prediction, double x, double m, double sigma, double variance, double vOutputCoeff) =>
+        prediction switch
+        {
+            PredictionType.Epsilon => x - (sigma * m),
+            PredictionType.VPrediction => (m * vOutputCoeff) + (x / variance),
+            _ => m,
+        };
 }

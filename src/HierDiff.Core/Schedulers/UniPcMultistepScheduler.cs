@@ -177,15 +177,15 @@ public sealed class UniPcMultistepScheduler : DiffusionScheduler
     private void Predict(int i, List<float[]> outputs, Span<float> sample, int order)
     {
         float[] m0 = outputs[^1];
-        var (alphaT, sigmaT, lambdaT) = AlphaSigmaLambda(sigmas[i + 1]);
-        var (alphaS0, sigmaS0, lambdaS0) = AlphaSigmaLambda(sigmas[i]);
+        var (alphaT, sigmaT, lambdaT) = MultistepMath.AlphaSigmaLambda(sigmas[i + 1]);
+        var (alphaS0, sigmaS0, lambdaS0) = MultistepMath.AlphaSigmaLambda(sigmas[i]);
         double h = lambdaT - lambdaS0;
 
         // rk and D1 of each earlier output, k steps back.
         double[] rks = new double[order];
         for (int k = 1; k < order; k++)
         {
-            rks[k - 1] = (AlphaSigmaLambda(sigmas[i - k]).Lambda - lambdaS0) / h;
+            rks[k - 1] = (MultistepMath.AlphaSigmaLambda(sigmas[i - k]).Lambda - lambdaS0) / h;
         }
 
         rks[order - 1] = 1;
@@ -225,14 +225,14 @@ public sealed class UniPcMultistepScheduler : DiffusionScheduler
     private void Correct(int i, ReadOnlySpan<float> modelT, List<float[]> outputs, float[] lastSample, Span<float> sample, int order)
     {
         float[] m0 = outputs[^1];
-        var (alphaT, sigmaT, lambdaT) = AlphaSigmaLambda(sigmas[i]);
-        var (alphaS0, sigmaS0, lambdaS0) = AlphaSigmaLambda(sigmas[i - 1]);
+        var (alphaT, sigmaT, lambdaT) = MultistepMath.AlphaSigmaLambda(sigmas[i]);
+        var (alphaS0, sigmaS0, lambdaS0) = MultistepMath.AlphaSigmaLambda(sigmas[i - 1]);
         double h = lambdaT - lambdaS0;
 
         double[] rks = new double[order];
         for (int k = 1; k < order; k++)
         {
-            rks[k - 1] = (AlphaSigmaLambda(sigmas[i - (k + 1)]).Lambda - lambdaS0) / h;
+            rks[k - 1] = (MultistepMath.AlphaSigmaLambda(sigmas[i - (k + 1)]).Lambda - lambdaS0) / h;
         }
 
         rks[order - 1] = 1;
@@ -346,19 +346,14 @@ public sealed class UniPcMultistepScheduler : DiffusionScheduler
     /// diffusers keeps model outputs in the model's dtype.</summary>
     private void ConvertModelOutput(ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, double sigma, Span<float> converted)
     {
-        var (alpha, sigmaT, _) = AlphaSigmaLambda(sigma);
+        var (alpha, sigmaT, _) = MultistepMath.AlphaSigmaLambda(sigma);
         var prediction = Config.PredictionType;
         for (int j = 0; j < converted.Length; j++)
         {
             double x = sample[j];
             double m = modelOutput[j];
             converted[j] = (float)(predictX0
-                ? prediction switch
-                {
-                    PredictionType.Epsilon => (x - (sigmaT * m)) / alpha,
-                    PredictionType.VPrediction => (alpha * x) - (sigmaT * m),
-                    _ => m,
-                }
+                ? MultistepMath.DataPrediction(prediction, x, m, alpha, sigmaT)
                 : prediction switch
                 {
                     PredictionType.Epsilon => m,
@@ -366,13 +361,5 @@ public sealed class UniPcMultistepScheduler : DiffusionScheduler
                     _ => (x - (alpha * m)) / sigmaT,
                 });
         }
-    }
-
-    /// <summary>alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t).</summary>
-    private static (double Alpha, double Sigma, double Lambda) AlphaSigmaLambda(double sigma)
-    {
-        double alpha = 1.0 / Math.Sqrt((sigma * sigma) + 1);
-        double sigmaT = sigma * alpha;
-        return (alpha, sigmaT, Math.Log(alpha) - Math.Log(sigmaT));
     }
 }
