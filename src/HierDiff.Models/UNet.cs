@@ -29,6 +29,9 @@ public sealed class UNet : IDisposable
     private readonly (string Name, float[] Values)[] _constants;
     private readonly string[] _inputNames;
 
+    // Values per row of the family's inputs beside encoder_hidden_states.
+    private readonly int _extraWidth;
+
     // Where the family's inputs start in Buffers.Inputs: after encoder_hidden_states, where there is one.
     private readonly int _firstExtra;
     private Buffers? _buffers;
@@ -56,6 +59,7 @@ public sealed class UNet : IDisposable
         _firstExtra = tokenSequence ? 1 : 0;
         _conditioning = [.. conditioning];
         _constants = [.. constants];
+        _extraWidth = _conditioning.Sum(c => c.Width);
         _inputNames = [.. common.Select(p => p.Name), .. extra.Select(p => p.Name)];
         LatentChannels = _model.FixedDimension("sample", 1) ?? 4;
         OutputChannels = learnedVariance ? 2 * LatentChannels : LatentChannels;
@@ -95,7 +99,7 @@ public sealed class UNet : IDisposable
     {
         int tokens = _tokenSequence ? _model.FixedDimension(TokenSequenceInput, 1) ?? 77 : 1;
         int perRow = conditioning.Length / batch;
-        int hiddenPerRow = perRow - _conditioning.Sum(c => c.Width);
+        int hiddenPerRow = perRow - _extraWidth;
         if (_tokenSequence ? hiddenPerRow <= 0 || hiddenPerRow % tokens != 0 : hiddenPerRow != 0)
         {
             throw new HierDiffInputException(_tokenSequence
@@ -131,21 +135,22 @@ public sealed class UNet : IDisposable
                     buffers.Inputs[_firstExtra + c].WriteFloats(b * _conditioning[c].Width, row.Slice(at, _conditioning[c].Width));
                     at += _conditioning[c].Width;
                 }
-
-                for (int c = 0; c < _constants.Length; c++)
-                {
-                    buffers.Inputs[_firstExtra + _conditioning.Length + c].WriteFloats(b * _constants[c].Values.Length, _constants[c].Values);
-                }
             }
 
-            OrtValue[] inputs =
-            [
-                buffers.Sample.View(latentShape),
-                buffers.Timestep.View(timestepShape),
-                .. _tokenSequence ? [buffers.Inputs[0].View([batch, tokens, hiddenPerRow / tokens])] : Array.Empty<OrtValue>(),
-                .. _conditioning.Select((c, i) => buffers.Inputs[_firstExtra + i].View([batch, c.Width])),
-                .. _constants.Select((c, i) => buffers.Inputs[_firstExtra + _conditioning.Length + i].View([batch, c.Values.Length])),
-            ];
+            // In _inputNames' order: sample, timestep, encoder_hidden_states (where there is one), the family's inputs.
+            var inputs = new OrtValue[_inputNames.Length];
+            inputs[0] = buffers.Sample.View(latentShape);
+            inputs[1] = buffers.Timestep.View(timestepShape);
+            if (_tokenSequence)
+            {
+                inputs[2] = buffers.Inputs[0].View([batch, tokens, hiddenPerRow / tokens]);
+            }
+
+            for (int c = 0; c < _conditioning.Length + _constants.Length; c++)
+            {
+                int width = c < _conditioning.Length ? _conditioning[c].Width : _constants[c - _conditioning.Length].Values.Length;
+                inputs[2 + _firstExtra + c] = buffers.Inputs[_firstExtra + c].View([batch, width]);
+            }
             _model.Session.Run(_runOptions, _inputNames, inputs, OutputNames, [buffers.Output.View(outputShape)]);
             buffers.Output.ReadFloats(0, output[..(int)(outputShape[0] * outputShape[1] * latentHeight * latentWidth)]);
             return System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -164,7 +169,7 @@ public sealed class UNet : IDisposable
     /// <summary>Buffers big enough for this call: the largest call so far sets their size, smaller ones share them.</summary>
     private Buffers Reserve(int batch, int sampleLength, int conditioningLength)
     {
-        int hiddenLength = conditioningLength - (_conditioning.Sum(c => c.Width) * batch);
+        int hiddenLength = conditioningLength - (_extraWidth * batch);
         if (_buffers is not null && _buffers.Rows >= batch && _buffers.Sample.Capacity >= sampleLength
             && (!_tokenSequence || _buffers.Inputs[0].Capacity >= hiddenLength))
         {
@@ -182,6 +187,16 @@ public sealed class UNet : IDisposable
                 .. _constants.Select(c => new ModelTensor(_model.InputType(c.Name), c.Values.Length * batch)),
             ],
             new ModelTensor(_model.OutputType("out_sample"), sampleLength / LatentChannels * OutputChannels));
+
+        // The constants (SDXL's time_ids) are the same for every row and every call: written once per buffer.
+        for (int c = 0; c < _constants.Length; c++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                _buffers.Inputs[_firstExtra + _conditioning.Length + c].WriteFloats(b * _constants[c].Values.Length, _constants[c].Values);
+            }
+        }
+
         return _buffers;
     }
 

@@ -45,23 +45,16 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
         {
             // diffusers set_timesteps: Karras sigmas over the whole training range, at the nearest whole timesteps
             // (cut to whole timesteps, not rounded, for the cosine schedule).
-            double[] karras = TimestepSchedule.KarrasSigmas(trainingSigmas[0], trainingSigmas[^1], NumInferenceSteps);
-            double[] logSigmas = trainingSigmas.Select(s => Math.Log(s)).ToArray();
+            (double[] karras, double[] at) = MultistepMath.KarrasSigmas(trainingSigmas, NumInferenceSteps);
             bool cosine = Config.BetaSchedule == BetaSchedule.SquaredCosCapV2;
-            timesteps = karras.Select(s => TimestepSchedule.SigmaToTimestep(s, logSigmas))
-                .Select(t => cosine ? Math.Truncate(t) : NumPyMath.Round(t)).ToArray();
-            sigmas = [.. karras, 0];
+            timesteps = at.Select(t => cosine ? Math.Truncate(t) : NumPyMath.Round(t)).ToArray();
+            sigmas = [.. karras, Config.FinalSigmasType == FinalSigmasType.SigmaMin ? trainingSigmas[0] : 0];
         }
         else
         {
             timesteps = TimestepSchedule.ComputeMultistep(Config, NumInferenceSteps);
             ValidateTimesteps(timesteps, mustIndexTraining: false);
-            sigmas = TimestepSchedule.InterpolatedSigmas(timesteps, trainingSigmas);
-        }
-
-        if (Config.FinalSigmasType == FinalSigmasType.SigmaMin)
-        {
-            sigmas[^1] = trainingSigmas[0];
+            sigmas = MultistepMath.InterpolatedSigmas(Config, timesteps, trainingSigmas);
         }
     }
 

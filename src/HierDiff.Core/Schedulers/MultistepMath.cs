@@ -19,4 +19,26 @@ internal static class MultistepMath
         PredictionType.VPrediction => (alpha * x) - (sigmaT * m),
         _ => m,
     };
+
+    /// <summary>diffusers set_timesteps without Karras sigmas: each timestep's sigma interpolated on the training
+    /// sigmas, then the final sigma, 0 or (final_sigmas_type sigma_min) the smallest training sigma.</summary>
+    public static double[] InterpolatedSigmas(SchedulerConfig config, double[] timesteps, double[] trainingSigmas)
+    {
+        double[] sigmas = TimestepSchedule.InterpolatedSigmas(timesteps, trainingSigmas);
+        if (config.FinalSigmasType == FinalSigmasType.SigmaMin)
+        {
+            sigmas[^1] = trainingSigmas[0];
+        }
+
+        return sigmas;
+    }
+
+    /// <summary>diffusers set_timesteps with use_karras_sigmas: Karras sigmas over the whole training range, and the
+    /// (unrounded) training timesteps they fall on.</summary>
+    public static (double[] Sigmas, double[] Timesteps) KarrasSigmas(double[] trainingSigmas, int steps)
+    {
+        double[] karras = TimestepSchedule.KarrasSigmas(trainingSigmas[0], trainingSigmas[^1], steps);
+        double[] logSigmas = trainingSigmas.Select(s => Math.Log(s)).ToArray();
+        return (karras, karras.Select(s => TimestepSchedule.SigmaToTimestep(s, logSigmas)).ToArray());
+    }
 }

@@ -57,20 +57,15 @@ public sealed class UniPcMultistepScheduler : DiffusionScheduler
         {
             // diffusers set_timesteps: Karras sigmas over the whole training range, at the nearest whole timesteps;
             // sigma_min ends on the last of them.
-            double[] karras = TimestepSchedule.KarrasSigmas(trainingSigmas[0], trainingSigmas[^1], NumInferenceSteps);
-            double[] logSigmas = trainingSigmas.Select(s => Math.Log(s)).ToArray();
-            timesteps = karras.Select(s => NumPyMath.Round(TimestepSchedule.SigmaToTimestep(s, logSigmas))).ToArray();
+            (double[] karras, double[] at) = MultistepMath.KarrasSigmas(trainingSigmas, NumInferenceSteps);
+            timesteps = at.Select(NumPyMath.Round).ToArray();
             sigmas = [.. karras, Config.FinalSigmasType == FinalSigmasType.SigmaMin ? karras[^1] : 0];
         }
         else
         {
             timesteps = TimestepSchedule.ComputeMultistep(Config, NumInferenceSteps);
             ValidateTimesteps(timesteps, mustIndexTraining: false);
-            sigmas = TimestepSchedule.InterpolatedSigmas(timesteps, trainingSigmas);
-            if (Config.FinalSigmasType == FinalSigmasType.SigmaMin)
-            {
-                sigmas[^1] = trainingSigmas[0];
-            }
+            sigmas = MultistepMath.InterpolatedSigmas(Config, timesteps, trainingSigmas);
         }
     }
 
