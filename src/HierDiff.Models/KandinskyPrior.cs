@@ -120,11 +120,13 @@ public sealed class KandinskyPrior : IDisposable
             }
         }
 
-        // prepare_latents: standard normal noise x init_noise_sigma (1).
-        float[][] latents = texts.Select(t =>
+        // prepare_latents: standard normal noise x init_noise_sigma (1). Each prompt's stream is derived (a hash of
+        // its text) once, not at every step.
+        NoiseStream[] noises = texts.Select(NoiseFor).ToArray();
+        float[][] latents = noises.Select(noise =>
         {
             var x = new float[e];
-            NoiseFor(t).Fill(x, NoiseStream.InitialLatentDraw);
+            noise.Fill(x, NoiseStream.InitialLatentDraw);
             return x;
         }).ToArray();
 
@@ -170,7 +172,7 @@ public sealed class KandinskyPrior : IDisposable
                     cond = guidedOutput;
                 }
 
-                Scheduler.Step(i, cond, latents[b], NoiseFor(texts[b]));
+                Scheduler.Step(i, cond, latents[b], noises[b]);
             }
         }
 
