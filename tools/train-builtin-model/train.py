@@ -416,9 +416,29 @@ def encode_latents(work, vae, images, scale):
 
 
 def stage_unet(work, text, latents, prompts, minutes, batch, name="unet", start_from=None, layout_weight=False):
+    """The UNet on the text encoder's six slots (padded to the 77 tokens of encoder_hidden_states)."""
+    vocab, ranks = load_tokenizer()
+    with torch.no_grad():
+        ids = torch.from_numpy(tokenize(prompts, vocab, ranks))
+        hidden = torch.cat([text(ids[i:i + 1024])[0][:, :len(SLOTS)] for i in range(0, len(ids), 1024)])
+        empty = text(torch.from_numpy(tokenize([""], vocab, ranks)))[0][:, :len(SLOTS)]
+    pad = torch.zeros(batch, SEQ - len(SLOTS), WIDTH)
+
+    def condition(idx, drop):
+        cond = hidden[idx].clone()
+        cond[drop] = empty
+        return torch.cat([cond, pad], dim=1)
+
+    return train_denoiser(work, UNet, latents, condition, minutes, batch, name, start_from, layout_weight)
+
+
+def train_denoiser(work, make_model, latents, condition, minutes, batch, name, start_from=None, layout_weight=False, output_channels=None):
+    """Trains make_model()'s UNet on v-prediction with min-SNR-5 weights and an EMA. condition(idx, drop) gives the
+    batch's conditioning input, the unconditional one where drop (10 % of items) is set. Where the UNet's output has
+    more channels than the latent (learned-variance layouts), the first output_channels are the prediction."""
     path = checkpoint_path(work, name)
-    model = UNet()
-    ema = UNet()
+    model = make_model()
+    ema = make_model()
     opt = torch.optim.AdamW(model.parameters(), lr=4e-4, weight_decay=0.0)
     state = {"step": 0, "seconds": 0.0, "losses": []}
     if os.path.exists(path):
@@ -436,13 +456,7 @@ def stage_unet(work, text, latents, prompts, minutes, batch, name="unet", start_
         state = {"step": start_from["step"], "seconds": 0.0, "losses": list(start_from["losses"])}
     else:
         ema.load_state_dict(model.state_dict())
-    log(f"unet: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, resuming at step {state['step']}")
-    vocab, ranks = load_tokenizer()
-    with torch.no_grad():
-        ids = torch.from_numpy(tokenize(prompts, vocab, ranks))
-        hidden = torch.cat([text(ids[i:i + 1024])[0][:, :len(SLOTS)] for i in range(0, len(ids), 1024)])
-        empty = text(torch.from_numpy(tokenize([""], vocab, ranks)))[0][:, :len(SLOTS)]
-    pad = torch.zeros(batch, SEQ - len(SLOTS), WIDTH)
+    log(f"{name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, resuming at step {state['step']}")
     ac = alphas_cumprod()
     lat = torch.from_numpy(latents)
     start = time.time() - state["seconds"]
@@ -453,9 +467,7 @@ def stage_unet(work, text, latents, prompts, minutes, batch, name="unet", start_
     while time.time() - start < minutes * 60:
         idx = torch.randint(0, len(lat), (batch,))
         x0 = lat[idx]
-        cond = hidden[idx].clone()
-        drop = torch.rand(batch) < 0.1
-        cond[drop] = empty
+        cond = condition(idx, torch.rand(batch) < 0.1)
         t = torch.randint(0, T_TRAIN, (batch,))
         if layout_weight:
             # Half the batch from the noisiest 40 % of timesteps, where the layout (position, size, kind) is decided.
@@ -464,7 +476,9 @@ def stage_unet(work, text, latents, prompts, minutes, batch, name="unet", start_
         noise = torch.randn_like(x0)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         v = a.sqrt() * noise - (1 - a).sqrt() * x0
-        pred = model(xt, t, torch.cat([cond, pad], dim=1))
+        pred = model(xt, t, cond)
+        if output_channels is not None:
+            pred = pred[:, :output_channels]
         snr = a / (1 - a)
         weight = torch.clamp(snr, max=5.0) / (snr + 1)  # min-SNR-5 for v-prediction
         if layout_weight:
