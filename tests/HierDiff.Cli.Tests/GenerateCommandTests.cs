@@ -70,6 +70,34 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
+    public void ThePaperPresetRunsTheAuthorsSettingsAndTheManifestRecordsIt()
+    {
+        CliRunner.Result result = Generate("paper", "--preset", "paper");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("preset", result.Stdout);
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("paper"), "manifest.json")));
+        JsonElement m = manifest.RootElement;
+        Assert.Equal("paper", m.GetProperty("preset").GetString());
+        Assert.Equal("shared", m.GetProperty("starting_latent").GetString());
+        Assert.Equal("ddpm", m.GetProperty("scheduler").GetString());
+        Assert.Equal("preset", m.GetProperty("scheduler_from").GetString());
+        Assert.Equal(10.0, m.GetProperty("guidance").GetDouble());
+        Assert.Equal(1.0, m.GetProperty("tau").GetDouble());
+        Assert.Equal(42UL, m.GetProperty("seed").GetUInt64());
+        Assert.Equal(32, m.GetProperty("max_batch").GetInt32());
+        Assert.Equal("shared", PngText(File.ReadAllBytes(Path.Combine(Out("paper"), "images", "0002.png")))["starting_latent"]);
+
+        // The same run spelt out option by option gives the same bytes; without a preset nothing is recorded.
+        Assert.Equal(0, Generate("spelt", "--scheduler", "ddpm", "--guidance", "10", "--starting-latent", "shared", "--tau", "1").ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Out("paper"), "images", "0002.png")), File.ReadAllBytes(Path.Combine(Out("spelt"), "images", "0002.png")));
+        Assert.Equal(0, Generate("plain").ExitCode);
+        using JsonDocument plain = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("plain"), "manifest.json")));
+        Assert.Equal(JsonValueKind.Null, plain.RootElement.GetProperty("preset").ValueKind);
+        Assert.Equal("per_prompt", plain.RootElement.GetProperty("starting_latent").GetString());
+        Assert.False(PngText(File.ReadAllBytes(Path.Combine(Out("plain"), "images", "0002.png"))).ContainsKey("starting_latent"));
+    }
+
+    [Fact]
     public void TheSameInputsGiveTheSameBytes()
     {
         Assert.Equal(0, Generate("a", "--tau", "1").ExitCode);
@@ -132,6 +160,8 @@ public sealed class GenerateCommandTests : IDisposable
     [InlineData("--mode (options.mode): 'fast' is not a mode", "--mode", "fast")]
     [InlineData("--max-batch (options.max_batch): must be from 1 to 1024, not 0", "--max-batch", "0")]
     [InlineData("--guidance (options.guidance): must be a number from 0 to 100, not 1E+308", "--guidance", "1e308")]
+    [InlineData("--preset (options.preset): 'papers' is not a preset; use paper", "--preset", "papers")]
+    [InlineData("--starting-latent (options.starting_latent): 'random' is not a starting latent; use per-prompt or shared", "--starting-latent", "random")]
     [InlineData("--tau expects a finite number, not 'NaN'", "--tau", "NaN")]
     [InlineData("--tau expects a finite number, not 'Infinity'", "--tau", "Infinity")]
     [InlineData("--tau expects a finite number, not '1e400'", "--tau", "1e400")]

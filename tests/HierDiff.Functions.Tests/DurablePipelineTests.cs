@@ -146,17 +146,19 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("sd15")]
-    [InlineData("sd2-768-v-euler")]
-    [InlineData("sdxl")]
-    [InlineData("kandinsky22")]
-    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family)
+    [InlineData("sd15", null)]
+    [InlineData("sd2-768-v-euler", null)]
+    [InlineData("sdxl", null)]
+    [InlineData("kandinsky22", null)]
+    [InlineData("kandinsky22", "paper")]
+    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family, string? preset)
     {
         ITextToImageModel model = family == "sd15" ? _model : TextToImageModels.Load(TinyExports.Write(family, _temp.Sub(family)), OnnxDevice.Cpu);
         await using DurableTaskTestHost host = await StartHost(model: model);
         string text = string.Join('\n', Prompts);
         string blob = await Upload($"same-{family}.txt", text);
-        var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9 };
+        var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9, Preset = preset };
+        family += preset is null ? "" : $"-{preset}";
         string durable = $"{_prefix}-durable-{family}";
         await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(durable, blob, options), new StartOrchestrationOptions(durable));
         Assert.True((await Complete(host.Client, durable)).Succeeded);
@@ -170,7 +172,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         {
             byte[]? png = await _store.ReadAsync(Containers.Images, RunBlobs.Image(durable, i, Prompts.Length));
             Assert.Equal(png, await local.ReadAsync(Containers.Images, RunBlobs.Image("cli", i, Prompts.Length)));
-            Assert.Equal(TinyExports.ImageSize(family), PngFiles.Size(png!).Width);
+            Assert.Equal(TinyExports.ImageSize(family.Split("-paper")[0]), PngFiles.Size(png!).Width);
         }
     }
 
@@ -179,7 +181,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     {
         await using DurableTaskTestHost host = await StartHost();
         RunStartFunctions functions = HttpFunctions();
-        string body = JsonSerializer.Serialize(new { prompts = Prompts, options = new { steps = 4, tau = 1.0 } });
+        string body = JsonSerializer.Serialize(new { prompts = Prompts, options = new { steps = 4, tau = 1.0, preset = "paper", starting_latent = "per_prompt" } });
 
         var start = (FakeHttpResponse)await functions.StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
@@ -193,8 +195,12 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
         JsonElement manifest = JsonDocument.Parse(done.Text).RootElement;
         Assert.Equal(Prompts.Length, manifest.GetProperty("prompts").GetArrayLength());
-        // The tiny export's scheduler, PNDM: 4 steps are 5 denoiser calls.
-        Assert.Equal(5 * Prompts.Length, manifest.GetProperty("standard_denoiser_calls").GetInt32());
+        // The paper's preset: DDPM (4 steps, 4 calls), guidance 10; the starting latent given explicitly wins.
+        Assert.Equal(4 * Prompts.Length, manifest.GetProperty("standard_denoiser_calls").GetInt32());
+        Assert.Equal("paper", manifest.GetProperty("preset").GetString());
+        Assert.Equal("ddpm", manifest.GetProperty("scheduler").GetString());
+        Assert.Equal(10.0, manifest.GetProperty("guidance").GetDouble());
+        Assert.Equal("per_prompt", manifest.GetProperty("starting_latent").GetString());
         Assert.True(manifest.GetProperty("gpu").GetProperty("model_busy_seconds").GetDouble() > 0);
     }
 
@@ -215,6 +221,9 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"stesp\": 40}}", "'stesp'")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"guidance\": 1e308}}", "--guidance (options.guidance): must be a number from 0 to 100")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"scheduler\": \"heun\"}}", "unknown scheduler 'heun'")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"preset\": \"papr\"}}", "--preset (options.preset): 'papr' is not a preset; use paper")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"starting_latent\": \"random\"}}", "options.starting_latent")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"starting_latent\": 1}}", "options.starting_latent")]
     [InlineData("{\"prompts\": [\"a\", \"b\", \"c\"], \"options\": {\"target_savings\": 0.7}}", "0.7 is out of reach: 3 prompts can save at most")]
     [InlineData("{\"prompts\": [\"a\", \"\\u200b\"]}", "prompts.json:1: the prompt is empty: it holds only invisible characters (U+200B)")]
     [InlineData("{\"prompts\": [\"a\"], \"prompts_typo\": 1}", "'prompts_typo'")]

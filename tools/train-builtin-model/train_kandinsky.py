@@ -94,7 +94,7 @@ class ClipText(nn.Module):
         end = torch.cumsum((ids == 49407).long(), dim=1)
         keep = (end == 0) | ((end == 1) & (ids == 49407))
         bias = (1.0 - keep.float()) * -1e4
-        x = self.tokens(torch.remainder(ids, HASH)) + self.positions
+        x = self.tokens(torch.remainder(ids, HASH)) + self.positions[: ids.shape[1]]
         for block in self.blocks:
             x = block(x, bias)
         x = self.norm(x)
@@ -108,9 +108,11 @@ class ClipImage(nn.Module):
 
     def __init__(self):
         super().__init__()
+        # Stride-2 convolutions from full resolution: a pattern's stripes and dots are a few pixels wide.
         self.net = nn.Sequential(
-            nn.Conv2d(3, 48, 4, stride=4), nn.SiLU(),
-            nn.Conv2d(48, 96, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(64, 96, 3, stride=2, padding=1), nn.SiLU(),
             nn.Conv2d(96, 128, 3, stride=2, padding=1), nn.SiLU(),
             nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.SiLU(), nn.Linear(256, EMBED))
 
@@ -218,13 +220,14 @@ def stage_clip(work, images, ids, said, true, minutes):
         modules.load_state_dict(state["model"])
         return text, image, state
     params = list(modules.parameters()) + [scale]
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.01)
     said_t, true_t = torch.from_numpy(said), torch.from_numpy(true)
     held = np.arange(len(ids) - 2000, len(ids))
     start, step = time.time(), 0
     while time.time() - start < minutes * 60:
         idx = np.sort(np.random.randint(0, len(ids) - 2000, 256))
-        t_emb, _ = text(ids[idx])
+        # The first TEXT_TOKENS ids hold every prompt and its end token; what follows is masked, so this is exact.
+        t_emb, _ = text(ids[idx, :TEXT_TOKENS])
         i_emb = image(pixels(images, idx))
         logits = F.normalize(i_emb, dim=-1) @ F.normalize(t_emb, dim=-1).T * scale.exp().clamp(max=100)
         target = torch.arange(len(idx))

@@ -25,7 +25,12 @@ internal static class GenerateCommand
         Option<double?> target = HierDiffCli.NumberOption("--target-savings", "Use the smallest tau that saves at least this fraction of denoiser calls");
         var steps = new Option<int>("--steps") { Description = "Denoising steps", DefaultValueFactory = _ => 40 };
         var scheduler = new Option<string?>("--scheduler") { Description = $"{SchedulerRegistry.Default.HelpList} (default: the model's own, else {SchedulerFactory.Ddpm} where its config names none)" };
-        Option<double?> guidance = HierDiffCli.NumberOption("--guidance", "Classifier-free guidance scale (default 7.5)");
+        Option<double?> guidance = HierDiffCli.NumberOption("--guidance", $"Classifier-free guidance scale (default {GenerationOptions.DefaultGuidance}, the preset's with --preset)");
+        var preset = new Option<string?>("--preset")
+        {
+            Description = "paper: the authors' settings (DDPM, guidance 10, one starting latent for all prompts; 40 steps, tau 1, seed 42 as by default) for the options not given",
+        };
+        var startingLatent = new Option<string?>("--starting-latent") { Description = "per-prompt (default: each prompt's own noise) or shared (one for all prompts, as the paper's code)" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Most latents per UNet call", DefaultValueFactory = _ => 32 };
         var negative = new Option<string>("--negative-prompt") { Description = "Negative prompt (default empty)", DefaultValueFactory = _ => "" };
@@ -47,7 +52,8 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, seed, maxBatch, negative, device, overwrite, keepNodes, subtreeCalls, storage,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, preset, startingLatent, seed, maxBatch, negative, device, overwrite, keepNodes,
+            subtreeCalls, storage,
         };
         command.SetAction(parse =>
         {
@@ -59,7 +65,9 @@ internal static class GenerateCommand
                 TargetSavings = parse.GetValue(target),
                 Steps = parse.GetValue(steps),
                 Scheduler = parse.GetValue(scheduler),
-                Guidance = parse.GetValue(guidance) ?? 7.5,
+                Guidance = parse.GetValue(guidance),
+                Preset = parse.GetValue(preset),
+                StartingLatent = parse.GetValue(startingLatent) is string start ? GenerationOptions.ParseStartingLatent(start) : null,
                 Seed = parse.GetValue(seed),
                 MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
@@ -118,6 +126,11 @@ internal static class GenerateCommand
         Row("model", $"{m.Model} on {m.Device}, {m.Width} x {m.Height}");
         Row("mode", m.Mode == "hierarchical" ? $"hierarchical, tau {m.Tau.ToString("0.####", c)}" : "standard");
         Row("scheduler", $"{m.Scheduler}, {m.Steps} steps, guidance {m.Guidance.ToString(c)}, seed {m.Seed}");
+        if (m.Preset is not null || m.StartingLatent == "shared")
+        {
+            Row("preset", $"{m.Preset ?? "none"}, starting latent {m.StartingLatent}");
+        }
+
         Row("denoiser calls", $"{m.DenoiserCalls.ToString("N0", c)} of {m.StandardDenoiserCalls.ToString("N0", c)} standard");
         Row("savings", m.Savings.ToString("0.00%", c));
         if (m.TruncatedPrompts > 0)

@@ -10,11 +10,15 @@ public enum GenerationMode
 }
 
 /// <summary>How to generate: the run's options, the wire contract of the HTTP API and of Durable messages (so in
-/// Core, below every host). Defaults follow the paper (K = 40, DDPM, seed 42, 32 clusters a call) and
-/// Stable Diffusion (guidance 7.5).</summary>
+/// Core, below every host). Defaults follow the paper (K = 40, seed 42, 32 clusters a call), the model's own
+/// scheduler, Stable Diffusion's guidance 7.5 and per-prompt noise; <see cref="Preset"/> "paper" gives the authors'
+/// DDPM, guidance 10 and one starting latent for all prompts to the options left out.</summary>
 public sealed record GenerationOptions
 {
     public const double DefaultTau = 1.0;
+
+    /// <summary>Stable Diffusion's guidance scale.</summary>
+    public const double DefaultGuidance = 7.5;
 
     public GenerationMode Mode { get; init; } = GenerationMode.Hierarchical;
 
@@ -31,7 +35,16 @@ public sealed record GenerationOptions
     /// names none.</summary>
     public string? Scheduler { get; init; }
 
-    public double Guidance { get; init; } = 7.5;
+    /// <summary>The classifier-free guidance scale; null: the preset's, else <see cref="DefaultGuidance"/>. What a
+    /// run uses is <see cref="GuidanceScale"/>.</summary>
+    public double? Guidance { get; init; }
+
+    /// <summary>A <see cref="RunPreset"/> name ("paper"), or null: it fills the options left out.</summary>
+    public string? Preset { get; init; }
+
+    /// <summary>Where trajectories start; null: the preset's, else each prompt's own noise. What a run uses is
+    /// <see cref="StartingLatentUsed"/>.</summary>
+    public StartingLatent? StartingLatent { get; init; }
 
     public ulong Seed { get; init; } = 42;
 
@@ -49,6 +62,29 @@ public sealed record GenerationOptions
     /// <summary>Largest guidance scale: far above any useful one (Stable Diffusion uses 1-20), low enough that the
     /// guided prediction cannot overflow to blank images.</summary>
     public const double MaxGuidance = 100;
+
+    /// <summary>The preset these options name, or null.</summary>
+    public RunPreset? PresetSettings() => RunPreset.Find(Preset);
+
+    /// <summary>The guidance scale the run uses: the option, else the preset's, else 7.5.</summary>
+    public double GuidanceScale() => Guidance ?? PresetSettings()?.Guidance ?? DefaultGuidance;
+
+    /// <summary>Where the run's trajectories start: the option, else the preset's, else per prompt.</summary>
+    public StartingLatent StartingLatentUsed() => StartingLatent ?? PresetSettings()?.StartingLatent ?? Runs.StartingLatent.PerPrompt;
+
+    /// <summary>The scheduler the user or the preset chose; null: the model's own.</summary>
+    public string? SchedulerChosen() => Scheduler ?? PresetSettings()?.Scheduler;
+
+    /// <summary>The wire name of a starting latent, as the HTTP API, plan.json and manifest.json spell it.</summary>
+    public static string Name(StartingLatent start) => start == Runs.StartingLatent.Shared ? "shared" : "per_prompt";
+
+    /// <summary>A starting latent as the command line spells it (per-prompt, shared) or the HTTP API does.</summary>
+    public static StartingLatent ParseStartingLatent(string name) => name switch
+    {
+        "per-prompt" or "per_prompt" => Runs.StartingLatent.PerPrompt,
+        "shared" => Runs.StartingLatent.Shared,
+        _ => throw Refuse("starting_latent", $"'{name}' is not a starting latent; use per-prompt or shared"),
+    };
 
     public static GenerationMode ParseMode(string name) => name switch
     {
@@ -95,9 +131,19 @@ public sealed record GenerationOptions
             throw Refuse("max_batch", $"must be from 1 to {MaxMaxBatch}, not {MaxBatch}");
         }
 
-        if (!(double.IsFinite(Guidance) && Guidance >= 0 && Guidance <= MaxGuidance))
+        if (Preset is not null && RunPreset.Find(Preset) is null)
         {
-            throw Refuse("guidance", $"must be a number from 0 to {MaxGuidance}, not {Show(Guidance)}");
+            throw Refuse("preset", $"'{Preset}' is not a preset; use {string.Join(" or ", RunPreset.All.Select(p => p.Name))}");
+        }
+
+        if (Guidance is double guidance && !(double.IsFinite(guidance) && guidance >= 0 && guidance <= MaxGuidance))
+        {
+            throw Refuse("guidance", $"must be a number from 0 to {MaxGuidance}, not {Show(guidance)}");
+        }
+
+        if (StartingLatent is Runs.StartingLatent start && !Enum.IsDefined(start))
+        {
+            throw Refuse("starting_latent", $"{(int)start} is not a starting latent; use per_prompt or shared");
         }
 
         if (Scheduler is not null && !Schedulers.SchedulerRegistry.Default.IsKnown(Scheduler))

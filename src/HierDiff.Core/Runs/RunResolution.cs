@@ -19,6 +19,9 @@ public static class SchedulerFrom
     /// <summary>The user's <c>--scheduler</c> (options.scheduler).</summary>
     public const string Option = "option";
 
+    /// <summary>The preset's (<c>--preset</c>, options.preset), where the user chose none.</summary>
+    public const string Preset = "preset";
+
     /// <summary>The one the model's scheduler_config.json names in <c>_class_name</c>.</summary>
     public const string Model = "model";
 
@@ -38,7 +41,7 @@ public sealed record SchedulerChoice(string Name, string From, int Steps);
 /// </summary>
 public static class RunResolution
 {
-    /// <summary>The user's scheduler, else the one the model's scheduler_config.json names (its <c>_class_name</c>),
+    /// <summary>The user's scheduler, else the preset's, else the one the model's scheduler_config.json names (its <c>_class_name</c>),
     /// else DDPM (the paper's) when it names none; made once here so that a config it cannot honour is refused
     /// before any work.</summary>
     /// <exception cref="HierDiffInputException">The config names a class HierDiff has no scheduler for and the user
@@ -48,6 +51,7 @@ public static class RunResolution
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(config);
         (string name, string from) = options.Scheduler is { } chosen ? (chosen, SchedulerFrom.Option)
+            : options.PresetSettings() is RunPreset preset ? (preset.Scheduler, SchedulerFrom.Preset)
             : config.ClassName is null ? (SchedulerFactory.Ddpm, SchedulerFrom.Default)
             : (SchedulerFactory.NameForClass(config.ClassName) ?? throw UnsupportedClass(config), SchedulerFrom.Model);
         DiffusionScheduler scheduler = SchedulerFactory.Create(name, config, options.Steps);

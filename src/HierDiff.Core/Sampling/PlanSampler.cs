@@ -18,6 +18,10 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
     private readonly List<float[]> _scaled = [];
     private readonly List<float[]> _outputs = [];
 
+    /// <summary>Every trajectory that starts from noise starts from prompt 0's initial latent
+    /// (<see cref="Runs.StartingLatent.Shared"/>); later steps' noise stays each segment's own.</summary>
+    public bool SharedStartingLatent { get; init; }
+
     /// <summary>Called after each model call with the number of items it denoised (for progress bars).</summary>
     public Action<int>? OnBatchDone { get; init; }
 
@@ -121,7 +125,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
         if (handOff is null)
         {
             var latent = new float[latentLength];
-            scheduler.InitializeLatent(latent, new NoiseStream(seed, segment.NoiseMember));
+            scheduler.InitializeLatent(latent, new NoiseStream(seed, SharedStartingLatent ? 0 : segment.NoiseMember));
             trajectory = new Trajectory(latent, scheduler.CreateState());
         }
         else

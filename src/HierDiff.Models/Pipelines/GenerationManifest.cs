@@ -42,6 +42,13 @@ public sealed record GenerationManifest(
     int TruncatedPrompts,
     ManifestTimings Timings)
 {
+    /// <summary>The <c>--preset</c> (options.preset) the run was given, or null.</summary>
+    public string? Preset { get; init; }
+
+    /// <summary>"per_prompt" or "shared" (one starting latent for the set); null in manifests of earlier builds,
+    /// which started per prompt.</summary>
+    public string? StartingLatent { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -60,11 +67,13 @@ public sealed record GenerationManifest(
 
     /// <summary>The PNG text entries of one prompt's image.</summary>
     public IEnumerable<KeyValuePair<string, string>> PngText(int index) =>
-        ImageText(Prompts[index].Text, NegativePrompt, Seed, Steps, Tau, Mode, Scheduler, Guidance, Model);
+        ImageText(Prompts[index].Text, NegativePrompt, Seed, Steps, Tau, Mode, Scheduler, Guidance, Model, StartingLatent ?? "per_prompt");
 
-    /// <summary>The PNG text entries of an image: what made it, never when or how fast (the bytes must repeat).</summary>
+    /// <summary>The PNG text entries of an image: what made it, never when or how fast (the bytes must repeat).
+    /// A shared starting latent is named; per-prompt noise, the default, is not (images of earlier builds repeat).</summary>
     public static IEnumerable<KeyValuePair<string, string>> ImageText(
-        string prompt, string negativePrompt, ulong seed, int steps, double tau, string mode, string scheduler, double guidance, string model)
+        string prompt, string negativePrompt, ulong seed, int steps, double tau, string mode, string scheduler, double guidance, string model,
+        string startingLatent)
     {
         yield return new("prompt", prompt);
         yield return new("negative_prompt", negativePrompt);
@@ -75,6 +84,11 @@ public sealed record GenerationManifest(
         yield return new("scheduler", scheduler);
         yield return new("guidance", guidance.ToString("R", CultureInfo.InvariantCulture));
         yield return new("model", model);
+        if (startingLatent != "per_prompt")
+        {
+            yield return new("starting_latent", startingLatent);
+        }
+
         yield return new("Software", "HierDiff");
     }
 }

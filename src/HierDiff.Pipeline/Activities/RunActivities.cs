@@ -120,8 +120,12 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
             handOffs[batch.Source] = await handOffRead;
         }
 
-        IModelDenoiser guided = sd.CreateDenoiser(run.Negative, options.Guidance);
-        var sampler = new PlanSampler(scheduler, guided, new PreparedConditioning(conditioning), options.Seed, options.MaxBatch) { OnBatchDone = OnDenoised };
+        IModelDenoiser guided = sd.CreateDenoiser(run.Negative, options.GuidanceScale());
+        var sampler = new PlanSampler(scheduler, guided, new PreparedConditioning(conditioning), options.Seed, options.MaxBatch)
+        {
+            SharedStartingLatent = options.StartingLatentUsed() == StartingLatent.Shared,
+            OnBatchDone = OnDenoised,
+        };
         int latentLength = plan.LatentChannels * plan.LatentHeight * plan.LatentWidth;
 
         // What comes back is what ends here: final latents (images) and trajectories that later activities continue.
@@ -140,7 +144,8 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
             {
                 PlannedPrompt prompt = plan.Prompts[member];
                 byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
-                    prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.Guidance, plan.Model));
+                    prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.GuidanceScale(), plan.Model,
+                    GenerationOptions.Name(options.StartingLatentUsed())));
                 return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
             })));
         }
@@ -180,7 +185,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 options.Seed,
                 plan.Scheduler,
                 plan.SchedulerFrom,
-                options.Guidance,
+                options.GuidanceScale(),
                 options.NegativePrompt,
                 options.MaxBatch,
                 width,
@@ -189,7 +194,11 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 plan.StandardDenoiserCalls,
                 1.0 - ((double)plan.DenoiserCalls / plan.StandardDenoiserCalls),
                 prompts.Count(p => p.Truncated),
-                new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds)),
+                new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds))
+            {
+                Preset = options.Preset,
+                StartingLatent = GenerationOptions.Name(options.StartingLatentUsed()),
+            },
             new GpuAccounting(
                 gpuSeconds,
                 busy.Select(b => b.Worker).Distinct().Count(),

@@ -201,6 +201,39 @@ public class PlanSamplerTests
         Assert.NotEqual(a[0], a[1]);
     }
 
+    [Fact]
+    public void ASharedStartingLatentGivesEveryPromptPromptZerosStartAndKeepsTauZeroEqualToStandard()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        var shared = new PlanSampler(s, new CountingDenoiser(), new EmbeddingConditioning(Embeddings), Seed) { SharedStartingLatent = true };
+        var own = new PlanSampler(s, new CountingDenoiser(), new EmbeddingConditioning(Embeddings), Seed);
+
+        // One deterministic (DDIM) step from the start: with the same conditioning, the same start gives the same latent.
+        DiffusionScheduler ddim = SchedulerFactory.Create(SchedulerFactory.Ddim, SchedulerTestKit.Sd15, 10);
+        var first = new PlanSegment(0, 0, 1, -1, [0], 0);
+        var other = new PlanSegment(5, 0, 1, -1, [5], 0);
+        double[] row0 = Embeddings.Row(0).ToArray();
+        var sameConditioning = new EmbeddingConditioning(new EmbeddingMatrix(12, row0.Length, [.. Enumerable.Range(0, 12).SelectMany(_ => row0)]));
+        var sharedOne = new PlanSampler(ddim, new CountingDenoiser(), sameConditioning, Seed) { SharedStartingLatent = true };
+        var ownOne = new PlanSampler(ddim, new CountingDenoiser(), sameConditioning, Seed);
+        float[] a = sharedOne.RunSegments([first], Latent, new Dictionary<int, byte[]>())[0].Trajectory.Latent;
+        float[] b = sharedOne.RunSegments([other], Latent, new Dictionary<int, byte[]>())[0].Trajectory.Latent;
+        Assert.NotEqual(a, ownOne.RunSegments([other], Latent, new Dictionary<int, byte[]>())[0].Trajectory.Latent);
+        AssertBits(ownOne.RunSegments([first], Latent, new Dictionary<int, byte[]>())[0].Trajectory.Latent, a, "prompt 0 alone");
+        Assert.Equal(a, b);
+
+        float[][] hierarchical = shared.RunHierarchical(HierarchicalPlan.Build(Tree, 0, 10), Latent);
+        float[][] standard = shared.RunStandard(Embeddings.Rows, Latent);
+        float[][] perPrompt = own.RunStandard(Embeddings.Rows, Latent);
+        for (int p = 0; p < Embeddings.Rows; p++)
+        {
+            AssertBits(standard[p], hierarchical[p], $"prompt {p}");
+        }
+
+        AssertBits(perPrompt[0], standard[0], "prompt 0, whose start is the shared one");
+        Assert.NotEqual(perPrompt[1], standard[1]);
+    }
+
     private static void AssertBits(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
