@@ -44,6 +44,9 @@ public static class Bench
     public const string MarkdownFile = "bench.md";
     public const string JsonFile = "bench.json";
 
+    /// <summary>The side-by-side table of a bench of several models.</summary>
+    public const string ModelComparisonFile = "models.md";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -128,6 +131,41 @@ public static class Bench
         {
             return (null, null);
         }
+    }
+
+    /// <summary>The benches of several models on the same prompts, side by side: for each run (standard, each
+    /// target's hierarchical run, standard at its calls) each model's calls, savings, mean score and win %.</summary>
+    public static string ModelComparisonTable(IReadOnlyList<(string Model, IReadOnlyList<BenchRow> Rows)> benches, IReadOnlyList<double> targets, int prompts, int steps)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        static string Or(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+        var text = new StringBuilder();
+        text.AppendLine(c, $"{prompts} prompts, {steps} steps for standard generation; models {string.Join(", ", benches.Select(b => b.Model))}, one after another in one process");
+        text.AppendLine();
+        text.Append("| run |");
+        foreach ((string model, _) in benches)
+        {
+            text.Append(c, $" {model}: steps | calls / image | savings | mean score | win % vs standard |");
+        }
+
+        text.AppendLine();
+        text.Append("| --- |");
+        text.Append(string.Concat(Enumerable.Repeat(" ---: | ---: | ---: | ---: | ---: |", benches.Count)));
+        text.AppendLine();
+        for (int i = 0; i <= 2 * targets.Count; i++)
+        {
+            string run = i == 0 ? "standard" : i % 2 == 1 ? $"hierarchical, {targets[i / 2]:0.##} target" : $"standard at the calls of the {targets[(i - 1) / 2]:0.##} target";
+            text.Append(c, $"| {run} |");
+            foreach ((_, IReadOnlyList<BenchRow> rows) in benches)
+            {
+                BenchRow r = rows[i];
+                text.Append(c, $" {r.Steps} | {(double)r.DenoiserCalls / prompts:0.0} | {r.Savings:0.0%} | {Or(r.MeanScore, "0.000")} | {Or(r.WinPercent, "0.0")} |");
+            }
+
+            text.AppendLine();
+        }
+
+        return text.ToString();
     }
 
     public static string MarkdownTable(IReadOnlyList<BenchRow> rows, int prompts, int steps, string model)

@@ -45,6 +45,51 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void TwoModelsAreBenchedOnTheSamePromptsAndComparedSideBySide()
+    {
+        string kandinsky = TinyExports.Write("kandinsky22", _inputs.Sub("tiny-kandinsky"));
+        string output = _inputs.Sub("two");
+        CliRunner.Result result = CliRunner.Run(
+            "bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--model", kandinsky, "--out", output, "--steps", "4", "--targets", "0.5");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal(result.Stdout[..result.Stdout.IndexOf("written:", StringComparison.Ordinal)], File.ReadAllText(Path.Combine(output, "models.md")));
+        Assert.Contains("| run | tiny-sd: steps | calls / image | savings | mean score | win % vs standard | tiny-kandinsky: steps |", result.Stdout);
+        foreach (string model in new[] { "tiny-sd", "tiny-kandinsky" })
+        {
+            using JsonDocument bench = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, model, "bench.json")));
+            JsonElement[] rows = [.. bench.RootElement.EnumerateArray()];
+            Assert.Equal(3, rows.Length);
+            Assert.True(rows[1].GetProperty("savings").GetDouble() >= 0.5, model);
+            Assert.Contains($"| {rows[1].GetProperty("savings").GetDouble():0.0%} |", result.Stdout);
+        }
+
+        string[] lines = result.Stdout.Split('\n');
+        Assert.Single(lines, l => l.StartsWith("| hierarchical, 0.5 target |", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TwoModelsOfTheSameNameAreRefused()
+    {
+        string other = _inputs.Sub(Path.Combine("elsewhere", Path.GetFileName(_inputs.Model)));
+        Directory.CreateDirectory(Path.GetDirectoryName(other)!);
+        CopyFolder(_inputs.Model, other);
+        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, other, "--out", _inputs.Sub("same"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--model: each model's folder needs its own name", result.Stderr);
+        Assert.False(Directory.Exists(_inputs.Sub("same")));
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    [Fact]
     public void ATargetOutsideZeroToOneIsRefusedNamingTheOption()
     {
         CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", _inputs.Sub("b"), "--targets", "60");

@@ -17,16 +17,17 @@ internal static class BenchCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var steps = new Option<int>("--steps") { Description = "Denoising steps of standard generation", DefaultValueFactory = _ => 40 };
-        var modelDir = new Option<DirectoryInfo>("--model")
+        var modelDirs = new Option<DirectoryInfo[]>("--model")
         {
-            Description = "An ONNX export folder of a family HierDiff loads; default: the built-in shapes model",
-            DefaultValueFactory = _ => new DirectoryInfo(BuiltInModel.Directory),
+            Description = "An ONNX export folder of a family HierDiff loads; default: the built-in shapes model. Give several to compare them on the same prompts",
+            DefaultValueFactory = _ => [new DirectoryInfo(BuiltInModel.Directory)],
+            AllowMultipleArgumentsPerToken = true,
         };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
         var command = new Command("bench", "Standard against hierarchical generation, and standard with fewer steps at the same calls, side by side")
         {
-            prompts, output, targets, steps, modelDir, device, seed,
+            prompts, output, targets, steps, modelDirs, device, seed,
         };
         command.SetAction(parse =>
         {
@@ -40,11 +41,35 @@ internal static class BenchCommand
 
             var options = new GenerationOptions { Steps = parse.GetValue(steps), Seed = parse.GetValue(seed) };
             options.Validate();
-            ITextToImageModel model = TextToImageModels.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
-            IReadOnlyList<BenchRow> rows = Bench.Run(promptPath, outPath, options, savingsTargets, model, Console.Error.WriteLine);
-            string table = Bench.Write(outPath, rows, PromptFileReader.Read(promptPath).Count, options.Steps, model.Name);
+            OnnxDevice onnxDevice = OnnxDevice.Parse(parse.GetValue(device)!);
+            ITextToImageModel[] models = [.. (parse.GetValue(modelDirs) ?? []).Select(d => TextToImageModels.Shared(d.ToString(), onnxDevice))];
+            if (models.Select(m => m.Name).Distinct().Count() != models.Length)
+            {
+                throw new HierDiffInputException($"--model: each model's folder needs its own name (its bench goes to {outPath}/NAME), not {string.Join(", ", models.Select(m => m.Name))}");
+            }
+
+            int count = PromptFileReader.Read(promptPath).Count;
+            if (models.Length == 1)
+            {
+                Console.Write(Bench.Write(outPath, Bench.Run(promptPath, outPath, options, savingsTargets, models[0], Console.Error.WriteLine), count, options.Steps, models[0].Name));
+                Console.WriteLine($"written: {Path.Combine(outPath, Bench.MarkdownFile)}, {Path.Combine(outPath, Bench.JsonFile)}");
+                return 0;
+            }
+
+            // Several models: each one's bench in its own folder, then the comparison of all.
+            var benches = new List<(string, IReadOnlyList<BenchRow>)>();
+            foreach (ITextToImageModel model in models)
+            {
+                string modelOut = Path.Combine(outPath, model.Name);
+                IReadOnlyList<BenchRow> rows = Bench.Run(promptPath, modelOut, options, savingsTargets, model, Console.Error.WriteLine);
+                Bench.Write(modelOut, rows, count, options.Steps, model.Name);
+                benches.Add((model.Name, rows));
+            }
+
+            string table = Bench.ModelComparisonTable(benches, savingsTargets, count, options.Steps);
+            File.WriteAllText(Path.Combine(outPath, Bench.ModelComparisonFile), table);
             Console.Write(table);
-            Console.WriteLine($"written: {Path.Combine(outPath, Bench.MarkdownFile)}, {Path.Combine(outPath, Bench.JsonFile)}");
+            Console.WriteLine($"written: {Path.Combine(outPath, Bench.ModelComparisonFile)}, and each model's {Bench.MarkdownFile} and {Bench.JsonFile} in {Path.Combine(outPath, "NAME")}");
             return 0;
         });
         return command;
