@@ -77,7 +77,7 @@ public static class Bench
         {
             // Standard first; then each target's hierarchical run, followed by standard at its calls per image.
             (string name, string folder, GenerationOptions runOptions) = i == 0
-                ? ($"standard, {options.Steps} steps", "standard", options with { Mode = GenerationMode.Standard })
+                ? ($"standard, {options.Steps} steps", "standard", Standard(options, options.Steps))
                 : i % 2 == 1
                     ? ($"hierarchical, {targets[i / 2]:0.##} target", $"hierarchical-{targets[i / 2]:0.##}", options with { TargetSavings = targets[i / 2] })
                     : FewerSteps(rows[0], rows[^1], count, options);
@@ -116,8 +116,12 @@ public static class Bench
     {
         long extraCalls = (standard.DenoiserCalls / prompts) - standard.Steps;
         int steps = Math.Max(1, (int)(Math.Round((double)hierarchical.DenoiserCalls / prompts) - extraCalls));
-        return ($"standard, {steps} steps (same calls)", $"standard-{steps}-steps", options with { Mode = GenerationMode.Standard, Steps = steps });
+        return ($"standard, {steps} steps (same calls)", $"standard-{steps}-steps", Standard(options, steps));
     }
+
+    /// <summary>Standard generation shares nothing, so it has no split schedule.</summary>
+    private static GenerationOptions Standard(GenerationOptions options, int steps) =>
+        options with { Mode = GenerationMode.Standard, Steps = steps, SplitShape = 1.0, PrivateSteps = 0 };
 
     /// <summary>Scores and the comparison with standard, where the prompts are the shapes world's (else none).</summary>
     private static (RunScores?, RunComparison?) Evaluate(string dir, string? standardDir)

@@ -45,6 +45,24 @@ public class PlanCommandTests
     }
 
     [Fact]
+    public void ASplitScheduleBendsTheThresholdsAndKeepsTheLastStepsPrivate()
+    {
+        CliRunner.Result result = CliRunner.Run(
+            "plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "1", "--split-shape", "2", "--private-steps", "5", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using JsonDocument plan = JsonDocument.Parse(result.Stdout);
+        JsonElement p = plan.RootElement;
+        Assert.Equal(2.0, p.GetProperty("split_shape").GetDouble());
+        Assert.Equal(5, p.GetProperty("private_steps").GetInt32());
+        double[] phi = [.. p.GetProperty("thresholds").EnumerateArray().Select(t => t.GetDouble())];
+        Assert.Equal(1.0, phi[0]);
+        Assert.Equal(Math.Pow(1 - (1.0 / 34), 2), phi[1], 12);
+        Assert.All(phi[^6..], t => Assert.Equal(0, t));
+        Assert.Equal(p.GetProperty("active_per_step").EnumerateArray().Sum(a => a.GetInt64()), p.GetProperty("denoiser_calls").GetInt64());
+        Assert.All(p.GetProperty("active_per_step").EnumerateArray().Skip(34), a => Assert.Equal(12, a.GetInt32()));
+    }
+
+    [Fact]
     public void TheTableShowsCallsAndSavings()
     {
         CliRunner.Result result = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "2", "--steps", "10");
@@ -65,6 +83,9 @@ public class PlanCommandTests
     [InlineData("error: --steps (options.steps): must be from 1 to 1000, not 0", "--embeddings", "random-12x8.npy", "--tau", "1", "--steps", "0")]
     [InlineData("error: --tau (options.tau): must be a finite number of 0 or more, not -1", "--embeddings", "random-12x8.npy", "--tau", "-1")]
     [InlineData("error: --target-savings (options.target_savings): 0.99 is out of reach: 12 prompts can save at most", "--embeddings", "random-12x8.npy", "--target-savings", "0.99")]
+    [InlineData("error: --split-shape (options.split_shape): must be a number above 0", "--embeddings", "random-12x8.npy", "--tau", "1", "--split-shape", "-2")]
+    [InlineData("error: --private-steps (options.private_steps): must be from 0 to 39", "--embeddings", "random-12x8.npy", "--tau", "1", "--private-steps", "40")]
+    [InlineData("error: target savings 0.8 is out of reach: with 40 steps this prompt set saves at most 0.6646 (every prompt still needs its own last 11 steps (private steps 10))", "--embeddings", "random-12x8.npy", "--target-savings", "0.8", "--private-steps", "10")]
     [InlineData("error: README.md: unsupported embeddings file type '.md'", "--embeddings", "README.md", "--tau", "1")]
     [InlineData("error: missing.npy: cannot read the embeddings file", "--embeddings", "missing.npy", "--tau", "1")]
     public void BadInputIsOneLineOnStderrAndExitCode2(string expected, params string[] args)

@@ -13,7 +13,8 @@ namespace HierDiff.Pipeline.Tests;
 
 /// <summary>
 /// Each family HierDiff loads, in its export's layout, through the whole pipeline: SD 1.x, SD 2.x at 768 px with
-/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, SDXL and Kandinsky 2.2 (fp32 and fp16). The invariants hold
+/// v-prediction (DDIM and Euler configs, "!" padding) and at 512 px, SDXL and Kandinsky 2.2 (fp32 and fp16, and the
+/// trained built-in shapes-kandinsky). The invariants hold
 /// for each: images of the export's size, sharing saves calls, tau 0 is standard generation bit for bit, and how
 /// a tree is cut into activities (trajectories handed off through the store) changes no byte.
 /// </summary>
@@ -35,10 +36,13 @@ public sealed class ModelFamilyTests : IDisposable
             data.Add(family, TinyExports.ImageSize(family));
         }
 
+        // The trained Kandinsky-style built-in model, as it ships.
+        data.Add(BuiltInModel.KandinskyName, 64);
         return data;
     }
 
-    private string Export(string family) => TinyExports.Write(family, Path.Combine(Root, family));
+    private string Export(string family) =>
+        family == BuiltInModel.KandinskyName ? BuiltInModel.KandinskyDirectory : TinyExports.Write(family, Path.Combine(Root, family));
 
     private static async Task<byte[][]> Run(ITextToImageModel model, LocalRunStore store, string run, GenerationOptions options, int maxSubtreeCalls = PipelineSettings.DefaultMaxSubtreeCalls)
     {

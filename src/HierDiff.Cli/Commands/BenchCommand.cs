@@ -29,6 +29,8 @@ internal static class BenchCommand
         {
             prompts, output, targets, steps, modelDirs, device, seed,
         };
+        var schedule = new SplitScheduleOptions();
+        schedule.AddTo(command);
         command.SetAction(parse =>
         {
             string promptPath = parse.GetValue(prompts)!.ToString();
@@ -39,7 +41,7 @@ internal static class BenchCommand
                 throw new HierDiffInputException($"--targets must lie between 0 and 1 (savings fractions), not {string.Join(", ", savingsTargets)}");
             }
 
-            var options = new GenerationOptions { Steps = parse.GetValue(steps), Seed = parse.GetValue(seed) };
+            GenerationOptions options = schedule.Apply(parse, new GenerationOptions { Steps = parse.GetValue(steps), Seed = parse.GetValue(seed) });
             options.Validate();
             OnnxDevice onnxDevice = OnnxDevice.Parse(parse.GetValue(device)!);
             ITextToImageModel[] models = [.. (parse.GetValue(modelDirs) ?? []).Select(d => TextToImageModels.Shared(d.ToString(), onnxDevice))];

@@ -55,10 +55,12 @@ internal static class GenerateCommand
             prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, preset, startingLatent, seed, maxBatch, negative, device, overwrite, keepNodes,
             subtreeCalls, storage,
         };
+        var schedule = new SplitScheduleOptions();
+        schedule.AddTo(command);
         command.SetAction(parse =>
         {
             var clock = Stopwatch.StartNew();
-            var options = new GenerationOptions
+            GenerationOptions options = schedule.Apply(parse, new GenerationOptions
             {
                 Mode = GenerationOptions.ParseMode(parse.GetValue(mode)!),
                 Tau = parse.GetValue(tau),
@@ -71,7 +73,7 @@ internal static class GenerateCommand
                 Seed = parse.GetValue(seed),
                 MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
-            };
+            });
             PromptFileLimits limits = PromptFileLimits.FromEnvironment();
             options.Validate(maxPromptLength: limits.MaxPromptLength);
             int maxSubtreeCalls = parse.GetValue(subtreeCalls) is int calls and >= 0

@@ -22,10 +22,12 @@ internal static class PlanCommand
         var steps = new Option<int>("--steps") { Description = "Denoising steps K", DefaultValueFactory = _ => 40 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
 
+        var schedule = new SplitScheduleOptions();
         var command = new Command("plan", "Cluster prompt embeddings and show which tree node runs which steps, and what it saves")
         {
             embeddings, prompts, modelDir, tau, target, steps, json,
         };
+        schedule.AddTo(command);
         command.SetAction(parse =>
         {
             int k = parse.GetValue(steps);
@@ -35,20 +37,20 @@ internal static class PlanCommand
                 throw new HierDiffInputException("give exactly one of --tau and --target-savings");
             }
 
-            var options = new GenerationOptions { Tau = parse.GetValue(tau), TargetSavings = savingsTarget, Steps = k };
+            GenerationOptions options = schedule.Apply(parse, new GenerationOptions { Tau = parse.GetValue(tau), TargetSavings = savingsTarget, Steps = k });
             options.Validate();
             (EmbeddingMatrix matrix, string path) = ReadEmbeddings(parse.GetValue(embeddings), parse.GetValue(prompts), parse.GetValue(modelDir));
             options.Validate(matrix.Rows);
             Linkage tree = WardLinkage.FromEmbeddings(matrix);
             double chosenTau = RunResolution.Tau(options, tree).Tau;
-            HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k);
+            HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k, options.Schedule());
             if (parse.GetValue(json))
             {
-                WriteJson(plan, savingsTarget);
+                WriteJson(plan, savingsTarget, options.Schedule());
             }
             else
             {
-                WriteTable(plan, path, savingsTarget);
+                WriteTable(plan, path, savingsTarget, options.Schedule());
             }
 
             return 0;
@@ -74,7 +76,7 @@ internal static class PlanCommand
         return (PromptEncoding.ClusterMatrix(sd.Encode(set.Texts), "the prompts' cluster embeddings"), prompts.ToString());
     }
 
-    private static void WriteTable(HierarchicalPlan plan, string source, double? target)
+    private static void WriteTable(HierarchicalPlan plan, string source, double? target, SplitSchedule schedule)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("hierarchical plan").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
@@ -83,6 +85,11 @@ internal static class PlanCommand
         Row("prompts", plan.PromptCount.ToString(CultureInfo.InvariantCulture));
         Row("steps (K)", plan.Steps.ToString(CultureInfo.InvariantCulture));
         Row("tau", plan.Tau.ToString("0.######", CultureInfo.InvariantCulture) + (target is null ? "" : $"  (smallest for {target:0.##%} savings)"));
+        if (schedule != SplitSchedule.Paper)
+        {
+            Row("split schedule", $"shape {schedule.Shape.ToString("0.###", CultureInfo.InvariantCulture)}, {schedule.PrivateSteps} private steps");
+        }
+
         Row("root height", plan.Tree.Score(plan.Tree.Root).ToString("0.######", CultureInfo.InvariantCulture));
         Row("nodes that run", $"{plan.Segments.Count} of {plan.Tree.NodeCount}");
         Row("clusters at first step", plan.ActivePerStep[0].Count.ToString(CultureInfo.InvariantCulture));
@@ -92,7 +99,7 @@ internal static class PlanCommand
         AnsiConsole.Write(table);
     }
 
-    private static void WriteJson(HierarchicalPlan plan, double? target)
+    private static void WriteJson(HierarchicalPlan plan, double? target, SplitSchedule schedule)
     {
         using var writer = new Utf8JsonWriter(Console.OpenStandardOutput(), new JsonWriterOptions { Indented = false });
         writer.WriteStartObject();
@@ -104,6 +111,8 @@ internal static class PlanCommand
             writer.WriteNumber("target_savings", t);
         }
 
+        writer.WriteNumber("split_shape", schedule.Shape);
+        writer.WriteNumber("private_steps", schedule.PrivateSteps);
         writer.WriteNumber("root_height", plan.Tree.Score(plan.Tree.Root));
         writer.WriteNumber("denoiser_calls", plan.DenoiserCalls);
         writer.WriteNumber("standard_denoiser_calls", plan.StandardDenoiserCalls);

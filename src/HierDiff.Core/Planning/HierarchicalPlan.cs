@@ -53,7 +53,7 @@ public sealed class HierarchicalPlan
 
     public int PromptCount => Tree.LeafCount;
 
-    /// <summary>phi(k) for each step k.</summary>
+    /// <summary>phi(k) for each step k (<see cref="SplitSchedule"/>).</summary>
     public IReadOnlyList<double> Thresholds { get; }
 
     /// <summary>Every node that runs at least one step, ordered by start step, then node id.</summary>
@@ -72,9 +72,10 @@ public sealed class HierarchicalPlan
     /// <summary>The segments that run the last step: their latents are the images.</summary>
     public IEnumerable<PlanSegment> FinalSegments => Segments.Where(s => s.End == Steps);
 
-    public static HierarchicalPlan Build(Linkage tree, double tau, int steps)
+    /// <param name="schedule">How phi falls; null: the paper's (<see cref="SplitSchedule.Paper"/>).</param>
+    public static HierarchicalPlan Build(Linkage tree, double tau, int steps, SplitSchedule? schedule = null)
     {
-        double[] phi = ThresholdSchedule(tau, steps);
+        double[] phi = (schedule ?? SplitSchedule.Paper).Thresholds(tau, steps);
         var segments = new List<PlanSegment>();
         var active = new List<int>[steps];
         for (int k = 0; k < steps; k++)
@@ -123,9 +124,9 @@ public sealed class HierarchicalPlan
     }
 
     /// <summary>The denoiser calls of a plan without building it: O(nodes x K), for searches over tau.</summary>
-    public static long CountDenoiserCalls(Linkage tree, double tau, int steps)
+    public static long CountDenoiserCalls(Linkage tree, double tau, int steps, SplitSchedule? schedule = null)
     {
-        double[] phi = ThresholdSchedule(tau, steps);
+        double[] phi = (schedule ?? SplitSchedule.Paper).Thresholds(tau, steps);
         long calls = 0;
         for (int node = 0; node < tree.NodeCount; node++)
         {

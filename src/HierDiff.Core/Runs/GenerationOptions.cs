@@ -1,3 +1,5 @@
+using HierDiff.Core.Planning;
+
 namespace HierDiff.Core.Runs;
 
 public enum GenerationMode
@@ -29,6 +31,13 @@ public sealed record GenerationOptions
     public double? TargetSavings { get; init; }
 
     public int Steps { get; init; } = 40;
+
+    /// <summary>G of <see cref="SplitSchedule"/>: phi(k) = tau (1 - k / (K' - 1))^G; 1, the paper's linear fall.</summary>
+    public double SplitShape { get; init; } = 1.0;
+
+    /// <summary>L of <see cref="SplitSchedule"/>: phi is 0 for the last L steps, so each prompt runs at least its
+    /// last L + 1 steps on its own conditioning; 0, the paper's.</summary>
+    public int PrivateSteps { get; init; }
 
     /// <summary>A scheduler name or alias from <see cref="Schedulers.SchedulerRegistry"/>; null: the one the
     /// model's scheduler_config.json names (refused if HierDiff has none for it), or ddpm, the paper's, where it
@@ -62,6 +71,9 @@ public sealed record GenerationOptions
     /// <summary>Largest guidance scale: far above any useful one (Stable Diffusion uses 1-20), low enough that the
     /// guided prediction cannot overflow to blank images.</summary>
     public const double MaxGuidance = 100;
+
+    /// <summary>How the run's threshold falls (<see cref="SplitShape"/>, <see cref="PrivateSteps"/>).</summary>
+    public SplitSchedule Schedule() => new(SplitShape, PrivateSteps);
 
     /// <summary>The preset these options name, or null.</summary>
     public RunPreset? PresetSettings() => RunPreset.Find(Preset);
@@ -124,6 +136,16 @@ public sealed record GenerationOptions
         if (Steps is < 1 or > MaxSteps)
         {
             throw Refuse("steps", $"must be from 1 to {MaxSteps}, not {Steps}");
+        }
+
+        if (!(double.IsFinite(SplitShape) && SplitShape > 0 && SplitShape <= SplitSchedule.MaxShape))
+        {
+            throw Refuse("split_shape", $"must be a number above 0 and at most {SplitSchedule.MaxShape} (1 is the paper's schedule), not {Show(SplitShape)}");
+        }
+
+        if (PrivateSteps < 0 || PrivateSteps >= Steps)
+        {
+            throw Refuse("private_steps", $"must be from 0 to {Steps - 1} (fewer than the {Steps} steps), not {PrivateSteps}");
         }
 
         if (MaxBatch is < 1 or > MaxMaxBatch)

@@ -68,7 +68,7 @@ public static class RunResolution
         }
 
         return options.TargetSavings is double target
-            ? (TauSearch.SmallestTauForSavings(tree, steps ?? options.Steps, target), TauFrom.TargetSavings)
+            ? (TauSearch.SmallestTauForSavings(tree, steps ?? options.Steps, target, options.Schedule()), TauFrom.TargetSavings)
             : options.Tau is double given ? (given, TauFrom.Option) : (GenerationOptions.DefaultTau, TauFrom.Default);
     }
 

@@ -49,6 +49,12 @@ public sealed record GenerationManifest(
     /// which started per prompt.</summary>
     public string? StartingLatent { get; init; }
 
+    /// <summary>The split schedule's shape G (1, the paper's; null in manifests of earlier builds).</summary>
+    public double? SplitShape { get; init; }
+
+    /// <summary>The split schedule's private steps L (0, the paper's; null in manifests of earlier builds).</summary>
+    public int? PrivateSteps { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

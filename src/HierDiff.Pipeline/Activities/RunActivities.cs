@@ -198,6 +198,8 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
             {
                 Preset = options.Preset,
                 StartingLatent = GenerationOptions.Name(options.StartingLatentUsed()),
+                SplitShape = options.SplitShape,
+                PrivateSteps = options.PrivateSteps,
             },
             new GpuAccounting(
                 gpuSeconds,
@@ -260,7 +262,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         {
             Linkage tree = WardLinkage.FromEmbeddings(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"));
             (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
-            HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps);
+            HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps, options.Schedule());
             segments = [.. plan.Segments];
             merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
             calls = plan.DenoiserCalls;

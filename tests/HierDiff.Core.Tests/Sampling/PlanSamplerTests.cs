@@ -56,13 +56,47 @@ public class PlanSamplerTests
         Assert.Contains(plan.Segments, seg => seg.Start > 0);
 
         float[][] inProcess = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed).RunHierarchical(plan, Latent);
+        float[][] images = SegmentBySegment(plan, () => SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12), conditioning);
+        for (int p = 0; p < Embeddings.Rows; p++)
+        {
+            AssertBits(inProcess[p], images[p], $"prompt {p}");
+        }
+    }
 
-        // Each segment on a "different worker": a new sampler and scheduler, the source's bytes as its only input.
+    [Theory]
+    [InlineData(0.5, 0)]
+    [InlineData(2.0, 3)]
+    [InlineData(1.0, 6)]
+    public void EverySplitScheduleHandsOffThroughBytesExactlyAndTauZeroIsStillStandard(double shape, int privateSteps)
+    {
+        var schedule = new SplitSchedule(shape, privateSteps);
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 12);
+        var conditioning = new EmbeddingConditioning(Embeddings);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 12, schedule);
+        Assert.Contains(plan.Segments, seg => seg.Start > 0);
+        var model = new CountingDenoiser();
+        float[][] whole = new PlanSampler(s, model, conditioning, Seed).RunHierarchical(plan, Latent);
+        Assert.Equal(plan.DenoiserCalls, model.Calls);
+        float[][] parts = SegmentBySegment(plan, () => SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 12), conditioning);
+        var sampler = new PlanSampler(s, new CountingDenoiser(), conditioning, Seed);
+        float[][] tauZero = sampler.RunHierarchical(HierarchicalPlan.Build(Tree, 0, 12, schedule), Latent);
+        float[][] standard = sampler.RunStandard(Embeddings.Rows, Latent);
+        for (int p = 0; p < Embeddings.Rows; p++)
+        {
+            AssertBits(whole[p], parts[p], $"prompt {p}");
+            AssertBits(standard[p], tauZero[p], $"prompt {p} at tau 0");
+        }
+    }
+
+    /// <summary>Each segment on a "different worker": a new sampler and scheduler, the source's bytes as its only
+    /// input. Returns each prompt's final latent.</summary>
+    private static float[][] SegmentBySegment(HierarchicalPlan plan, Func<DiffusionScheduler> scheduler, IConditioning conditioning)
+    {
         var store = new Dictionary<int, byte[]>();
-        var images = new float[Embeddings.Rows][];
+        var images = new float[plan.PromptCount][];
         foreach (PlanSegment segment in plan.Segments)
         {
-            var worker = new PlanSampler(SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 12), new CountingDenoiser(), conditioning, Seed);
+            var worker = new PlanSampler(scheduler(), new CountingDenoiser(), conditioning, Seed);
             var handOffs = segment.Source >= 0 ? new Dictionary<int, byte[]> { [segment.Source] = store[segment.Source] } : [];
             (PlanSegment ended, Trajectory done) = Assert.Single(worker.RunSegments([segment], Latent, handOffs));
             Assert.Same(segment, ended);
@@ -76,10 +110,7 @@ public class PlanSamplerTests
             }
         }
 
-        for (int p = 0; p < Embeddings.Rows; p++)
-        {
-            AssertBits(inProcess[p], images[p], $"prompt {p}");
-        }
+        return images;
     }
 
     [Theory]

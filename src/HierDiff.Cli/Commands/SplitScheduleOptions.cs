@@ -1,0 +1,24 @@
+namespace HierDiff.Cli.Commands;
+
+/// <summary>The split schedule's options, the same on every command that plans (generate, plan, bench).</summary>
+internal sealed class SplitScheduleOptions
+{
+    private readonly Option<double?> _shape = HierDiffCli.NumberOption(
+        "--split-shape", "G: phi(k) = tau (1 - k/(K'-1))^G; above 1 clusters split sooner, below 1 later (default 1, the paper's)");
+
+    private readonly Option<int> _private = new("--private-steps")
+    {
+        Description = "L: phi is 0 for the last L steps, so every prompt runs at least its last L + 1 steps alone (default 0, the paper's)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_shape);
+        command.Options.Add(_private);
+    }
+
+    /// <summary>The options with the schedule the command line gives.</summary>
+    public GenerationOptions Apply(ParseResult parse, GenerationOptions options) =>
+        options with { SplitShape = parse.GetValue(_shape) ?? 1.0, PrivateSteps = parse.GetValue(_private) };
+}
