@@ -20,6 +20,7 @@ internal static class HierDiffCli
             CompareCommand.Create(),
             ReportCommand.Create(),
             BenchCommand.Create(),
+            TuneCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);

@@ -65,7 +65,7 @@ public static class Bench
         string warm = Path.Combine(outPath, ".warm-up");
         string warmPrompts = Path.Combine(outPath, ".warm-up.txt");
         File.WriteAllLines(warmPrompts, PromptFileReader.Read(promptPath).Texts.Take(4));
-        RunExport.Run(warmPrompts, warm, options with { Steps = 2, Mode = GenerationMode.Standard }, model, overwrite: true, null, keepNodes: false);
+        RunExport.Run(warmPrompts, warm, Standard(options, 2), model, overwrite: true, null, keepNodes: false);
         Directory.Delete(warm, recursive: true);
         File.Delete(warmPrompts);
 

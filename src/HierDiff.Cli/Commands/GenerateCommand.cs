@@ -30,6 +30,7 @@ internal static class GenerateCommand
         {
             Description = "paper: the authors' settings (DDPM, guidance 10, one starting latent for all prompts; 40 steps, tau 1, seed 42 as by default) for the options not given",
         };
+        var tune = new Option<FileInfo?>("--tune") { Description = "A tune.json from hierdiff tune: run with its recommended savings target and split schedule" };
         var startingLatent = new Option<string?>("--starting-latent") { Description = "per-prompt (default: each prompt's own noise) or shared (one for all prompts, as the paper's code)" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Most latents per UNet call", DefaultValueFactory = _ => 32 };
@@ -52,7 +53,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate one image per prompt, sharing early denoising steps between similar prompts")
         {
-            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, preset, startingLatent, seed, maxBatch, negative, device, overwrite, keepNodes,
+            prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, preset, startingLatent, tune, seed, maxBatch, negative, device, overwrite, keepNodes,
             subtreeCalls, storage,
         };
         var schedule = new SplitScheduleOptions();
@@ -74,6 +75,17 @@ internal static class GenerateCommand
                 MaxBatch = parse.GetValue(maxBatch),
                 NegativePrompt = parse.GetValue(negative)!,
             });
+            if (parse.GetValue(tune) is FileInfo tuneFile)
+            {
+                if (options.Tau is not null || options.TargetSavings is not null || schedule.Given(parse))
+                {
+                    throw new HierDiffInputException("--tune gives the savings target and split schedule: give it without --tau, --target-savings, --split-shape and --private-steps");
+                }
+
+                HierDiff.Report.TuneSetting tuned = HierDiff.Report.TuneFile.ReadRecommendation(tuneFile.ToString());
+                options = options with { TargetSavings = tuned.TargetSavings, SplitShape = tuned.SplitShape, PrivateSteps = tuned.PrivateSteps };
+            }
+
             PromptFileLimits limits = PromptFileLimits.FromEnvironment();
             options.Validate(maxPromptLength: limits.MaxPromptLength);
             int maxSubtreeCalls = parse.GetValue(subtreeCalls) is int calls and >= 0

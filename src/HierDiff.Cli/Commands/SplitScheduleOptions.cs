@@ -18,6 +18,9 @@ internal sealed class SplitScheduleOptions
         command.Options.Add(_private);
     }
 
+    /// <summary>Whether the command line gives either option.</summary>
+    public bool Given(ParseResult parse) => parse.GetResult(_shape) is { Implicit: false } || parse.GetResult(_private) is { Implicit: false };
+
     /// <summary>The options with the schedule the command line gives.</summary>
     public GenerationOptions Apply(ParseResult parse, GenerationOptions options) =>
         options with { SplitShape = parse.GetValue(_shape) ?? 1.0, PrivateSteps = parse.GetValue(_private) };
