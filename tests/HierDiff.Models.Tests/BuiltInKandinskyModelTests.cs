@@ -36,13 +36,16 @@ public class BuiltInKandinskyModelTests
     [Fact]
     public void APromptsImageEmbeddingIsTheSameInAnyBatchAndOrderAndDiffersBetweenPrompts()
     {
+        // The same noise (keyed by the text) in any batch; ONNX Runtime's kernels round differently for other batch
+        // shapes, so the embeddings agree to float rounding.
         string[] prompts = ["a red circle on a blue background", "a large green square", "a striped yellow triangle on the left"];
         IReadOnlyList<PromptEncoding> forward = Model.Encode(prompts);
         IReadOnlyList<PromptEncoding> backward = Model.Encode([.. prompts.Reverse()]);
+        Assert.Equal(forward.Select(e => e.ClusterEmbedding), Model.Encode(prompts).Select(e => e.ClusterEmbedding));
         for (int i = 0; i < prompts.Length; i++)
         {
-            Assert.Equal(forward[i].ClusterEmbedding, backward[prompts.Length - 1 - i].ClusterEmbedding);
-            Assert.Equal(forward[i].ClusterEmbedding, Model.Encode([prompts[i]])[0].ClusterEmbedding);
+            AssertClose(forward[i].ClusterEmbedding, backward[prompts.Length - 1 - i].ClusterEmbedding);
+            AssertClose(forward[i].ClusterEmbedding, Model.Encode([prompts[i]])[0].ClusterEmbedding);
         }
 
         Assert.NotEqual(forward[0].ClusterEmbedding, forward[1].ClusterEmbedding);
@@ -66,6 +69,12 @@ public class BuiltInKandinskyModelTests
         }
 
         Assert.True(nearer >= scenes * 0.9, $"only {nearer} of {scenes} rewordings lie nearer than a recoloured scene");
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        double scale = expected.Max(Math.Abs);
+        Assert.All(expected.Zip(actual), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5 * scale, $"{p.First} != {p.Second}"));
     }
 
     private static double Cosine(ReadOnlySpan<double> a, ReadOnlySpan<double> b)

@@ -294,16 +294,24 @@ def squaredcos_alphas_cumprod():
 def stage_prior(work, embeds, text_embeds, hidden, counts, empty, minutes, batch=256):
     path = checkpoint_path(work, "prior")
     model, ema = Prior(), Prior()
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.0)
+    state = {"steps": 0, "seconds": 0.0, "losses": [], "loss": 0.0}
     if os.path.exists(path):
+        # Resumes a stage that ran fewer minutes than asked (from its EMA where an older checkpoint kept only that).
         state = torch.load(path)
         ema.load_state_dict(state["ema"])
-        return ema, state
-    ema.load_state_dict(model.state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.0)
+        if state["seconds"] >= minutes * 60:
+            return ema, state
+        model.load_state_dict(state.get("model", state["ema"]))
+        if "opt" in state:
+            opt.load_state_dict(state["opt"])
+    else:
+        ema.load_state_dict(model.state_dict())
     ac = squaredcos_alphas_cumprod()
     positions = torch.arange(TEXT_TOKENS)
     empty_proj, empty_hidden, empty_count = empty
-    start, step, running, losses = time.time(), 0, 0.0, []
+    start, step, running, losses = time.time() - state["seconds"], state["steps"], state["loss"], list(state["losses"])
+    last_save = time.time()
     while time.time() - start < minutes * 60:
         idx = torch.randint(0, len(embeds), (batch,))
         x0 = embeds[idx]
@@ -328,7 +336,12 @@ def stage_prior(work, embeds, text_embeds, hidden, counts, empty, minutes, batch
         if step % 100 == 0:
             log(f"prior step {step} loss {running:.4f} ({(time.time() - start) / 60:.1f} min)")
             losses.append((step, running))
-    state = {"ema": ema.state_dict(), "steps": step, "loss": running, "seconds": time.time() - start, "losses": losses}
+        if time.time() - last_save > 120:
+            save(work, "prior", {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "steps": step,
+                                 "loss": running, "seconds": time.time() - start, "losses": losses})
+            last_save = time.time()
+    state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "steps": step, "loss": running,
+             "seconds": time.time() - start, "losses": losses}
     save(work, "prior", state)
     return ema, state
 
@@ -407,6 +420,7 @@ def main():
     p.add_argument("--encoder-minutes", type=float, default=6)
     p.add_argument("--prior-minutes", type=float, default=10)
     p.add_argument("--unet-minutes", type=float, default=50)
+    p.add_argument("--layout-minutes", type=float, default=10)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -463,6 +477,13 @@ def main():
 
     unet, unet_state = train_denoiser(args.work, lambda: ImageEmbedUNet(mean, std), latents, condition, args.unet_minutes, args.batch,
                                       "unet", output_channels=LATENT_CHANNELS)
+    if args.layout_minutes > 0:
+        # As train.py's second phase: the noisiest steps, where size and position are decided, weighted as the rest
+        # (min-SNR weights leave them undertrained: a first export drew shapes of the right colours in the wrong places).
+        unet, layout_state = train_denoiser(args.work, lambda: ImageEmbedUNet(mean, std), latents, condition, args.layout_minutes, args.batch,
+                                            "unet-layout", start_from=torch.load(checkpoint_path(args.work, "unet")), layout_weight=True,
+                                            output_channels=LATENT_CHANNELS)
+        unet_state = {**layout_state, "seconds": unet_state["seconds"] + layout_state["seconds"], "layout_seconds": layout_state["seconds"]}
 
     card = {
         "data": {"images": len(images), "generator": "hierdiff world --seed 1"},

@@ -84,11 +84,8 @@ public sealed record GenerationOptions
     /// <summary>Where the run's trajectories start: the option, else the preset's, else per prompt.</summary>
     public StartingLatent StartingLatentUsed() => StartingLatent ?? PresetSettings()?.StartingLatent ?? Runs.StartingLatent.PerPrompt;
 
-    /// <summary>The scheduler the user or the preset chose; null: the model's own.</summary>
-    public string? SchedulerChosen() => Scheduler ?? PresetSettings()?.Scheduler;
-
     /// <summary>The wire name of a starting latent, as the HTTP API, plan.json and manifest.json spell it.</summary>
-    public static string Name(StartingLatent start) => start == Runs.StartingLatent.Shared ? "shared" : "per_prompt";
+    public static string StartingLatentName(StartingLatent start) => start == Runs.StartingLatent.Shared ? "shared" : "per_prompt";
 
     /// <summary>A starting latent as the command line spells it (per-prompt, shared) or the HTTP API does.</summary>
     public static StartingLatent ParseStartingLatent(string name) => name switch

@@ -145,7 +145,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 PlannedPrompt prompt = plan.Prompts[member];
                 byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
                     prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.GuidanceScale(), plan.Model,
-                    GenerationOptions.Name(options.StartingLatentUsed())));
+                    GenerationOptions.StartingLatentName(options.StartingLatentUsed())));
                 return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
             })));
         }
@@ -197,7 +197,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds))
             {
                 Preset = options.Preset,
-                StartingLatent = GenerationOptions.Name(options.StartingLatentUsed()),
+                StartingLatent = GenerationOptions.StartingLatentName(options.StartingLatentUsed()),
                 SplitShape = options.SplitShape,
                 PrivateSteps = options.PrivateSteps,
             },
