@@ -526,6 +526,26 @@ def write_json(path, value):
         f.write("\n")
 
 
+def write_tokenizer(folder):
+    """CLIP's vocabulary and merges with a tokenizer config that pads with the end token, as training tokenizes."""
+    os.makedirs(folder, exist_ok=True)
+    for name in ["vocab.json", "merges.txt"]:
+        shutil.copy(os.path.join(REPO, "tests", "data", "clip", name), os.path.join(folder, name))
+    write_json(os.path.join(folder, "special_tokens_map.json"), {
+        "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})
+    write_json(os.path.join(folder, "tokenizer_config.json"), {
+        "model_max_length": SEQ, "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer", "do_lower_case": True})
+
+
+def begin(args):
+    """Threads, seeds and the work folder, as every training run starts; returns the start time."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    np.random.seed(1)
+    os.makedirs(args.work, exist_ok=True)
+    return time.time()
+
+
 def stage_export(out, text, vae, unet, scale, card):
     os.makedirs(out, exist_ok=True)
     for sub in ["text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler"]:
@@ -545,12 +565,7 @@ def stage_export(out, text, vae, unet, scale, card):
                       input_names=["latent_sample"], output_names=["sample"],
                       dynamic_axes={"latent_sample": {0: "batch"}, "sample": {0: "batch"}},
                       opset_version=14, do_constant_folding=True)
-    for name in ["vocab.json", "merges.txt"]:
-        shutil.copy(os.path.join(REPO, "tests", "data", "clip", name), os.path.join(out, "tokenizer", name))
-    write_json(os.path.join(out, "tokenizer", "special_tokens_map.json"), {
-        "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})
-    write_json(os.path.join(out, "tokenizer", "tokenizer_config.json"), {
-        "model_max_length": SEQ, "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer", "do_lower_case": True})
+    write_tokenizer(os.path.join(out, "tokenizer"))
     write_json(os.path.join(out, "scheduler", "scheduler_config.json"), {
         "_class_name": "DDPMScheduler", "num_train_timesteps": T_TRAIN, "beta_schedule": "scaled_linear",
         "beta_start": 0.00085, "beta_end": 0.012, "prediction_type": "v_prediction", "clip_sample": False,
@@ -584,11 +599,7 @@ def main():
     p.add_argument("--layout-minutes", type=float, default=15)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
-    np.random.seed(1)
-    os.makedirs(args.work, exist_ok=True)
-    begin = time.time()
+    started = begin(args)
 
     data = stage_data(args.work, args.count)
     images, prompts, said = load_data(data)
@@ -630,7 +641,7 @@ def main():
         "command": "/usr/bin/python3 tools/train-builtin-model/train.py --work /tmp/hierdiff-train --out models/shapes-sd",
     }
     stage_export(args.out, text, vae, unet, scale, card)
-    log(f"all stages done in {(time.time() - begin) / 60:.1f} min this run")
+    log(f"all stages done in {(time.time() - started) / 60:.1f} min this run")
 
 
 if __name__ == "__main__":

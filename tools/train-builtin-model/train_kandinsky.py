@@ -41,7 +41,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train import (HASH, LATENT_CHANNELS, LATENT_SIZE, REPO, SEQ, SLOTS, T_TRAIN, WIDTH, UNet, VaeDecoder,  # noqa: E402
                    alphas_cumprod, checkpoint_path, load_data, load_tokenizer, log, save, stage_data, timestep_embedding,
-                   tokenize, train_denoiser, write_json)
+                   begin, tokenize, train_denoiser, write_json, write_tokenizer)
 
 EMBED = 64            # image embedding width (Kandinsky 2.2: 1280, CLIP ViT-bigG's)
 PRIOR_WIDTH = 128
@@ -374,12 +374,7 @@ def export(out, text, prior, unet, stats, negative, card):
                       opset_version=14, do_constant_folding=True)
     # The MoVQ decoder is shapes-sd's latent decoder, byte for byte: the two built-in models draw with the same pixels.
     shutil.copy(os.path.join(REPO, "models", "shapes-sd", "vae_decoder", "model.onnx"), os.path.join(out, "movq_decoder", "model.onnx"))
-    for name in ["vocab.json", "merges.txt"]:
-        shutil.copy(os.path.join(REPO, "tests", "data", "clip", name), os.path.join(out, "prior", "tokenizer", name))
-    write_json(os.path.join(out, "prior", "tokenizer", "special_tokens_map.json"), {
-        "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})
-    write_json(os.path.join(out, "prior", "tokenizer", "tokenizer_config.json"), {
-        "model_max_length": SEQ, "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer", "do_lower_case": True})
+    write_tokenizer(os.path.join(out, "prior", "tokenizer"))
     write_json(os.path.join(out, "prior", "text_encoder", "config.json"), {
         "_class_name": "HierDiffShapesClipText", "hidden_size": WIDTH, "projection_dim": EMBED, "token_hash": HASH})
     write_json(os.path.join(out, "prior", "prior", "config.json"), {
@@ -416,19 +411,15 @@ def main():
     p.add_argument("--work", default="/tmp/hierdiff-train-k")
     p.add_argument("--out", default=os.path.join(REPO, "models", "shapes-kandinsky"))
     p.add_argument("--count", type=int, default=40000)
-    p.add_argument("--clip-minutes", type=float, default=8)
-    p.add_argument("--encoder-minutes", type=float, default=6)
-    p.add_argument("--prior-minutes", type=float, default=10)
-    p.add_argument("--unet-minutes", type=float, default=50)
-    p.add_argument("--layout-minutes", type=float, default=10)
+    p.add_argument("--clip-minutes", type=float, default=12)
+    p.add_argument("--encoder-minutes", type=float, default=5)
+    p.add_argument("--prior-minutes", type=float, default=8)
+    p.add_argument("--unet-minutes", type=float, default=45)
+    p.add_argument("--layout-minutes", type=float, default=9)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
-    np.random.seed(1)
-    os.makedirs(args.work, exist_ok=True)
-    begin = time.time()
+    started = begin(args)
 
     data = stage_data(args.work, args.count)
     images, prompts, said = load_data(data)
@@ -499,7 +490,7 @@ def main():
         "command": "/usr/bin/python3 tools/train-builtin-model/train_kandinsky.py --work /tmp/hierdiff-train-k --out models/shapes-kandinsky",
     }
     export(args.out, text, prior, unet, (mean, std), negative, card)
-    log(f"all stages done in {(time.time() - begin) / 60:.1f} min this run")
+    log(f"all stages done in {(time.time() - started) / 60:.1f} min this run")
 
 
 if __name__ == "__main__":
