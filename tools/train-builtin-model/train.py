@@ -302,6 +302,14 @@ class UNet(nn.Module):
 
 # ---------------------------------------------------------------------------------------------------- training
 
+def ema_update(ema, model, step):
+    """The EMA of the weights, with a warm-up: decay min(0.999, (1 + step) / (10 + step))."""
+    decay = min(0.999, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.mul_(decay).add_(pm, alpha=1 - decay)
+
+
 def checkpoint_path(work, name):
     return os.path.join(work, f"{name}.pt")
 
@@ -488,10 +496,7 @@ def train_denoiser(work, make_model, latents, condition, minutes, batch, name, s
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(decay).add_(pm, alpha=1 - decay)
+        ema_update(ema, model, step)
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 100 == 0:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train import (HASH, LATENT_CHANNELS, LATENT_SIZE, REPO, SEQ, SLOTS, T_TRAIN, WIDTH, UNet, VaeDecoder,  # noqa: E402
-                   alphas_cumprod, checkpoint_path, load_data, load_tokenizer, log, save, stage_data, timestep_embedding,
+                   alphas_cumprod, checkpoint_path, ema_update, load_data, load_tokenizer, log, save, stage_data, timestep_embedding,
                    begin, tokenize, train_denoiser, write_json, write_tokenizer)
 
 EMBED = 64            # image embedding width (Kandinsky 2.2: 1280, CLIP ViT-bigG's)
@@ -327,10 +327,7 @@ def stage_prior(work, embeds, text_embeds, hidden, counts, empty, minutes, batch
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(decay).add_(pm, alpha=1 - decay)
+        ema_update(ema, model, step)
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 100 == 0:

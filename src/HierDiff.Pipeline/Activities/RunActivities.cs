@@ -140,12 +140,12 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
             decodeClock.Start();
             IReadOnlyList<RgbImage> images = sd.Decode(done.Select(d => d.Trajectory.Latent).ToArray());
             decodeClock.Stop();
+            (string mode, double guidance, string start) = (Mode(options), options.GuidanceScale(), GenerationOptions.StartingLatentName(options.StartingLatentUsed()));
             await Task.WhenAll(done.SelectMany((d, i) => d.Segment.Members.Select(member =>
             {
                 PlannedPrompt prompt = plan.Prompts[member];
                 byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
-                    prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, Mode(options), plan.Scheduler, options.GuidanceScale(), plan.Model,
-                    GenerationOptions.StartingLatentName(options.StartingLatentUsed())));
+                    prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, mode, plan.Scheduler, guidance, plan.Model, start));
                 return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
             })));
         }
