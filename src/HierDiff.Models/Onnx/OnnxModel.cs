@@ -43,7 +43,9 @@ internal sealed class OnnxModel : IDisposable
 
     public IReadOnlyDictionary<string, NodeMetadata> Outputs => Session.OutputMetadata;
 
-    public static OnnxModel Open(string path, OnnxDevice device, Port[] inputs, Port[] outputs)
+    /// <summary>Opens <paramref name="path"/>, whose inputs must be exactly <paramref name="inputs"/> plus any of
+    /// <paramref name="optionalInputs"/>, and whose outputs must include <paramref name="outputs"/>.</summary>
+    public static OnnxModel Open(string path, OnnxDevice device, Port[] inputs, Port[] outputs, Port[]? optionalInputs = null)
     {
         InferenceSession session;
         using (SessionOptions options = device.CreateSessionOptions())
@@ -60,7 +62,8 @@ internal sealed class OnnxModel : IDisposable
 
         try
         {
-            Check(path, "inputs", inputs, session.InputMetadata, exact: true);
+            Port[] present = [.. inputs, .. (optionalInputs ?? []).Where(p => session.InputMetadata.ContainsKey(p.Name))];
+            Check(path, "inputs", present, session.InputMetadata, exact: true);
             Check(path, "outputs", outputs, session.OutputMetadata, exact: false);
         }
         catch
