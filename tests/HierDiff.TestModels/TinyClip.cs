@@ -153,7 +153,7 @@ public static class TinyClip
     /// <summary>x / ||x|| over the last axis.</summary>
     private static string Normalised(OnnxGraphBuilder g, string x, string name)
     {
-        var norm = g.Node("Sqrt", [g.Node("ReduceSum", [g.Node("Mul", [x, x]), g.Int64s($"{name}_norm_axis", [1])], null, OnnxGraphBuilder.IntAttribute("keepdims", 1))]);
+        var norm = g.Node("Sqrt", [g.Node("ReduceSum", [g.Node("Mul", [x, x]), g.Int64s($"{name}_norm_axis", [1], 1)], null, OnnxGraphBuilder.IntAttribute("keepdims", 1))]);
         return g.Node("Div", [x, norm]);
     }
 }
