@@ -95,7 +95,7 @@ public static class RunReport
         };
         if (run.Scores is SavedScores s)
         {
-            rows.Add(("evaluation", $"mean score {s.MeanScore.ToString("0.000", C)}, diversity {s.Diversity?.ToString("0.000", C) ?? "n/a"} (mean cosine of image features; lower is more diverse)"));
+            rows.Add(("evaluation", $"{s.Evaluator}: mean score {s.MeanScore.ToString("0.000", C)}, diversity {s.Diversity?.ToString("0.000", C) ?? "n/a"} (mean cosine of image features; lower is more diverse)"));
         }
         else
         {

@@ -40,6 +40,7 @@ public sealed record TuneSkip(TuneSetting Setting, long Calls, string Reason);
 /// whose win % is at least <see cref="MinWin"/> x 100), or null with the reason.</summary>
 public sealed record TuneFile(
     string Model,
+    string Evaluator,
     string Prompts,
     int PromptCount,
     int Sample,
@@ -86,8 +87,9 @@ public sealed record TuneFile(
 
 /// <summary>
 /// <c>hierdiff tune</c>: on a seeded sample of a prompt set, standard generation and hierarchical generation on a
-/// ladder of settings (savings targets x split schedules), each scored by the shapes world's evaluator and compared
-/// with standard image by image; the recommendation is the most savings that still wins at least the minimum.
+/// ladder of settings (savings targets x split schedules), each scored by an evaluator (the shapes world's, or a CLIP
+/// model for any other model) and compared with standard image by image; the recommendation is the most savings that
+/// still wins at least the minimum.
 /// </summary>
 public static class Tune
 {
@@ -115,8 +117,10 @@ public static class Tune
     }
 
     public static TuneFile Run(
-        string promptPath, string outPath, GenerationOptions options, int sampleSize, double minWin, long? maxCalls, ITextToImageModel model, Action<string>? log = null)
+        string promptPath, string outPath, GenerationOptions options, int sampleSize, double minWin, long? maxCalls, ITextToImageModel model,
+        IRunEvaluator? evaluator = null, Action<string>? log = null)
     {
+        evaluator ??= ShapesEvaluator.Instance;
         PromptSet set = PromptFileReader.Read(promptPath);
         IReadOnlyList<string> sample = Sample(set.Texts, sampleSize, options.Seed);
         Directory.CreateDirectory(outPath);
@@ -128,7 +132,7 @@ public static class Tune
         string standardDir = Path.Combine(outPath, "standard");
         GenerationManifest standard = RunExport.Run(samplePath, standardDir, options with { Mode = GenerationMode.Standard }, model, overwrite: true, null, keepNodes: false);
         long spent = standard.DenoiserCalls;
-        double standardScore = Score(standardDir, "standard").MeanScore;
+        double standardScore = Score(evaluator, standardDir, "standard").MeanScore;
         log?.Invoke($"standard: {standard.DenoiserCalls:N0} calls, mean score {standardScore:0.000}");
 
         var results = new List<TuneResult>();
@@ -158,8 +162,8 @@ public static class Tune
             }
 
             spent += m.DenoiserCalls;
-            Score(dir, setting.Folder);
-            RunComparison c = RunEvaluation.Compare(dir, standardDir);
+            Score(evaluator, dir, setting.Folder);
+            RunComparison c = RunEvaluation.Compare(dir, standardDir, evaluator: evaluator);
             results.Add(new TuneResult(setting, Path.Combine("runs", setting.Folder), m.Tau, m.Savings, m.DenoiserCalls, c.MeanScoreA,
                 c.Wins, c.Ties, c.Losses, c.WinPercent, WinInterval(c.Wins, c.Ties, c.Losses)));
             log?.Invoke($"{setting.Folder}: {m.Savings:0.0%} saved, win {c.WinPercent:0.0}%");
@@ -169,7 +173,7 @@ public static class Tune
         string? why = best is not null ? null : results.Count == 0
             ? "no setting ran within the budget"
             : $"no setting won at least {100 * minWin:0.#}% against standard; the best won {results.Max(r => r.WinPercent):0.#}%";
-        var file = new TuneFile(model.Name, promptPath, set.Count, sample.Count, options.Seed, options.Steps, minWin, budget, spent, standardScore,
+        var file = new TuneFile(model.Name, evaluator.Name, promptPath, set.Count, sample.Count, options.Seed, options.Steps, minWin, budget, spent, standardScore,
             results, skipped, best?.Setting, why);
         File.WriteAllBytes(Path.Combine(outPath, TuneFile.FileName), JsonSerializer.SerializeToUtf8Bytes(file, TuneFile.Json));
         return file;
@@ -185,15 +189,16 @@ public static class Tune
         return [100 * Math.Max(0, p - half), 100 * Math.Min(1, p + half)];
     }
 
-    private static RunScores Score(string dir, string what)
+    private static SavedScores Score(IRunEvaluator evaluator, string dir, string what)
     {
         try
         {
-            return RunEvaluation.Evaluate(dir);
+            return evaluator.Evaluate(RunManifest.Read(RunFolder.Open(dir)));
         }
         catch (HierDiffInputException e)
         {
-            throw new HierDiffInputException($"tune scores with the shapes world's evaluator, which cannot score the {what} run: {e.Message}");
+            string hint = evaluator is ShapesEvaluator ? "; for prompts outside the shapes world give tune --evaluator with a CLIP export" : "";
+            throw new HierDiffInputException($"tune scores with the {evaluator.Name} evaluator, which cannot score the {what} run: {e.Message}{hint}");
         }
     }
 }

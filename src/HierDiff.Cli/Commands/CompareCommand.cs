@@ -1,3 +1,4 @@
+using HierDiff.Report;
 using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Cli.Commands;
@@ -10,15 +11,21 @@ internal static class CompareCommand
         var runA = new Argument<DirectoryInfo>("run-a") { Description = "Run folder A (e.g. hierarchical)" };
         var runB = new Argument<DirectoryInfo>("run-b") { Description = "Run folder B (e.g. standard), of the same prompts" };
         var output = new Option<FileInfo?>("--out") { Description = "Where to write the JSON (default: RUN_A/compare.json)" };
+        var evaluator = new EvaluatorOptions();
+        CultureInfo c = CultureInfo.InvariantCulture;
         var command = new Command(
             "compare",
-            $"Compare two runs of the same prompts by evaluation score (uses or writes each run's scores.json; a tie is within {RunEvaluation.TieThreshold.ToString(CultureInfo.InvariantCulture)})")
+            "Compare two runs of the same prompts by evaluation score (uses or writes each run's scores.json, by the evaluator its scores.json " +
+            $"names or --evaluator; a tie is within {ShapesEvaluator.DefaultTieThreshold.ToString(c)} for the shapes evaluator, " +
+            $"{ClipEvaluator.DefaultTieThreshold.ToString(c)} CLIP points for CLIP)")
         {
             runA, runB, output,
         };
+        evaluator.AddTo(command);
         command.SetAction(parse =>
         {
-            RunComparison result = RunEvaluation.Compare(parse.GetValue(runA)!.ToString(), parse.GetValue(runB)!.ToString(), parse.GetValue(output)?.ToString());
+            using ClipEvaluator? clip = evaluator.Clip(parse);
+            RunComparison result = RunEvaluation.Compare(parse.GetValue(runA)!.ToString(), parse.GetValue(runB)!.ToString(), parse.GetValue(output)?.ToString(), clip);
             WriteTable(result);
             return 0;
         });
@@ -33,6 +40,7 @@ internal static class CompareCommand
         void Row(string name, string value) => table.AddRow(Markup.Escape(TerminalText.Escape(name)), Markup.Escape(TerminalText.Escape(value)));
         Row("A", r.RunA + (r.ModeA is null ? "" : $"  ({r.ModeA})"));
         Row("B", r.RunB + (r.ModeB is null ? "" : $"  ({r.ModeB})"));
+        Row("evaluator", $"{r.Evaluator} (a tie is within {r.TieThreshold.ToString(c)})");
         Row("prompts", r.Prompts.ToString(c));
         Row("wins / ties / losses of A", $"{r.Wins} / {r.Ties} / {r.Losses}");
         Row("win % of A (ties count half)", r.WinPercent.ToString("0.0", c) + "%");

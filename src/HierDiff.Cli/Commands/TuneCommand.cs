@@ -18,14 +18,16 @@ internal static class TuneCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed (also draws the sample)", DefaultValueFactory = _ => 42 };
         var modelDir = new Option<DirectoryInfo>("--model")
         {
-            Description = "An ONNX export folder whose images the shapes world's evaluator scores; default: the built-in shapes model",
+            Description = "An ONNX export folder (its images scored by --evaluator, or for shapes-world prompts by the shapes world's evaluator); default: the built-in shapes model",
             DefaultValueFactory = _ => new DirectoryInfo(BuiltInModel.Directory),
         };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var evaluator = new EvaluatorOptions();
         var command = new Command("tune", "Find the most savings that still wins against standard generation on a sample of the prompts")
         {
             prompts, output, sample, minWin, maxCalls, steps, seed, modelDir, device,
         };
+        evaluator.AddTo(command);
         command.SetAction(parse =>
         {
             double win = parse.GetValue(minWin) ?? Tune.DefaultMinWin;
@@ -48,8 +50,9 @@ internal static class TuneCommand
             string promptPath = parse.GetValue(prompts)!.ToString();
             PromptFileReader.Read(promptPath);
             ITextToImageModel model = TextToImageModels.Shared(parse.GetValue(modelDir)!.ToString(), OnnxDevice.Parse(parse.GetValue(device)!));
+            using ClipEvaluator? clip = evaluator.Clip(parse);
             string outPath = parse.GetValue(output)!.ToString();
-            TuneFile tune = Tune.Run(promptPath, outPath, options, size, win, budget, model, Console.Error.WriteLine);
+            TuneFile tune = Tune.Run(promptPath, outPath, options, size, win, budget, model, clip, Console.Error.WriteLine);
 
             var table = new Table().Border(TableBorder.Rounded).Title("tune")
                 .AddColumn("target").AddColumn("shape").AddColumn("private steps").AddColumn("savings").AddColumn("mean score").AddColumn("win %").AddColumn("95 % interval");

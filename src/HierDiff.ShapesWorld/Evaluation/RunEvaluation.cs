@@ -25,21 +25,28 @@ public sealed record RunScores(
     double? Diversity,
     string? Mode,
     double? Savings,
-    long? DenoiserCalls);
+    long? DenoiserCalls)
+{
+    /// <summary>What scores.json keeps of these scores, as any evaluator's.</summary>
+    public SavedScores Saved() =>
+        new(Images.Select(i => i.Score).ToArray(), MeanScore, Diversity, ShapesEvaluator.EvaluatorName, ShapesEvaluator.DefaultTieThreshold);
+}
 
 /// <summary>
-/// Run A against run B, image by image (paired by prompt index): A wins where its score is higher by
-/// <see cref="RunEvaluation.TieThreshold"/> or more; win percent = (wins + ties / 2) / n x 100. compare.json holds
-/// the fields in this order, less the output path.
+/// Run A against run B, image by image (paired by prompt index) by one evaluator's scores: A wins where its score is
+/// higher by the evaluator's tie threshold or more; win percent = (wins + ties / 2) / n x 100. compare.json holds the
+/// fields in this order, less the output path.
 /// </summary>
 public sealed record RunComparison(
     string RunA,
     string RunB,
+    string Evaluator,
     int Prompts,
     int Wins,
     int Ties,
     int Losses,
     double WinPercent,
+    double TieThreshold,
     double MeanScoreA,
     double MeanScoreB,
     double MeanScoreDifference,
@@ -62,9 +69,6 @@ public static class RunEvaluation
     public const string ScoresFile = RunScoresFile.FileName;
     public const string CompareFile = "compare.json";
 
-    /// <summary>Scores closer than this are a tie.</summary>
-    public const double TieThreshold = 0.01;
-
     /// <summary>Diversity is measured over at most this many images (the first ones).</summary>
     public const int DiversityImages = 100;
 
@@ -74,7 +78,8 @@ public static class RunEvaluation
     /// <summary>Scores the run in <paramref name="runDirectory"/> without writing anything.</summary>
     public static RunScores Score(string runDirectory) => Score(RunManifest.Read(RunFolder.Open(runDirectory)));
 
-    private static RunScores Evaluate(RunManifest manifest)
+    /// <summary>Scores the run of <paramref name="manifest"/> and writes its <c>scores.json</c>.</summary>
+    public static RunScores Evaluate(RunManifest manifest)
     {
         RunScores scores = Score(manifest);
         RunScoresFile.Write(manifest.Folder, scores);
@@ -151,11 +156,14 @@ public static class RunEvaluation
     }
 
     /// <summary>
-    /// Compares run A with run B (the same prompts, paired by index), using each run's <c>scores.json</c> where it is
-    /// there and scores these prompts, else scoring the run (and writing its <c>scores.json</c>). Writes
-    /// <c>compare.json</c> to <paramref name="outPath"/>, or into run A's folder.
+    /// Compares run A with run B (the same prompts, paired by index) by <paramref name="evaluator"/>'s scores, or,
+    /// where none is given, by the evaluator whose scores.json run A (else run B) has, else the shapes evaluator. A
+    /// run's scores.json is used where it reads, scores these prompts and is that evaluator's; otherwise the run is
+    /// scored now (and its scores.json written), which needs the evaluator itself: a CLIP evaluator is only known by
+    /// name from a file, so then the run is refused, saying how to score it. Writes <c>compare.json</c> to
+    /// <paramref name="outPath"/>, or into run A's folder.
     /// </summary>
-    public static RunComparison Compare(string runA, string runB, string? outPath = null)
+    public static RunComparison Compare(string runA, string runB, string? outPath = null, IRunEvaluator? evaluator = null)
     {
         RunManifest a = RunManifest.Read(RunFolder.Open(runA));
         RunManifest b = RunManifest.Read(RunFolder.Open(runB));
@@ -175,13 +183,17 @@ public static class RunEvaluation
             }
         }
 
-        double[] scoresA = ScoresOf(a);
-        double[] scoresB = ScoresOf(b);
+        SavedScores? savedA = ReadSaved(a), savedB = ReadSaved(b);
+        string name = evaluator?.Name ?? savedA?.Evaluator ?? savedB?.Evaluator ?? ShapesEvaluator.EvaluatorName;
+        IRunEvaluator? scorer = evaluator ?? (name == ShapesEvaluator.EvaluatorName ? ShapesEvaluator.Instance : null);
+        SavedScores scoresA = ScoresBy(name, scorer, a, savedA, runA);
+        SavedScores scoresB = ScoresBy(name, scorer, b, savedB, runB);
+        double margin = scorer?.TieThreshold ?? scoresA.TieThreshold;
         int wins = 0, ties = 0, losses = 0;
-        for (int i = 0; i < scoresA.Length; i++)
+        for (int i = 0; i < scoresA.Scores.Count; i++)
         {
-            double d = scoresA[i] - scoresB[i];
-            if (Math.Abs(d) < TieThreshold)
+            double d = scoresA.Scores[i] - scoresB.Scores[i];
+            if (Math.Abs(d) < margin)
             {
                 ties++;
             }
@@ -195,19 +207,21 @@ public static class RunEvaluation
             }
         }
 
-        int n = scoresA.Length;
+        int n = scoresA.Scores.Count;
         string path = outPath ?? a.Folder.Show(CompareFile);
         var comparison = new RunComparison(
             runA,
             runB,
+            name,
             n,
             wins,
             ties,
             losses,
             100.0 * (wins + (ties / 2.0)) / n,
-            scoresA.Average(),
-            scoresB.Average(),
-            scoresA.Zip(scoresB, (x, y) => x - y).Average(),
+            margin,
+            scoresA.Scores.Average(),
+            scoresB.Scores.Average(),
+            scoresA.Scores.Zip(scoresB.Scores, (x, y) => x - y).Average(),
             a.Savings,
             b.Savings,
             a.Mode,
@@ -227,22 +241,30 @@ public static class RunEvaluation
         return comparison;
     }
 
-    /// <summary>Each prompt's score: from scores.json where it reads and scores this manifest, else scored now (and
-    /// written): a stale or broken scores.json is what eval replaces anyway.</summary>
-    private static double[] ScoresOf(RunManifest manifest)
+    /// <summary>The run's scores.json where it reads and scores this manifest; a stale or broken one is what eval
+    /// replaces anyway.</summary>
+    private static SavedScores? ReadSaved(RunManifest manifest)
     {
         try
         {
-            if (RunScoresFile.Read(manifest) is SavedScores saved)
-            {
-                return [.. saved.Scores];
-            }
+            return RunScoresFile.Read(manifest);
         }
         catch (HierDiffInputException)
         {
+            return null;
+        }
+    }
+
+    private static SavedScores ScoresBy(string name, IRunEvaluator? scorer, RunManifest manifest, SavedScores? saved, string run)
+    {
+        if (saved is not null && saved.Evaluator == name)
+        {
+            return saved;
         }
 
-        return Evaluate(manifest).Images.Select(i => i.Score).ToArray();
+        return scorer?.Evaluate(manifest) ?? throw new HierDiffInputException(
+            $"{run} has no scores by {name} to compare; score it first with hierdiff eval --run {run} --evaluator DIR, " +
+            "or give compare --evaluator DIR");
     }
 
     private static byte[] ReadImage(RunManifest manifest, RunPrompt prompt)
@@ -258,14 +280,12 @@ public static class RunEvaluation
         }
     }
 
-    /// <summary>compare.json: the comparison's fields in their order, with the tie threshold after the win percent and
-    /// without the output path (where the file itself is).</summary>
+    /// <summary>compare.json: the comparison's fields in their order, without the output path (where the file itself is).</summary>
     private static byte[] ComparisonJson(RunComparison comparison)
     {
         JsonNamingPolicy names = RunScoresFile.Json.PropertyNamingPolicy!;
         JsonObject json = JsonSerializer.SerializeToNode(comparison, RunScoresFile.Json)!.AsObject();
         json.Remove(names.ConvertName(nameof(RunComparison.OutputPath)));
-        json.Insert(json.IndexOf(names.ConvertName(nameof(RunComparison.WinPercent))) + 1, names.ConvertName(nameof(TieThreshold)), TieThreshold);
         return JsonSerializer.SerializeToUtf8Bytes(json, RunScoresFile.Json);
     }
 }

@@ -6,8 +6,10 @@ using HierDiff.ShapesWorld.World;
 
 namespace HierDiff.ShapesWorld.Evaluation;
 
-/// <summary>A run's scores as read back from its scores.json: each prompt's score in index order, their mean and the diversity.</summary>
-public sealed record SavedScores(IReadOnlyList<double> Scores, double MeanScore, double? Diversity);
+/// <summary>A run's scores as read back from its scores.json: each prompt's score in index order, their mean, the
+/// diversity, the evaluator that gave them and its tie threshold (a file from before evaluators were named is the
+/// shapes evaluator's).</summary>
+public sealed record SavedScores(IReadOnlyList<double> Scores, double MeanScore, double? Diversity, string Evaluator, double TieThreshold);
 
 /// <summary>
 /// <c>scores.json</c> in a run folder: written by <c>hierdiff eval</c>, read back by <c>report</c> and <c>compare</c>.
@@ -54,7 +56,18 @@ public static class RunScoresFile
             scores[i] = image.Property("score").Double();
         }
 
-        return new SavedScores(scores.Select(s => s!.Value).ToArray(), root.Property("mean_score").Double(), root.OptionalProperty("diversity")?.Double());
+        double tie = root.OptionalProperty("tie_threshold")?.Double() ?? ShapesEvaluator.DefaultTieThreshold;
+        if (tie < 0)
+        {
+            throw root.Property("tie_threshold").Error("the tie threshold cannot be negative");
+        }
+
+        return new SavedScores(
+            scores.Select(s => s!.Value).ToArray(),
+            root.Property("mean_score").Double(),
+            root.OptionalProperty("diversity")?.Double(),
+            root.OptionalProperty("evaluator")?.String() ?? ShapesEvaluator.EvaluatorName,
+            tie);
     }
 
     public static void Write(RunFolder folder, RunScores scores) =>
@@ -62,16 +75,18 @@ public static class RunScoresFile
 
     /// <summary>How scores.json and compare.json are written: snake_case names in the records' order, indented,
     /// text as it is (no \u escapes for quotes or non-ASCII), a null written as null unless the record says otherwise.</summary>
-    internal static readonly JsonSerializerOptions Json = new()
+    public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>scores.json: the manifest's mode, savings and calls (calls left out where it has none), the means,
-    /// the diversity and every image.</summary>
+    /// <summary>scores.json: the evaluator and its tie threshold, the manifest's mode, savings and calls (calls left
+    /// out where it has none), the means, the diversity and every image.</summary>
     private sealed record ScoresJson(
+        string Evaluator,
+        double TieThreshold,
         string? Mode,
         double? Savings,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? DenoiserCalls,
@@ -82,6 +97,8 @@ public static class RunScoresFile
         IReadOnlyList<ImageJson> Images)
     {
         public static ScoresJson From(RunScores s) => new(
+            ShapesEvaluator.EvaluatorName,
+            ShapesEvaluator.DefaultTieThreshold,
             s.Mode,
             s.Savings,
             s.DenoiserCalls,
