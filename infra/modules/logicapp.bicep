@@ -4,6 +4,7 @@
 //
 // POST its trigger URL (portal: the workflow's "When a HTTP request is received") with
 //   { "prompts": ["a red circle", "a blue square"], "options": { "target_savings": 0.5 } }
+// or, with a tune.json from hierdiff tune uploaded to the tunes container, { "prompts": [...], "tune": "NAME" }
 
 @description('Azure region.')
 param location string
@@ -71,6 +72,9 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
                 options: {
                   type: 'object'
                 }
+                tune: {
+                  type: 'string'
+                }
               }
               required: [
                 'prompts'
@@ -95,6 +99,7 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
             body: {
               prompts: '@triggerBody()?[\'prompts\']'
               options: '@coalesce(triggerBody()?[\'options\'], json(\'{}\'))'
+              tune: '@triggerBody()?[\'tune\']'
             }
           }
           runtimeConfiguration: {

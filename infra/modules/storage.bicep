@@ -24,11 +24,13 @@ param userPrincipalType string = 'User'
 
 param tags object = {}
 
-// The app's containers (HierDiff.Pipeline.Storage.Containers): uploads land in prompts, outputs in images and runs.
+// The app's containers (HierDiff.Pipeline.Storage.Containers): uploads land in prompts, outputs in images and runs;
+// tunes holds tune.json files that HTTP requests name (no trigger watches it).
 var containerNames = [
   'prompts'
   'images'
   'runs'
+  'tunes'
 ]
 
 // Built-in role ids. Blob Data Owner rather than Contributor: the Functions host manages blob leases and Durable's

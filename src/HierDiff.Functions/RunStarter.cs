@@ -9,8 +9,10 @@ using Microsoft.DurableTask.Client;
 
 namespace HierDiff.Functions;
 
-/// <summary>A request to start a run over HTTP (snake_case JSON): inline prompts or a blob in the prompts container.</summary>
-public sealed record StartRunRequest(IReadOnlyList<string>? Prompts, string? PromptsBlob, GenerationOptions? Options, string? CallbackUrl);
+/// <summary>A request to start a run over HTTP (snake_case JSON): inline prompts or a blob in the prompts container,
+/// the options, and optionally a tune.json in the tunes container whose recommended savings target and split schedule
+/// the run takes (as <c>generate --tune</c>).</summary>
+public sealed record StartRunRequest(IReadOnlyList<string>? Prompts, string? PromptsBlob, GenerationOptions? Options, string? CallbackUrl, string? Tune = null);
 
 /// <summary>Starts runs: one per uploaded prompt blob and ETag (Event Grid delivers at least once), or per HTTP request.</summary>
 public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
@@ -52,6 +54,12 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
         }
 
         GenerationOptions options = request.Options ?? new GenerationOptions();
+        if (request.Tune is not null)
+        {
+            TuneSetting.CheckOptionsLeaveItOpen(options);
+            options = (await ReadTuneAsync(request.Tune)).ApplyTo(options);
+        }
+
         options.Validate(request.Prompts?.Count, settings.Pipeline.Limits.MaxPromptLength);
         if (request.CallbackUrl is not null)
         {
@@ -80,6 +88,30 @@ public sealed class RunStarter(IRunStore store, HierDiffSettings settings)
 
         await client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, input, new StartOrchestrationOptions(runId));
         return runId;
+    }
+
+    /// <summary>A tune.json is a few kilobytes; this bounds what a request can make the app read.</summary>
+    private const long MaxTuneBytes = 1L << 20;
+
+    /// <summary>The recommendation of tunes/{name}; a missing, oversized or malformed file is a bad request naming it.</summary>
+    private async Task<TuneSetting> ReadTuneAsync(string name)
+    {
+        string blob = StoreNames.Check(name, "tune");
+        string shown = $"{Containers.Tunes}/{blob}";
+        StoredBlob? properties = await store.PropertiesAsync(Containers.Tunes, blob);
+        if (properties is null)
+        {
+            throw new HierDiffInputException($"tune: no blob {shown}; upload the tune.json that hierdiff tune wrote to the {Containers.Tunes} container");
+        }
+
+        if (properties.Size > MaxTuneBytes)
+        {
+            throw new HierDiffInputException($"tune: {shown} is {properties.Size:N0} bytes, more than a tune.json's limit of {MaxTuneBytes:N0}");
+        }
+
+        byte[] bytes = await store.ReadAsync(Containers.Tunes, blob)
+            ?? throw new HierDiffInputException($"tune: {shown} was removed while it was read");
+        return TuneSetting.ReadRecommendation(shown, bytes);
     }
 
     public static string RunIdFor(string blobName, string etag)

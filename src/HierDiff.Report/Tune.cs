@@ -11,13 +11,6 @@ using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Report;
 
-/// <summary>One rung of the ladder: a savings target and a split schedule (<see cref="Core.Planning.SplitSchedule"/>).</summary>
-public sealed record TuneSetting(double TargetSavings, double SplitShape, int PrivateSteps)
-{
-    [System.Text.Json.Serialization.JsonIgnore]
-    public string Folder => string.Create(CultureInfo.InvariantCulture, $"t{TargetSavings:0.##}-g{SplitShape:0.##}-l{PrivateSteps}");
-}
-
 /// <summary>What a rung measured against standard generation on the sample: win % counts ties half, with a 95 %
 /// interval from the per-prompt outcomes (1 win, 0.5 tie, 0 loss).</summary>
 public sealed record TuneResult(
@@ -64,24 +57,20 @@ public sealed record TuneFile(
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>The recommended setting of a tune.json, checked: the file names the problem where it is not one.</summary>
+    /// <summary>The recommended setting of a tune.json file, checked: the file names the problem where it is not one.</summary>
     public static TuneSetting ReadRecommendation(string path)
     {
-        TuneFile? file;
+        byte[] bytes;
         try
         {
-            file = JsonSerializer.Deserialize<TuneFile>(File.ReadAllBytes(path), Json);
+            bytes = File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new HierDiffInputException($"{path}: not a tune.json that hierdiff tune wrote ({e.Message.Split('.')[0]})");
+            throw new HierDiffInputException($"{path}: cannot read the tune file ({e.Message})");
         }
 
-        TuneSetting recommended = file?.Recommended
-            ?? throw new HierDiffInputException($"{path}: recommends no setting ({file?.NoRecommendation ?? "none was found"})");
-        new GenerationOptions { TargetSavings = recommended.TargetSavings, SplitShape = recommended.SplitShape, PrivateSteps = recommended.PrivateSteps, Steps = file.Steps }
-            .Validate();
-        return recommended;
+        return TuneSetting.ReadRecommendation(path, bytes);
     }
 }
 

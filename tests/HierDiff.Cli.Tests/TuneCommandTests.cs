@@ -63,7 +63,7 @@ public sealed class TuneCommandTests : IDisposable
 
         CliRunner.Result both = CliRunner.Run("generate", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", _inputs.Sub("x"), "--tune", tune, "--tau", "1");
         Assert.Equal(2, both.ExitCode);
-        Assert.Contains("--tune gives the savings target and split schedule", both.Stderr);
+        Assert.Contains("--tune (tune) gives the savings target and split schedule", both.Stderr);
         Assert.False(Directory.Exists(_inputs.Sub("x")));
     }
 

@@ -211,6 +211,64 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.True(manifest.GetProperty("gpu").GetProperty("model_busy_seconds").GetDouble() > 0);
     }
 
+    /// <summary>A tune.json as hierdiff tune writes it (the fields a run reads; the rest as it leaves them).</summary>
+    private static string TuneJson(object? recommended) => JsonSerializer.Serialize(new
+    {
+        model = "tiny-sd",
+        evaluator = "shapes",
+        steps = 4,
+        min_win = 0.5,
+        settings = Array.Empty<object>(),
+        recommended,
+        no_recommendation = recommended is null ? "no setting won at least 50% against standard; the best won 31%" : null,
+    });
+
+    [Fact]
+    public async Task ARequestNamingATuneFileInTheTunesContainerRunsWithItsRecommendation()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string tune = $"{_prefix}/tune.json";
+        await _store.WriteAsync(Containers.Tunes, tune, Encoding.UTF8.GetBytes(TuneJson(new { target_savings = 0.4, split_shape = 2.0, private_steps = 1 })));
+        string body = JsonSerializer.Serialize(new { prompts = Prompts, tune, options = new { steps = 4 } });
+
+        var start = (FakeHttpResponse)await HttpFunctions().StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        string id = JsonDocument.Parse(start.Text).RootElement.GetProperty("id").GetString()!;
+        Assert.True((await Complete(host.Client, id)).Succeeded);
+        JsonElement manifest = JsonDocument.Parse(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(id)) ?? []).RootElement;
+        Assert.Equal(2.0, manifest.GetProperty("split_shape").GetDouble());
+        Assert.Equal(1, manifest.GetProperty("private_steps").GetInt32());
+        Assert.True(manifest.GetProperty("savings").GetDouble() >= 0.4);
+    }
+
+    [Theory]
+    [InlineData("missing", "tune: no blob tunes/")]
+    [InlineData("no recommendation", "recommends no setting (no setting won at least 50% against standard")]
+    [InlineData("with tau", "--tune (tune) gives the savings target and split schedule")]
+    [InlineData("bad setting", "recommended: --private-steps (options.private_steps): must be from 0 to 3")]
+    [InlineData("outside", "tune '../tune.json' is not allowed")]
+    public async Task ABadTuneFileIsRefusedWith400NamingIt(string what, string reason)
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string tune = what == "outside" ? "../tune.json" : $"{_prefix}/{what.Replace(' ', '-')}.json";
+        if (what != "missing" && what != "outside")
+        {
+            object? recommended = what switch
+            {
+                "no recommendation" => null,
+                "bad setting" => new { target_savings = 0.4, split_shape = 1.0, private_steps = 9 },
+                _ => new { target_savings = 0.4, split_shape = 1.0, private_steps = 0 },
+            };
+            await _store.WriteAsync(Containers.Tunes, tune, Encoding.UTF8.GetBytes(TuneJson(recommended)));
+        }
+
+        object options = what == "with tau" ? new { steps = 4, tau = 0.5 } : new { steps = 4 };
+        string body = JsonSerializer.Serialize(new { prompts = Prompts, tune, options });
+        var response = (FakeHttpResponse)await HttpFunctions().StartRun(new FakeHttpRequest("POST", "https://app.example/api/runs", body), host.Client);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, JsonDocument.Parse(response.Text).RootElement.GetProperty("error").GetString());
+    }
+
     [Theory]
     [InlineData("{\"prompts\": [\"a\"], \"prompts_blob\": \"p.txt\"}", "give exactly one of prompts")]
     [InlineData("{\"prompts\": [\"a\"], \"callback_url\": \"http://example.com/hook\"}", "must be an absolute https URL")]

@@ -115,7 +115,7 @@ public sealed partial class MainTemplateTests
         Assert.False((bool)account.Properties["allowBlobPublicAccess"]!);
 
         Arm.Resource containers = Assert.Single(Arm.Resources(Main, "Microsoft.Storage/storageAccounts/blobServices/containers"));
-        Assert.Equal(["prompts", "images", "runs"], account.Template["variables"]!["containerNames"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(["prompts", "images", "runs", "tunes"], account.Template["variables"]!["containerNames"]!.AsArray().Select(v => (string)v!));
         Assert.Contains("containerNames", Arm.Text(containers.Json["copy"]!));
 
         // Blob Data Owner, Queue Data Contributor, Table Data Contributor for the apps' identity.

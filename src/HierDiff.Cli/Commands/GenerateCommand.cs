@@ -77,13 +77,8 @@ internal static class GenerateCommand
             });
             if (parse.GetValue(tune) is FileInfo tuneFile)
             {
-                if (options.Tau is not null || options.TargetSavings is not null || schedule.Given(parse))
-                {
-                    throw new HierDiffInputException("--tune gives the savings target and split schedule: give it without --tau, --target-savings, --split-shape and --private-steps");
-                }
-
-                HierDiff.Report.TuneSetting tuned = HierDiff.Report.TuneFile.ReadRecommendation(tuneFile.ToString());
-                options = options with { TargetSavings = tuned.TargetSavings, SplitShape = tuned.SplitShape, PrivateSteps = tuned.PrivateSteps };
+                TuneSetting.CheckOptionsLeaveItOpen(options);
+                options = HierDiff.Report.TuneFile.ReadRecommendation(tuneFile.ToString()).ApplyTo(options);
             }
 
             PromptFileLimits limits = PromptFileLimits.FromEnvironment();

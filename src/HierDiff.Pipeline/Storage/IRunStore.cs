@@ -29,5 +29,9 @@ public static class Containers
     public const string Images = "images";
     public const string Runs = "runs";
 
-    public static readonly IReadOnlyList<string> All = [Prompts, Images, Runs];
+    /// <summary>tune.json files that HTTP requests name (options they take their savings target from); a container of
+    /// their own, so uploading one starts no run.</summary>
+    public const string Tunes = "tunes";
+
+    public static readonly IReadOnlyList<string> All = [Prompts, Images, Runs, Tunes];
 }
