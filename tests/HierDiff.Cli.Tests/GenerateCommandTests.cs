@@ -58,15 +58,20 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
-    public void TauZeroGivesStandardGenerationsPixels()
+    public void TauZeroGivesStandardGenerationsPixels_WithAnExactTreeOrAShardedOne()
     {
         Assert.Equal(0, Generate("tau0", "--tau", "0").ExitCode);
+        Assert.Equal(0, Generate("tau0-sharded", "--tau", "0", "--max-exact", "2").ExitCode);
         Assert.Equal(0, Generate("standard", "--mode", "standard").ExitCode);
         for (int i = 0; i < Prompts.Length; i++)
         {
             string name = $"{i:0000}.png";
             Assert.Equal(ImageData(Path.Combine(Out("tau0"), "images", name)), ImageData(Path.Combine(Out("standard"), "images", name)));
+            Assert.Equal(ImageData(Path.Combine(Out("tau0-sharded"), "images", name)), ImageData(Path.Combine(Out("standard"), "images", name)));
         }
+
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Out("tau0-sharded"), "manifest.json")));
+        Assert.Equal("sharded", manifest.RootElement.GetProperty("tree").GetProperty("kind").GetString());
     }
 
     [Fact]
@@ -159,6 +164,7 @@ public sealed class GenerateCommandTests : IDisposable
     [InlineData("--device cuda:0:", "--device", "cuda:0")]
     [InlineData("--mode (options.mode): 'fast' is not a mode", "--mode", "fast")]
     [InlineData("--max-batch (options.max_batch): must be from 1 to 1024, not 0", "--max-batch", "0")]
+    [InlineData("--max-exact (options.max_exact): must be from 2 to 30000 prompts (their distances take 4 bytes x N^2), not 40000", "--max-exact", "40000")]
     [InlineData("--guidance (options.guidance): must be a number from 0 to 100, not 1E+308", "--guidance", "1e308")]
     [InlineData("--preset (options.preset): 'papers' is not a preset; use paper", "--preset", "papers")]
     [InlineData("--starting-latent (options.starting_latent): 'random' is not a starting latent; use per-prompt or shared", "--starting-latent", "random")]

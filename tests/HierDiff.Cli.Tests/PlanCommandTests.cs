@@ -34,6 +34,24 @@ public class PlanCommandTests
     }
 
     [Fact]
+    public void AboveMaxExactThePlanIsShardedAndSaysSo()
+    {
+        CliRunner.Result json = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "1", "--max-exact", "4", "--json");
+        Assert.True(json.ExitCode == 0, json.Stderr);
+        using JsonDocument plan = JsonDocument.Parse(json.Stdout);
+        JsonElement tree = plan.RootElement.GetProperty("tree");
+        Assert.Equal("sharded", tree.GetProperty("kind").GetString());
+        Assert.Equal(4, tree.GetProperty("shards").GetInt32());
+        Assert.True(tree.GetProperty("largest_shard").GetInt32() <= 4);
+        Assert.Equal(11, plan.RootElement.GetProperty("linkage").GetArrayLength());
+
+        CliRunner.Result table = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "1", "--max-exact", "4");
+        Assert.Contains("sharded: 4 shards", table.Stdout);
+        CliRunner.Result exact = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--tau", "1");
+        Assert.Contains("exact Ward", exact.Stdout);
+    }
+
+    [Fact]
     public void TargetSavingsPicksATauThatReachesIt()
     {
         CliRunner.Result result = CliRunner.Run("plan", "--embeddings", CliRunner.Data("random-12x8.npy"), "--target-savings", "0.3", "--json");

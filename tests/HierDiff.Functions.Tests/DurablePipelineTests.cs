@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
+using HierDiff.Core.Clustering;
 using HierDiff.Core.Runs;
 using HierDiff.Functions.Functions;
 using HierDiff.Models;
@@ -152,7 +153,8 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("kandinsky22", null)]
     [InlineData("kandinsky22", "paper")]
     [InlineData(BuiltInModel.KandinskyName, null)]
-    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family, string? preset)
+    [InlineData("sd15", null, 2)]
+    public async Task TheCommandLinesHostMakesTheSamePngBytesAsTheFunctionsHost(string family, string? preset, int maxExact = PromptTree.DefaultMaxExact)
     {
         ITextToImageModel model = family switch
         {
@@ -164,8 +166,8 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         await using DurableTaskTestHost host = await StartHost(model: model);
         string text = string.Join('\n', Prompts);
         string blob = await Upload($"same-{family}.txt", text);
-        var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9, Preset = preset };
-        family += preset is null ? "" : $"-{preset}";
+        var options = new GenerationOptions { Steps = 5, TargetSavings = 0.5, Seed = 9, Preset = preset, MaxExact = maxExact };
+        family += (preset is null ? "" : $"-{preset}") + (maxExact == PromptTree.DefaultMaxExact ? "" : $"-sharded{maxExact}");
         string durable = $"{_prefix}-durable-{family}";
         await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(durable, blob, options), new StartOrchestrationOptions(durable));
         Assert.True((await Complete(host.Client, durable)).Succeeded);
@@ -181,6 +183,10 @@ public sealed class DurablePipelineTests : IAsyncLifetime
             Assert.Equal(png, await local.ReadAsync(Containers.Images, RunBlobs.Image("cli", i, Prompts.Length)));
             Assert.Equal(size, PngFiles.Size(png!).Width);
         }
+
+        JsonElement tree = JsonDocument.Parse(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(durable)) ?? []).RootElement.GetProperty("tree");
+        Assert.Equal(maxExact < Prompts.Length ? "sharded" : "exact", tree.GetProperty("kind").GetString());
+        Assert.Equal(maxExact, tree.GetProperty("max_exact").GetInt32());
     }
 
     [Fact]
@@ -284,6 +290,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": 1000000}}", "--steps (options.steps): must be from 1 to 1000, not 1000000")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"steps\": \"40\"}}", "options.steps")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"stesp\": 40}}", "'stesp'")]
+    [InlineData("{\"prompts\": [\"a\"], \"options\": {\"max_exact\": 1}}", "--max-exact (options.max_exact): must be from 2 to 30000 prompts")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"guidance\": 1e308}}", "--guidance (options.guidance): must be a number from 0 to 100")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"scheduler\": \"heun\"}}", "unknown scheduler 'heun'")]
     [InlineData("{\"prompts\": [\"a\"], \"options\": {\"preset\": \"papr\"}}", "--preset (options.preset): 'papr' is not a preset; use paper")]

@@ -29,7 +29,7 @@ internal static class BenchCommand
         {
             prompts, output, targets, steps, modelDirs, device, seed,
         };
-        var schedule = new SplitScheduleOptions();
+        var schedule = new PlanningOptions();
         schedule.AddTo(command);
         command.SetAction(parse =>
         {

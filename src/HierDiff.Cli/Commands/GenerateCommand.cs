@@ -56,7 +56,7 @@ internal static class GenerateCommand
             prompts, output, modelDir, mode, tau, target, steps, scheduler, guidance, preset, startingLatent, tune, seed, maxBatch, negative, device, overwrite, keepNodes,
             subtreeCalls, storage,
         };
-        var schedule = new SplitScheduleOptions();
+        var schedule = new PlanningOptions();
         schedule.AddTo(command);
         command.SetAction(parse =>
         {

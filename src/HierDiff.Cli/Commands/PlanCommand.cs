@@ -22,7 +22,7 @@ internal static class PlanCommand
         var steps = new Option<int>("--steps") { Description = "Denoising steps K", DefaultValueFactory = _ => 40 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
 
-        var schedule = new SplitScheduleOptions();
+        var schedule = new PlanningOptions();
         var command = new Command("plan", "Cluster prompt embeddings and show which tree node runs which steps, and what it saves")
         {
             embeddings, prompts, modelDir, tau, target, steps, json,
@@ -41,16 +41,17 @@ internal static class PlanCommand
             options.Validate();
             (EmbeddingMatrix matrix, string path) = ReadEmbeddings(parse.GetValue(embeddings), parse.GetValue(prompts), parse.GetValue(modelDir));
             options.Validate(matrix.Rows);
-            Linkage tree = WardLinkage.FromEmbeddings(matrix);
+            PromptTree built = PromptTree.Build(matrix, options.MaxExact);
+            Linkage tree = built.Tree;
             double chosenTau = RunResolution.Tau(options, tree).Tau;
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, chosenTau, k, options.Schedule());
             if (parse.GetValue(json))
             {
-                WriteJson(plan, savingsTarget, options.Schedule());
+                WriteJson(plan, built.Summary(), savingsTarget, options.Schedule());
             }
             else
             {
-                WriteTable(plan, path, savingsTarget, options.Schedule());
+                WriteTable(plan, built.Summary(), path, savingsTarget, options.Schedule());
             }
 
             return 0;
@@ -76,7 +77,7 @@ internal static class PlanCommand
         return (PromptEncoding.ClusterMatrix(sd.Encode(set.Texts), "the prompts' cluster embeddings"), prompts.ToString());
     }
 
-    private static void WriteTable(HierarchicalPlan plan, string source, double? target, SplitSchedule schedule)
+    private static void WriteTable(HierarchicalPlan plan, TreeSummary tree, string source, double? target, SplitSchedule schedule)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("hierarchical plan").AddColumn("").AddColumn(new TableColumn("").RightAligned());
         table.HideHeaders();
@@ -90,6 +91,11 @@ internal static class PlanCommand
             Row("split schedule", $"shape {schedule.Shape.ToString("0.###", CultureInfo.InvariantCulture)}, {schedule.PrivateSteps} private steps");
         }
 
+        CultureInfo c = CultureInfo.InvariantCulture;
+        Row("tree", tree.Kind == "exact"
+            ? $"exact Ward (up to --max-exact {tree.MaxExact.ToString(c)} prompts)"
+            : $"sharded: {tree.Shards.ToString(c)} shards of {tree.SmallestShard.ToString(c)}-{tree.LargestShard.ToString(c)} prompts (--max-exact {tree.MaxExact.ToString(c)}), " +
+              $"exact Ward in each, {tree.LiftedMerges.ToString(c)} top merges lifted");
         Row("root height", plan.Tree.Score(plan.Tree.Root).ToString("0.######", CultureInfo.InvariantCulture));
         Row("nodes that run", $"{plan.Segments.Count} of {plan.Tree.NodeCount}");
         Row("clusters at first step", plan.ActivePerStep[0].Count.ToString(CultureInfo.InvariantCulture));
@@ -99,7 +105,7 @@ internal static class PlanCommand
         AnsiConsole.Write(table);
     }
 
-    private static void WriteJson(HierarchicalPlan plan, double? target, SplitSchedule schedule)
+    private static void WriteJson(HierarchicalPlan plan, TreeSummary tree, double? target, SplitSchedule schedule)
     {
         using var writer = new Utf8JsonWriter(Console.OpenStandardOutput(), new JsonWriterOptions { Indented = false });
         writer.WriteStartObject();
@@ -113,6 +119,14 @@ internal static class PlanCommand
 
         writer.WriteNumber("split_shape", schedule.Shape);
         writer.WriteNumber("private_steps", schedule.PrivateSteps);
+        writer.WriteStartObject("tree");
+        writer.WriteString("kind", tree.Kind);
+        writer.WriteNumber("max_exact", tree.MaxExact);
+        writer.WriteNumber("shards", tree.Shards);
+        writer.WriteNumber("smallest_shard", tree.SmallestShard);
+        writer.WriteNumber("largest_shard", tree.LargestShard);
+        writer.WriteNumber("lifted_merges", tree.LiftedMerges);
+        writer.WriteEndObject();
         writer.WriteNumber("root_height", plan.Tree.Score(plan.Tree.Root));
         writer.WriteNumber("denoiser_calls", plan.DenoiserCalls);
         writer.WriteNumber("standard_denoiser_calls", plan.StandardDenoiserCalls);

@@ -122,7 +122,7 @@ public static class WardLinkage
     /// Sorts merges by height (stable, as scipy's mergesort) and renames slots to scipy's cluster ids with a
     /// union-find: the cluster made by sorted row i gets id n + i, and each row lists the smaller id first.
     /// </summary>
-    private static LinkageRow[] Relabel((int X, int Y, double Height)[] merges, int n)
+    internal static LinkageRow[] Relabel((int X, int Y, double Height)[] merges, int n)
     {
         var sorted = merges.Select((m, order) => (m, order))
             .OrderBy(p => p.m.Height)

@@ -62,6 +62,10 @@ public sealed record GenerationOptions
 
     public string NegativePrompt { get; init; } = "";
 
+    /// <summary>Up to this many prompts the tree is scipy's exact Ward tree; above it, exact trees of shards of at most
+    /// this many under a top tree (<see cref="Clustering.PromptTree"/>).</summary>
+    public int MaxExact { get; init; } = Clustering.PromptTree.DefaultMaxExact;
+
     /// <summary>Most denoising steps a run may ask for (diffusers' schedulers train on 1,000 timesteps).</summary>
     public const int MaxSteps = 1_000;
 
@@ -143,6 +147,11 @@ public sealed record GenerationOptions
         if (PrivateSteps < 0 || PrivateSteps >= Steps)
         {
             throw Refuse("private_steps", $"must be from 0 to {Steps - 1} (fewer than the {Steps} steps), not {PrivateSteps}");
+        }
+
+        if (MaxExact is < 2 or > Clustering.PromptTree.MaxMaxExact)
+        {
+            throw Refuse("max_exact", $"must be from 2 to {Clustering.PromptTree.MaxMaxExact} prompts (their distances take 4 bytes x N^2), not {MaxExact}");
         }
 
         if (MaxBatch is < 1 or > MaxMaxBatch)

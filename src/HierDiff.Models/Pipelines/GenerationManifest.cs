@@ -55,6 +55,10 @@ public sealed record GenerationManifest(
     /// <summary>The split schedule's private steps L (0, the paper's; null in manifests of earlier builds).</summary>
     public int? PrivateSteps { get; init; }
 
+    /// <summary>How the tree was built: exact, or sharded above --max-exact prompts (null for standard runs).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public HierDiff.Core.Clustering.TreeSummary? Tree { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

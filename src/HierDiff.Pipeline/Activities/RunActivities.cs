@@ -200,6 +200,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 StartingLatent = GenerationOptions.StartingLatentName(options.StartingLatentUsed()),
                 SplitShape = options.SplitShape,
                 PrivateSteps = options.PrivateSteps,
+                Tree = plan.TreeBuild,
             },
             new GpuAccounting(
                 gpuSeconds,
@@ -257,10 +258,13 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         string tauFrom = TauFrom.Standard;
         List<PlanSegment> segments;
         TreeMerge[] merges = [];
+        TreeSummary? treeSummary = null;
         long calls;
         if (options.Mode == GenerationMode.Hierarchical)
         {
-            Linkage tree = WardLinkage.FromEmbeddings(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"));
+            PromptTree built = PromptTree.Build(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"), options.MaxExact);
+            treeSummary = built.Summary();
+            Linkage tree = built.Tree;
             (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps, options.Schedule());
             segments = [.. plan.Segments];
@@ -285,7 +289,10 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
             sd.Latent.Channels, sd.Latent.Height, sd.Latent.Width, calls, (long)steps * set.Count, encodeSeconds, clusterSeconds,
             set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].TokenCount, encoded[i].Truncated)).ToArray(),
             merges,
-            segments);
+            segments)
+        {
+            TreeBuild = treeSummary,
+        };
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
         return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler.Name, calls, file.StandardDenoiserCalls,
             segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray(), settings.MaxSubtreeCalls);

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
 using HierDiff.Core.Runs;
 using HierDiff.Models.Pipelines;
@@ -43,6 +44,10 @@ public sealed record RunPlanFile(
     IReadOnlyList<PlanSegment> Segments)
 {
     public const string FileName = "plan.json";
+
+    /// <summary>How the tree was built (exact or sharded); null for standard runs and plans of earlier builds.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TreeSummary? TreeBuild { get; init; }
 
     internal static readonly JsonSerializerOptions Json = new()
     {

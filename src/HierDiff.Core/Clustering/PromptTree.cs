@@ -1,0 +1,129 @@
+using HierDiff.Core.Embeddings;
+
+namespace HierDiff.Core.Clustering;
+
+/// <summary>
+/// The tree a run plans on. Up to <see cref="MaxExact"/> prompts it is scipy's Ward tree of them, exactly. Above
+/// that the full distance matrix (N^2 / 2 doubles: 3.2 GB at 20,000 prompts, 4 TB at a million) cannot be held, so:
+/// <code>
+///   shards = BalancedShards(embeddings, capacity: MaxExact)   # seeded k-means++, at most MaxExact prompts each
+///   for shard in shards: tree[shard] = WardLinkage(shard)      # scipy's exact tree within each shard
+///   top = Ward over the shard roots, heights from ClusterMoments # the height scipy would give each union
+///   tree = the shards' trees under top
+/// </code>
+/// Only one shard's distances are held at a time. A top merge lower than a shard root beneath it (a shard that cut a
+/// natural group) is lifted to that root's height, so heights never fall towards the root; <see cref="LiftedMerges"/>
+/// counts them. Same rows and MaxExact, same tree, on any machine.
+/// </summary>
+/// <summary>How a run's tree was built: "exact" (scipy's Ward tree of all prompts) or "sharded" (exact trees of
+/// Shards shards of SmallestShard to LargestShard prompts under a top tree), for a MaxExact, and how many top merges
+/// were lifted to keep heights rising towards the root.</summary>
+public sealed record TreeSummary(string Kind, int MaxExact, int Shards, int SmallestShard, int LargestShard, int LiftedMerges);
+
+public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> ShardSizes, int LiftedMerges)
+{
+    /// <summary>Exact Ward up to this many prompts by default: its distances take 400 MB and about 5 s on 2 cores
+    /// (README, "Planning a million prompts").</summary>
+    public const int DefaultMaxExact = 10_000;
+
+    /// <summary>The most --max-exact allows: 30,000 prompts' distances take 3.6 GB.</summary>
+    public const int MaxMaxExact = 30_000;
+
+    /// <summary>Whether the prompts were split into shards (more than MaxExact of them).</summary>
+    public bool Sharded => ShardSizes.Count > 1;
+
+    /// <summary>What plan.json and manifest.json record of how the tree was built.</summary>
+    public TreeSummary Summary() => new(Sharded ? "sharded" : "exact", MaxExact, ShardSizes.Count, ShardSizes.Min(), ShardSizes.Max(), LiftedMerges);
+
+    public static PromptTree Build(EmbeddingMatrix embeddings, int maxExact = DefaultMaxExact)
+    {
+        ArgumentNullException.ThrowIfNull(embeddings);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxExact, 2);
+        int n = embeddings.Rows;
+        if (n <= maxExact)
+        {
+            return new PromptTree(WardLinkage.FromEmbeddings(embeddings), maxExact, [n], 0);
+        }
+
+        (int[] shardOf, int count) = BalancedShards.Assign(embeddings, maxExact);
+        var members = new List<int>[count];
+        for (int s = 0; s < count; s++)
+        {
+            members[s] = [];
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            members[shardOf[i]].Add(i);
+        }
+
+        // Merges in creation order, each naming its two clusters by a prompt in each (as WardLinkage's slots do).
+        var merges = new List<(int X, int Y, double Height)>(n - 1);
+        var tops = new List<(ClusterMoments Moments, int Representative, double Height)>(count);
+        foreach (List<int> shard in members)
+        {
+            Linkage local = WardLinkage.FromEmbeddings(Rows(embeddings, shard));
+            var representative = new int[local.NodeCount];
+            for (int i = 0; i < shard.Count; i++)
+            {
+                representative[i] = shard[i];
+            }
+
+            for (int r = 0; r < local.Rows.Count; r++)
+            {
+                LinkageRow row = local.Rows[r];
+                representative[shard.Count + r] = representative[row.Left];
+                merges.Add((representative[row.Left], representative[row.Right], row.Height));
+            }
+
+            ClusterMoments moments = ClusterMoments.Empty(embeddings.Columns);
+            foreach (int i in shard)
+            {
+                moments.Add(embeddings.Row(i));
+            }
+
+            tops.Add((moments, shard[0], local.Score(local.Root)));
+        }
+
+        int lifted = 0;
+        while (tops.Count > 1)
+        {
+            (int a, int b, double distance) = (0, 1, double.PositiveInfinity);
+            for (int i = 0; i < tops.Count; i++)
+            {
+                for (int j = i + 1; j < tops.Count; j++)
+                {
+                    double dij = ClusterMoments.WardDistance(tops[i].Moments, tops[j].Moments);
+                    if (dij < distance)
+                    {
+                        (a, b, distance) = (i, j, dij);
+                    }
+                }
+            }
+
+            double height = Math.Max(distance, Math.Max(tops[a].Height, tops[b].Height));
+            if (height > distance)
+            {
+                lifted++;
+            }
+
+            merges.Add((tops[a].Representative, tops[b].Representative, height));
+            tops[a] = (ClusterMoments.Union(tops[a].Moments, tops[b].Moments), tops[a].Representative, height);
+            tops.RemoveAt(b);
+        }
+
+        return new PromptTree(new Linkage(n, WardLinkage.Relabel([.. merges], n)), maxExact, [.. members.Select(m => m.Count)], lifted);
+    }
+
+    private static EmbeddingMatrix Rows(EmbeddingMatrix embeddings, List<int> rows)
+    {
+        int d = embeddings.Columns;
+        var data = new double[rows.Count * d];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            embeddings.Row(rows[r]).CopyTo(data.AsSpan(r * d, d));
+        }
+
+        return new EmbeddingMatrix(rows.Count, d, data, "a shard of the embeddings");
+    }
+}
