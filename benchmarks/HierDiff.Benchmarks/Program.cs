@@ -20,6 +20,28 @@ if (args.Length is 2 or 3 && args[0] == "phases")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- plan-scale N D MAX_EXACT      (sharded planning, by phase)
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- plan-compare N D SHARD        (sharded against exact, flat and topics)
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- plan-compare-world N SHARD    (on shapes-world prompts)
+if (args.Length == 4 && args[0] == "plan-scale")
+{
+    HierDiff.Benchmarks.PlanScale.Run(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]));
+    return;
+}
+
+if (args.Length == 4 && args[0] == "plan-compare")
+{
+    HierDiff.Benchmarks.PlanScale.Compare(HierDiff.Benchmarks.SyntheticEmbeddings.Clustered(int.Parse(args[1]), int.Parse(args[2]), seed: 42), int.Parse(args[3]), $"synthetic {args[1]} x {args[2]}, flat groups");
+    HierDiff.Benchmarks.PlanScale.Compare(HierDiff.Benchmarks.SyntheticEmbeddings.Topics(int.Parse(args[1]), int.Parse(args[2]), seed: 42), int.Parse(args[3]), $"synthetic {args[1]} x {args[2]}, groups in topics");
+    return;
+}
+
+if (args.Length == 3 && args[0] == "plan-compare-world")
+{
+    HierDiff.Benchmarks.PlanScale.Compare(HierDiff.Benchmarks.PlanScale.World(int.Parse(args[1])), int.Parse(args[2]), $"{args[1]} shapes-world prompts (built-in model)");
+    return;
+}
+
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- pipeline [ROUNDS] [STEPS]
 if (args.Length >= 1 && args[0] == "pipeline")
 {

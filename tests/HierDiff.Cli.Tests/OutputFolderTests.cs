@@ -85,6 +85,39 @@ public sealed class OutputFolderTests : IDisposable
         Assert.Equal("mine", File.ReadAllText(At("photos/cat.png")));
     }
 
+    /// <summary>A previous run laid out as runs of more than 10,000 prompts are, its images in numbered folders.</summary>
+    private void MoveImagesIntoFolders(string run)
+    {
+        string manifestPath = At($"{run}/manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        Directory.CreateDirectory(At($"{run}/images/0"));
+        var images = manifest["images"]!.AsArray();
+        for (int i = 0; i < images.Count; i++)
+        {
+            string name = (string)images[i]!;
+            string moved = name.Replace("images/", "images/0/", StringComparison.Ordinal);
+            File.Move(At($"{run}/{name}"), At($"{run}/{moved}"));
+            images[i] = moved;
+        }
+
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+    }
+
+    [Fact]
+    public void OverwriteReplacesAPreviousRunWithImagesInFolders_ButNotAFileOfTheUsersInOne()
+    {
+        Assert.Equal(0, Generate("prev").ExitCode);
+        MoveImagesIntoFolders("prev");
+        CliRunner.Result replaced = Generate("prev", "--overwrite");
+        Assert.True(replaced.ExitCode == 0, replaced.Stderr);
+        Assert.Equal(3, Directory.GetFiles(At("prev/images")).Length);
+
+        MoveImagesIntoFolders("prev");
+        File.WriteAllText(At("prev/images/0/holiday.png"), "mine");
+        AssertRefused(Generate("prev", "--overwrite"), "'images/0/holiday.png'");
+        Assert.Equal("mine", File.ReadAllText(At("prev/images/0/holiday.png")));
+    }
+
     [Fact]
     public void OverwriteRefusesAnExtraImageInAPreviousRun()
     {

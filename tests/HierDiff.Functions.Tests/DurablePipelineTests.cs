@@ -82,9 +82,9 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         return $"{_prefix}/{name}";
     }
 
-    private async Task<RunOutcome> Complete(DurableTaskClient client, string runId)
+    private async Task<RunOutcome> Complete(DurableTaskClient client, string runId, int minutes = 3)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(minutes));
         OrchestrationMetadata done = await client.WaitForInstanceCompletionAsync(runId, getInputsAndOutputs: true, timeout.Token);
         Assert.True(done.RuntimeStatus == OrchestrationRuntimeStatus.Completed, done.FailureDetails?.ErrorMessage);
         return done.ReadOutputAs<RunOutcome>()!;
@@ -118,6 +118,29 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Equal(SchedulerFrom.Model, plan.SchedulerFrom);
         Assert.All(plan.Segments.Where(s => s.Node >= Prompts.Length), s => Assert.Equal(plan.Tree[s.Node - Prompts.Length].Score, s.Score));
         Assert.Contains("\"mode\":\"hierarchical\"", Encoding.UTF8.GetString((await _store.ReadAsync(Containers.Runs, RunBlobs.Plan(runId!)))!));
+    }
+
+    [Fact]
+    public async Task FiveThousandPromptsInTwoStepsCompleteThroughTheDurableHost_WithAShardedTree()
+    {
+        await using DurableTaskTestHost host = await StartHost();
+        string[] colours = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white"];
+        string[] kinds = ["circle", "square", "triangle"];
+        string[] prompts = [.. Enumerable.Range(0, 5_000).Select(i => $"a {colours[i % 8]} {kinds[(i / 8) % 3]} number {i / 24}")];
+        string blob = await Upload("five-thousand.txt", string.Join('\n', prompts));
+        string runId = $"{_prefix}-5k";
+        var options = new GenerationOptions { Steps = 2, TargetSavings = 0.4, MaxExact = 2_000 };
+        await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(runId, blob, options), new StartOrchestrationOptions(runId));
+        Assert.True((await Complete(host.Client, runId, minutes: 15)).Succeeded);
+
+        JsonElement manifest = JsonDocument.Parse(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(runId)) ?? []).RootElement;
+        Assert.Equal(5_000, manifest.GetProperty("prompts").GetArrayLength());
+        Assert.True(manifest.GetProperty("savings").GetDouble() >= 0.4);
+        Assert.Equal("sharded", manifest.GetProperty("tree").GetProperty("kind").GetString());
+        foreach (int i in new[] { 0, 2_499, 4_999 })
+        {
+            Assert.NotNull(await _store.ReadAsync(Containers.Images, RunBlobs.Image(runId, i, prompts.Length)));
+        }
     }
 
     [Fact]

@@ -72,7 +72,7 @@ internal static class PlanCommand
             return (EmbeddingFile.Read(embeddings.ToString()), embeddings.ToString());
         }
 
-        PromptSet set = PromptFileReader.Read(prompts!.ToString());
+        PromptSet set = PromptFileReader.Read(prompts!.ToString(), PromptFileLimits.FromEnvironment());
         ITextToImageModel sd = TextToImageModels.Shared(model?.ToString() ?? BuiltInModel.Directory, OnnxDevice.Cpu);
         return (PromptEncoding.ClusterMatrix(sd.Encode(set.Texts), "the prompts' cluster embeddings"), prompts.ToString());
     }

@@ -21,7 +21,9 @@ public static class CosineDistances
     private const int RowsPerTile = 64;
     private const int RowsPerPass = 4;
 
-    public static double[] Condensed(EmbeddingMatrix x)
+    /// <param name="into">Where to write them (its first N (N - 1) / 2 values), so that one buffer serves many
+    /// matrices in turn; null: a new array of exactly that length.</param>
+    public static double[] Condensed(EmbeddingMatrix x, double[]? into = null)
     {
         int n = x.Rows;
         int d = x.Columns;
@@ -31,7 +33,13 @@ public static class CosineDistances
             norms[i] = Math.Sqrt(ScipyDot(x.Row(i), x.Row(i)));
         }
 
-        var distances = new double[(long)n * (n - 1) / 2];
+        long count = (long)n * (n - 1) / 2;
+        if (into is not null && into.LongLength < count)
+        {
+            throw new ArgumentException($"{n} rows need {count} distances; the buffer holds {into.LongLength}", nameof(into));
+        }
+
+        double[] distances = into ?? new double[count];
         double[] data = x.RawValues;
         int width = 2 * Vector<double>.Count;
         var panels = new Panel[(n + width - 1) / width];

@@ -60,9 +60,12 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
         // Merges in creation order, each naming its two clusters by a prompt in each (as WardLinkage's slots do).
         var merges = new List<(int X, int Y, double Height)>(n - 1);
         var tops = new List<(ClusterMoments Moments, int Representative, double Height)>(count);
+        // One distance buffer, of the largest shard's size, serves every shard in turn.
+        int largest = members.Max(m => m.Count);
+        var distances = new double[(long)largest * (largest - 1) / 2];
         foreach (List<int> shard in members)
         {
-            Linkage local = WardLinkage.FromEmbeddings(Rows(embeddings, shard));
+            Linkage local = WardLinkage.FromCondensed(CosineDistances.Condensed(Rows(embeddings, shard), distances), shard.Count);
             var representative = new int[local.NodeCount];
             for (int i = 0; i < shard.Count; i++)
             {

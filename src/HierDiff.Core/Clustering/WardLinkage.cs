@@ -11,10 +11,11 @@ public static class WardLinkage
     public static Linkage FromEmbeddings(Embeddings.EmbeddingMatrix embeddings) =>
         FromCondensed(CosineDistances.Condensed(embeddings), embeddings.Rows);
 
-    /// <summary>Clusters n points given their condensed distances; the array is used as scratch space.</summary>
+    /// <summary>Clusters n points given their condensed distances (the first n (n - 1) / 2 values of the array, which
+    /// is used as scratch space).</summary>
     public static Linkage FromCondensed(double[] distances, int n)
     {
-        if (distances.LongLength != (long)n * (n - 1) / 2)
+        if (distances.LongLength < (long)n * (n - 1) / 2)
         {
             throw new ArgumentException($"{n} points need {(long)n * (n - 1) / 2} condensed distances, got {distances.LongLength}");
         }

@@ -66,9 +66,25 @@ public sealed record GenerationManifest(
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>The image file of prompt <paramref name="index"/> of <paramref name="count"/>: images/0000.png ...</summary>
-    public static string ImageName(int index, int count) =>
-        $"images/{index.ToString(new string('0', Math.Max(4, (count - 1).ToString(CultureInfo.InvariantCulture).Length)), CultureInfo.InvariantCulture)}.png";
+    /// <summary>Runs of more prompts than this put their images in folders of <see cref="ImagesPerFolder"/>.</summary>
+    public const int FlatImageLimit = 10_000;
+
+    public const int ImagesPerFolder = 1_000;
+
+    /// <summary>
+    /// The image file of prompt <paramref name="index"/> of <paramref name="count"/>, named by its index with as many
+    /// digits as the largest index needs (at least 4): images/0000.png ... Above <see cref="FlatImageLimit"/> prompts
+    /// the images go in folders of 1,000 by index, so no folder grows past that: images/000/000123.png ...
+    /// images/999/999999.png for a million.
+    /// </summary>
+    public static string ImageName(int index, int count)
+    {
+        int digits = Math.Max(4, (count - 1).ToString(CultureInfo.InvariantCulture).Length);
+        string file = index.ToString(new string('0', digits), CultureInfo.InvariantCulture) + ".png";
+        return count <= FlatImageLimit
+            ? $"images/{file}"
+            : $"images/{(index / ImagesPerFolder).ToString(new string('0', digits - 3), CultureInfo.InvariantCulture)}/{file}";
+    }
 
     public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
 

@@ -43,24 +43,37 @@ internal static partial class PreviousRun
             }
         }
 
-        foreach ((string sub, Func<string, bool> ours) in new (string, Func<string, bool>)[]
-        {
-            ("images", name => images.Contains(name)),
-            ("nodes", name => NodeImage().IsMatch(name)),
-        })
-        {
-            string dir = Path.Combine(folder, sub);
-            if (!Directory.Exists(dir))
-            {
-                continue;
-            }
+        // Large runs keep their images in folders of a thousand (images/000/000123.png): those folders are ours too.
+        HashSet<string> imageFolders = [.. images.Where(i => i.Contains('/')).Select(i => i[..i.LastIndexOf('/')])];
+        return Foreign(folder, "images", name => images.Contains(name), imageFolders.Contains)
+            ?? Foreign(folder, "nodes", name => NodeImage().IsMatch(name), _ => false);
+    }
 
-            foreach (string entry in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
+    /// <summary>The first entry under <paramref name="sub"/> that is neither one of our files nor one of our
+    /// folders (searched in turn), as an error message names it; null where all are ours.</summary>
+    private static string? Foreign(string folder, string sub, Func<string, bool> ourFile, Func<string, bool> ourFolder)
+    {
+        string root = Path.Combine(folder, sub);
+        var pending = new Stack<string>();
+        if (Directory.Exists(root))
+        {
+            pending.Push("");
+        }
+
+        while (pending.Count > 0)
+        {
+            string relative = pending.Pop();
+            foreach (string entry in Directory.EnumerateFileSystemEntries(Path.Combine(root, relative)).Order(StringComparer.Ordinal))
             {
+                string name = relative.Length == 0 ? Path.GetFileName(entry) : $"{relative}/{Path.GetFileName(entry)}";
                 var info = new FileInfo(entry);
-                if (info.LinkTarget is not null || !info.Exists || !ours(Path.GetFileName(entry)))
+                if (info.LinkTarget is null && Directory.Exists(entry) && ourFolder(name))
                 {
-                    return $"'{sub}/{Path.GetFileName(entry)}'";
+                    pending.Push(name);
+                }
+                else if (info.LinkTarget is not null || !info.Exists || !ourFile(name))
+                {
+                    return $"'{sub}/{name}'";
                 }
             }
         }
