@@ -12,4 +12,6 @@ internal sealed class DurableRunContext(TaskOrchestrationContext context) : IRun
 
     public Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input) =>
         context.CallSubOrchestratorAsync<TResult>(name, input, Retries);
+
+    public void SetProgress(RunProgress progress) => context.SetCustomStatus(progress);
 }

@@ -268,7 +268,8 @@ public sealed class OutputFolderTests : IDisposable
     private Process StartLongRun(string outName)
     {
         string many = At("many.txt");
-        File.WriteAllLines(many, Enumerable.Range(0, 40).Select(i => $"a red circle on a blue background number {i}"));
+        // Long enough (120 x 500 calls of one item) that a signal always lands mid-run, even on a fast machine.
+        File.WriteAllLines(many, Enumerable.Range(0, 120).Select(i => $"a red circle on a blue background number {i}"));
         return CliRunner.Start(_inputs.Root, null,
             "generate", "--prompts", many, "--model", _inputs.Model, "--out", outName, "--overwrite", "--mode", "standard", "--steps", "500", "--max-batch", "1");
     }

@@ -131,7 +131,35 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         string runId = $"{_prefix}-5k";
         var options = new GenerationOptions { Steps = 2, TargetSavings = 0.4, MaxExact = 2_000 };
         await host.Client.ScheduleNewOrchestrationInstanceAsync(RunFunctions.Orchestrator, new RunInput(runId, blob, options), new StartOrchestrationOptions(runId));
-        Assert.True((await Complete(host.Client, runId, minutes: 15)).Succeeded);
+
+        // Polled as Logic Apps polls it: 202 with the images written of the total, rising, until 200.
+        RunStartFunctions functions = HttpFunctions();
+        var seen = new List<(long Done, long Total)>();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15)))
+        {
+            while (true)
+            {
+                var status = (FakeHttpResponse)await functions.GetRun(new FakeHttpRequest("GET", $"https://app.example/api/runs/{runId}"), runId, host.Client);
+                if (status.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+
+                Assert.Equal(HttpStatusCode.Accepted, status.StatusCode);
+                JsonElement body = JsonDocument.Parse(status.Text).RootElement;
+                if (body.GetProperty("images_total").ValueKind == JsonValueKind.Number)
+                {
+                    seen.Add((body.GetProperty("images_done").GetInt64(), body.GetProperty("images_total").GetInt64()));
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), timeout.Token);
+            }
+        }
+
+        Assert.NotEmpty(seen);
+        Assert.All(seen, p => Assert.Equal(5_000, p.Total));
+        Assert.Equal(seen.Select(p => p.Done).Order(), seen.Select(p => p.Done));
+        Assert.True((await Complete(host.Client, runId)).Succeeded);
 
         JsonElement manifest = JsonDocument.Parse(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(runId)) ?? []).RootElement;
         Assert.Equal(5_000, manifest.GetProperty("prompts").GetArrayLength());

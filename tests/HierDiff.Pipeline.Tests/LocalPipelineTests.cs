@@ -146,6 +146,12 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.True(outcome.Succeeded, outcome.Error);
         Assert.Contains(RunFunctions.SubtreeOrchestrator, calls);
         Assert.True(context.MostActivitiesInOneHistory <= 40, $"{context.MostActivitiesInOneHistory} activities in one history");
+
+        // The status a poll sees: 0 of 160 once planned, then rising with each activity and sub-orchestration to all.
+        Assert.Equal(new RunProgress(0, prompts.Length), context.Progress[0]);
+        Assert.Equal(new RunProgress(prompts.Length, prompts.Length), context.Progress[^1]);
+        Assert.True(context.Progress.Count > 2);
+        Assert.All(context.Progress.Zip(context.Progress.Skip(1)), p => Assert.True(p.Second.ImagesDone > p.First.ImagesDone));
         Assert.True((await pipeline.RunAsync(new RunInput("flat", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }))).Succeeded);
         Assert.Equal(await Images(store, "flat", prompts.Length), await Images(store, "big", prompts.Length));
     }
@@ -188,6 +194,11 @@ public sealed class LocalPipelineTests : IDisposable
         private int _events;
 
         public int MostActivitiesInOneHistory => _most[0];
+
+        /// <summary>What this history reported, in order.</summary>
+        public List<RunProgress> Progress { get; } = [];
+
+        public void SetProgress(RunProgress progress) => Progress.Add(progress);
 
         public async Task<TResult> CallActivityAsync<TResult>(string name, object input)
         {

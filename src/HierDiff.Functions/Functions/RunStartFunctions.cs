@@ -12,7 +12,7 @@ namespace HierDiff.Functions.Functions;
 /// <summary>
 /// How runs start and report: a prompt file uploaded to the prompts container (Event Grid blob trigger), or
 /// <c>POST /api/runs</c>, answered with 202 and a status URL that Logic Apps polls (<c>GET /api/runs/{id}</c>: 202
-/// while running, 200 with the manifest or the failure when done). Both HTTP functions need a function key.
+/// while running, with the images written of the total; 200 with the manifest or the failure when done). Both HTTP functions need a function key.
 /// </summary>
 public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogger<RunStartFunctions> log)
 {
@@ -118,7 +118,15 @@ public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogg
                 return await Json(request, HttpStatusCode.InternalServerError,
                     new { id, status = "failed", error = run.FailureDetails?.ErrorMessage ?? run.RuntimeStatus.ToString() });
             default:
-                HttpResponseData pending = await Json(request, HttpStatusCode.Accepted, new { id, status = run.RuntimeStatus.ToString().ToLowerInvariant() });
+                // While it runs: images written of the total (once planned), from the orchestration's custom status.
+                RunProgress? progress = run.SerializedCustomStatus is null ? null : run.ReadCustomStatusAs<RunProgress>();
+                HttpResponseData pending = await Json(request, HttpStatusCode.Accepted, new
+                {
+                    id,
+                    status = run.RuntimeStatus.ToString().ToLowerInvariant(),
+                    images_done = progress?.ImagesDone,
+                    images_total = progress?.ImagesTotal,
+                });
                 pending.Headers.Add("Location", StatusUrl(request, id));
                 pending.Headers.Add("Retry-After", "10");
                 return pending;

@@ -155,7 +155,8 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
         long calls = segments.Sum(s => (long)s.Steps);
         return new ActivityReport(
-            guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds - guided.WaitSeconds, calls, decodeClock.Elapsed.TotalSeconds);
+            guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds - guided.WaitSeconds, calls, decodeClock.Elapsed.TotalSeconds,
+            Images: done.Sum(d => (long)d.Segment.Members.Length));
     }
 
     /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds.</summary>

@@ -10,6 +10,9 @@ public interface IRunContext
     Task<TResult> CallActivityAsync<TResult>(string name, object input);
 
     Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input);
+
+    /// <summary>What a status query shows of the running run (Durable's custom status; nothing in process).</summary>
+    void SetProgress(RunProgress progress);
 }
 
 /// <summary>Activity and orchestration names, shared by both hosts.</summary>

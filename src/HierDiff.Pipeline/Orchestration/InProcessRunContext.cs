@@ -22,6 +22,11 @@ public sealed class InProcessRunContext(CancellationToken cancellation = default
 
     public Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input) => CallAsync<TResult>(name, input);
 
+    /// <summary>The last progress the run reported.</summary>
+    public RunProgress? Progress { get; private set; }
+
+    public void SetProgress(RunProgress progress) => Progress = progress;
+
     private async Task<TResult> CallAsync<TResult>(string name, object input)
     {
         cancellation.ThrowIfCancellationRequested();

@@ -36,7 +36,8 @@ public sealed record SegmentBatch(string RunId, int Source, int Start, int End, 
 /// (<see cref="WorkerTime"/>). <paramref name="Error"/>: why the run cannot go on (a latent that turned non-finite);
 /// nothing continues from an activity that reports one.</summary>
 public sealed record ActivityReport(
-    double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds, IReadOnlyList<BusyInterval>? Busy = null, string? Error = null)
+    double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds, IReadOnlyList<BusyInterval>? Busy = null, string? Error = null,
+    long Images = 0)
 {
     public static ActivityReport Zero { get; } = new(0, 0, 0, 0);
 
@@ -46,8 +47,12 @@ public sealed record ActivityReport(
         a.DenoiserCalls + b.DenoiserCalls,
         a.DecodeSeconds + b.DecodeSeconds,
         WorkerTime.Union([.. a.Busy ?? [], .. b.Busy ?? []]),
-        a.Error ?? b.Error);
+        a.Error ?? b.Error,
+        a.Images + b.Images);
 }
+
+/// <summary>A running run's progress, as its orchestration's custom status: images written of the run's total.</summary>
+public sealed record RunProgress(long ImagesDone, long ImagesTotal);
 
 /// <summary>Part of the tree, run by a sub-orchestration so that no single history grows past a few hundred
 /// activities: every segment below the source nodes (-1: the whole tree). Batches whose subtrees need at most

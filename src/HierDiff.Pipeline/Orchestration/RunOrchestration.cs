@@ -23,9 +23,11 @@ public static class RunOrchestration
             return new RunOutcome(input.RunId, false, prepared.Error, null);
         }
 
-        // Prepare and finish are two of this history's activities.
+        // Prepare and finish are two of this history's activities. Progress counts what this history sees finish:
+        // its own activities one by one, a sub-orchestration's images when it ends.
+        var progress = new Progress(context, prepared.PromptCount);
         ActivityReport work = await RunChildrenAsync(
-            context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2, prepared.MaxSubtreeCalls));
+            context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2, prepared.MaxSubtreeCalls), progress);
         if (work.Error is not null)
         {
             // The activity that found it wrote error.json; retrying would find it again.
@@ -40,7 +42,7 @@ public static class RunOrchestration
     /// groups of subtrees that go to sub-orchestrations, biggest first, until this history's activities fit the
     /// limit. A group holds nodes of one batch, so each still starts the moment its batch is done.
     /// </summary>
-    public static async Task<ActivityReport> RunChildrenAsync(IRunContext context, SubtreeInput input)
+    public static async Task<ActivityReport> RunChildrenAsync(IRunContext context, SubtreeInput input, Progress? progress = null)
     {
         var tree = new BatchTree(input.RunId, input.Segments, input.MaxSubtreeCalls);
         SegmentBatch[] top = input.Sources.SelectMany(tree.Batches).ToArray();
@@ -78,15 +80,41 @@ public static class RunOrchestration
         }
 
         ActivityReport[] reports = await Task.WhenAll(top.Select(b =>
-            RunBatchAsync(context, input, tree, b, delegated, groups.GetValueOrDefault(b) ?? [])));
+            RunBatchAsync(context, input, tree, b, delegated, groups.GetValueOrDefault(b) ?? [], progress)));
         return reports.Aggregate(ActivityReport.Zero, (a, b) => a + b);
+    }
+
+    /// <summary>Images written so far, reported through the context as activities and sub-orchestrations finish.
+    /// The orchestration's own code updates it, in the order its history records, so replays see the same.</summary>
+    public sealed class Progress
+    {
+        private readonly IRunContext _context;
+        private readonly long _total;
+        private long _done;
+
+        public Progress(IRunContext context, long total)
+        {
+            _context = context;
+            _total = total;
+            context.SetProgress(new RunProgress(0, total));
+        }
+
+        public void Add(long images)
+        {
+            if (images > 0)
+            {
+                _done += images;
+                _context.SetProgress(new RunProgress(_done, _total));
+            }
+        }
     }
 
     /// <summary>A batch, then what continues from its nodes: in this history, or in sub-orchestrations.</summary>
     private static async Task<ActivityReport> RunBatchAsync(
-        IRunContext context, SubtreeInput input, BatchTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups)
+        IRunContext context, SubtreeInput input, BatchTree tree, SegmentBatch batch, HashSet<int> delegated, List<int[]> groups, Progress? progress)
     {
         ActivityReport report = await context.CallActivityAsync<ActivityReport>(RunFunctions.Segments, batch);
+        progress?.Add(report.Images);
         if (batch.Subtree || report.Error is not null)
         {
             return report;
@@ -94,19 +122,24 @@ public static class RunOrchestration
 
         IEnumerable<Task<ActivityReport>> here = batch.Nodes
             .Where(node => !delegated.Contains(node))
-            .Select(node => RunBelowAsync(context, input, tree, node));
+            .Select(node => RunBelowAsync(context, input, tree, node, progress));
 
         // A sub-orchestration's segments node by node, each node's subtree whole: the same message as ever.
-        IEnumerable<Task<ActivityReport>> away = groups.Select(group => context.CallSubOrchestrationAsync<ActivityReport>(
-            RunFunctions.SubtreeOrchestrator,
-            new SubtreeInput(input.RunId, group, group.SelectMany(node => tree.Segments.Below([node])).ToArray(), input.MaxActivities, input.MaxSubtreeCalls)));
+        IEnumerable<Task<ActivityReport>> away = groups.Select(async group =>
+        {
+            ActivityReport below = await context.CallSubOrchestrationAsync<ActivityReport>(
+                RunFunctions.SubtreeOrchestrator,
+                new SubtreeInput(input.RunId, group, group.SelectMany(node => tree.Segments.Below([node])).ToArray(), input.MaxActivities, input.MaxSubtreeCalls));
+            progress?.Add(below.Images);
+            return below;
+        });
         return (await Task.WhenAll(here.Concat(away))).Aggregate(report, (a, b) => a + b);
     }
 
     /// <summary>Everything below a node, in this history.</summary>
-    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, BatchTree tree, int node)
+    private static async Task<ActivityReport> RunBelowAsync(IRunContext context, SubtreeInput input, BatchTree tree, int node, Progress? progress)
     {
-        ActivityReport[] reports = await Task.WhenAll(tree.Batches(node).Select(b => RunBatchAsync(context, input, tree, b, [], [])));
+        ActivityReport[] reports = await Task.WhenAll(tree.Batches(node).Select(b => RunBatchAsync(context, input, tree, b, [], [], progress)));
         return reports.Aggregate(ActivityReport.Zero, (a, b) => a + b);
     }
 
