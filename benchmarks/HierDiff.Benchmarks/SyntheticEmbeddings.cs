@@ -13,17 +13,7 @@ public static class SyntheticEmbeddings
             centres[i] = Gaussian(random);
         }
 
-        var data = new double[rows * dimensions];
-        for (int r = 0; r < rows; r++)
-        {
-            int g = random.Next(groups);
-            for (int c = 0; c < dimensions; c++)
-            {
-                data[(r * dimensions) + c] = centres[(g * dimensions) + c] + (0.3 * Gaussian(random));
-            }
-        }
-
-        return new EmbeddingMatrix(rows, dimensions, data, "synthetic");
+        return Scatter(random, centres, groups, rows, dimensions, "synthetic");
     }
 
     /// <summary>
@@ -52,6 +42,12 @@ public static class SyntheticEmbeddings
             }
         }
 
+        return Scatter(random, centres, groups, rows, dimensions, "synthetic with topics");
+    }
+
+    /// <summary>Each row a random group's centre plus 0.3 x noise.</summary>
+    private static EmbeddingMatrix Scatter(Random random, double[] centres, int groups, int rows, int dimensions, string source)
+    {
         var data = new double[rows * dimensions];
         for (int r = 0; r < rows; r++)
         {
@@ -62,7 +58,7 @@ public static class SyntheticEmbeddings
             }
         }
 
-        return new EmbeddingMatrix(rows, dimensions, data, "synthetic with topics");
+        return new EmbeddingMatrix(rows, dimensions, data, source);
     }
 
     private static double Gaussian(Random random) =>
