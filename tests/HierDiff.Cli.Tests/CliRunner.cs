@@ -24,6 +24,7 @@ internal static class CliRunner
     /// <summary>Starts the program and returns at once (to signal or kill it); its output is redirected.</summary>
     public static Process Start(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
+        SignalsAsAtATerminal.Ensure();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -51,4 +52,38 @@ internal static class CliRunner
         using Process kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         kill.WaitForExit();
     }
+}
+
+/// <summary>
+/// A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: a test run
+/// launched in the background (as CI may launch it) would start the program deaf to Ctrl-C, and .NET rightly keeps
+/// it so. The programs these tests start should see SIGINT as a user at a terminal delivers it, so where this test
+/// process ignores it (Linux's /proc/self/status, SigIgn bit 2), its default is restored before any is started.
+/// </summary>
+internal static class SignalsAsAtATerminal
+{
+    private const int SigInt = 2;
+    private static readonly Lazy<bool> Done = new(Restore);
+
+    public static void Ensure() => _ = Done.Value;
+
+    private static bool Restore()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        string? ignored = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        if (ignored is null || (Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16) & (1UL << (SigInt - 1))) == 0)
+        {
+            return false;
+        }
+
+        Signal(SigInt, IntPtr.Zero);
+        return true;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr Signal(int signal, IntPtr handler);
 }
