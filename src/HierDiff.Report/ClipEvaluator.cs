@@ -91,22 +91,22 @@ public sealed class ClipEvaluator : IRunEvaluator, IDisposable
         ArgumentNullException.ThrowIfNull(manifest);
         HashSet<int> sampled = [.. DiversitySample(manifest.Prompts.Count)];
         var images = new List<ClipImageScore>(manifest.Prompts.Count);
-        var embeddings = new List<float[]>();
+        var embeddings = new List<double[]>();
         foreach (RunPrompt[] batch in manifest.Prompts.Chunk(Batch))
         {
             (float[][] texts, float[][] pixels) = _clip.Embed(batch.Select(p => p.Text).ToArray(), batch.Select(p => ReadImage(manifest, p)).ToArray());
             for (int i = 0; i < batch.Length; i++)
             {
                 double cosine = ClipModel.Cosine(texts[i], pixels[i]);
-                images.Add(new ClipImageScore(batch[i].Index, batch[i].Text, batch[i].Image, 100 * Math.Max(cosine, 0), cosine));
+                images.Add(new ClipImageScore(batch[i].Index, batch[i].Text, batch[i].Image, ClipModel.ScoreOf(cosine), cosine));
                 if (sampled.Contains(images.Count - 1))
                 {
-                    embeddings.Add([.. pixels[i]]);
+                    embeddings.Add([.. pixels[i].Select(v => (double)v)]);
                 }
             }
         }
 
-        double? diversity = RunEvaluation.Diversity([.. embeddings.Select(e => e.Select(v => (double)v).ToArray())]);
+        double? diversity = RunEvaluation.Diversity(embeddings);
         return new ClipRunScores(Name, images, images.Average(i => i.Score), diversity, embeddings.Count, manifest.Mode, manifest.Savings, manifest.DenoiserCalls);
     }
 

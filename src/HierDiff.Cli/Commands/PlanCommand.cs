@@ -8,6 +8,8 @@ namespace HierDiff.Cli.Commands;
 /// <summary><c>hierdiff plan</c>: the tree, the step plan and the savings for a prompt set's embeddings.</summary>
 internal static class PlanCommand
 {
+    private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
     public static Command Create()
     {
         var embeddings = new Option<FileInfo?>("--embeddings")
@@ -119,14 +121,9 @@ internal static class PlanCommand
 
         writer.WriteNumber("split_shape", schedule.Shape);
         writer.WriteNumber("private_steps", schedule.PrivateSteps);
-        writer.WriteStartObject("tree");
-        writer.WriteString("kind", tree.Kind);
-        writer.WriteNumber("max_exact", tree.MaxExact);
-        writer.WriteNumber("shards", tree.Shards);
-        writer.WriteNumber("smallest_shard", tree.SmallestShard);
-        writer.WriteNumber("largest_shard", tree.LargestShard);
-        writer.WriteNumber("lifted_merges", tree.LiftedMerges);
-        writer.WriteEndObject();
+        // The same fields as plan.json's and manifest.json's tree.
+        writer.WritePropertyName("tree");
+        JsonSerializer.Serialize(writer, tree, SnakeCase);
         writer.WriteNumber("root_height", plan.Tree.Score(plan.Tree.Root));
         writer.WriteNumber("denoiser_calls", plan.DenoiserCalls);
         writer.WriteNumber("standard_denoiser_calls", plan.StandardDenoiserCalls);

@@ -88,31 +88,47 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
             tops.Add((moments, shard[0], local.Score(local.Root)));
         }
 
-        int lifted = 0;
-        while (tops.Count > 1)
+        // Ward over the shard roots. Each round merges the closest pair; only the union's distances are new.
+        var distance = new double[count, count];
+        for (int i = 0; i < count; i++)
         {
-            (int a, int b, double distance) = (0, 1, double.PositiveInfinity);
-            for (int i = 0; i < tops.Count; i++)
+            for (int j = i + 1; j < count; j++)
             {
-                for (int j = i + 1; j < tops.Count; j++)
+                distance[i, j] = distance[j, i] = ClusterMoments.WardDistance(tops[i].Moments, tops[j].Moments);
+            }
+        }
+
+        List<int> alive = [.. Enumerable.Range(0, count)];
+        int lifted = 0;
+        while (alive.Count > 1)
+        {
+            (int a, int b, double closest) = (alive[0], alive[1], double.PositiveInfinity);
+            for (int x = 0; x < alive.Count; x++)
+            {
+                for (int y = x + 1; y < alive.Count; y++)
                 {
-                    double dij = ClusterMoments.WardDistance(tops[i].Moments, tops[j].Moments);
-                    if (dij < distance)
+                    if (distance[alive[x], alive[y]] < closest)
                     {
-                        (a, b, distance) = (i, j, dij);
+                        (a, b, closest) = (alive[x], alive[y], distance[alive[x], alive[y]]);
                     }
                 }
             }
 
-            double height = Math.Max(distance, Math.Max(tops[a].Height, tops[b].Height));
-            if (height > distance)
+            double height = Math.Max(closest, Math.Max(tops[a].Height, tops[b].Height));
+            if (height > closest)
             {
                 lifted++;
             }
 
             merges.Add((tops[a].Representative, tops[b].Representative, height));
             tops[a] = (ClusterMoments.Union(tops[a].Moments, tops[b].Moments), tops[a].Representative, height);
-            tops.RemoveAt(b);
+            alive.Remove(b);
+            foreach (int other in alive.Where(o => o != a))
+            {
+                // The lower slot first, as in the first pass: the rounding then does not depend on the order.
+                (int low, int high) = other < a ? (other, a) : (a, other);
+                distance[low, high] = distance[high, low] = ClusterMoments.WardDistance(tops[low].Moments, tops[high].Moments);
+            }
         }
 
         return new PromptTree(new Linkage(n, WardLinkage.Relabel([.. merges], n)), maxExact, [.. members.Select(m => m.Count)], lifted);

@@ -96,7 +96,10 @@ public sealed class ClipModel : IDisposable
 
     /// <summary>The CLIP score of an image against its prompt: 100 x max(cos(text, image), 0), as torchmetrics'
     /// CLIPScore defines it.</summary>
-    public static double Score(float[] textEmbedding, float[] imageEmbedding) => 100 * Math.Max(Cosine(textEmbedding, imageEmbedding), 0);
+    public static double Score(float[] textEmbedding, float[] imageEmbedding) => ScoreOf(Cosine(textEmbedding, imageEmbedding));
+
+    /// <summary>The CLIP score of a cosine between a text and an image embedding.</summary>
+    public static double ScoreOf(double cosine) => 100 * Math.Max(cosine, 0);
 
     public static double Cosine(float[] a, float[] b)
     {
@@ -132,21 +135,22 @@ public sealed class ClipModel : IDisposable
             if (_monolith is not null)
             {
                 // One session takes both: a batch short of either gets one placeholder, whose embedding is dropped.
-                (float[][] t, float[][] i) = RunMonolith(textBatch.Length > 0 ? textBatch : [""], imageBatch.Length > 0 ? imageBatch : [new RgbImage(1, 1, new byte[3])]);
-                textEmbeds.AddRange(t.Take(textBatch.Length));
-                imageEmbeds.AddRange(i.Take(imageBatch.Length));
+                string[] t = textBatch.Length > 0 ? textBatch : [""];
+                RgbImage[] i = imageBatch.Length > 0 ? imageBatch : [new RgbImage(1, 1, new byte[3])];
+                float[][][] both = Run(_monolith, [.. TextInputs(_monolith, t), (Pixels.Name, PixelTensor(_monolith, i))], [(TextEmbeds.Name, t.Length), (ImageEmbeds.Name, i.Length)]);
+                textEmbeds.AddRange(both[0].Take(textBatch.Length));
+                imageEmbeds.AddRange(both[1].Take(imageBatch.Length));
             }
             else
             {
                 if (textBatch.Length > 0)
                 {
-                    textEmbeds.AddRange(RunSplit(_text!, TextInputs(_text!, textBatch), TextEmbeds.Name, textBatch.Length));
+                    textEmbeds.AddRange(Run(_text!, TextInputs(_text!, textBatch), [(TextEmbeds.Name, textBatch.Length)])[0]);
                 }
 
                 if (imageBatch.Length > 0)
                 {
-                    using ModelTensor pixels = PixelTensor(_vision!, imageBatch);
-                    imageEmbeds.AddRange(RunSplit(_vision!, [(Pixels.Name, pixels)], ImageEmbeds.Name, imageBatch.Length));
+                    imageEmbeds.AddRange(Run(_vision!, [(Pixels.Name, PixelTensor(_vision!, imageBatch))], [(ImageEmbeds.Name, imageBatch.Length)])[0]);
                 }
             }
         }
@@ -165,35 +169,15 @@ public sealed class ClipModel : IDisposable
     private static OnnxModel OpenTextModel(string path, OnnxDevice device, Port[] others, Port[] outputs) =>
         OnnxModel.Open(path, device, [.. others, Ids], outputs, optionalInputs: [Mask]);
 
-    private (float[][] Texts, float[][] Images) RunMonolith(string[] texts, RgbImage[] images)
-    {
-        List<(string Name, ModelTensor Tensor)> inputs = TextInputs(_monolith!, texts);
-        using ModelTensor pixels = PixelTensor(_monolith!, images);
-        inputs.Add((Pixels.Name, pixels));
-        try
-        {
-            using var runOptions = new RunOptions();
-            using IDisposableReadOnlyCollection<OrtValue> outputs = _monolith!.Session.Run(
-                runOptions, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Tensor.Value).ToArray(), [TextEmbeds.Name, ImageEmbeds.Name]);
-            return (Rows(outputs[0], texts.Length, _monolith.Path), Rows(outputs[1], images.Length, _monolith.Path));
-        }
-        finally
-        {
-            foreach ((string name, ModelTensor tensor) in inputs.Where(i => i.Name != Pixels.Name))
-            {
-                tensor.Dispose();
-            }
-        }
-    }
-
-    private static float[][] RunSplit(OnnxModel model, List<(string Name, ModelTensor Tensor)> inputs, string output, int count)
+    /// <summary>One session run: each output's rows, one per input of its batch. The input tensors are disposed.</summary>
+    private static float[][][] Run(OnnxModel model, List<(string Name, ModelTensor Tensor)> inputs, (string Name, int Count)[] outputs)
     {
         try
         {
             using var runOptions = new RunOptions();
-            using IDisposableReadOnlyCollection<OrtValue> outputs = model.Session.Run(
-                runOptions, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Tensor.Value).ToArray(), [output]);
-            return Rows(outputs[0], count, model.Path);
+            using IDisposableReadOnlyCollection<OrtValue> values = model.Session.Run(
+                runOptions, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Tensor.Value).ToArray(), outputs.Select(o => o.Name).ToArray());
+            return [.. outputs.Select((o, k) => Rows(values[k], o.Count, model.Path))];
         }
         finally
         {
