@@ -56,4 +56,13 @@ if (args.Length >= 1 && args[0] == "durable")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- unet-batch [MODEL_DIR] [SIZES...]   (time per call against batch size)
+if (args.Length >= 1 && args[0] == "unet-batch")
+{
+    HierDiff.Benchmarks.UNetBatch.Run(
+        args.Length > 1 ? args[1] : BuiltInModel.Directory,
+        args.Length > 2 ? args[2..].Select(int.Parse).ToArray() : [1, 2, 4, 8, 16, 24, 25, 26, 32, 48, 64]);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(HierDiff.Benchmarks.ClusteringBenchmarks).Assembly).Run(args);

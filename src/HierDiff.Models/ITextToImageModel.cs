@@ -42,6 +42,9 @@ public interface IModelDenoiser : IDenoiser
     double ModelSeconds { get; }
 
     double WaitSeconds { get; }
+
+    /// <summary>How many items each of this denoiser's model calls held.</summary>
+    BatchSizes Batches { get; }
 }
 
 /// <summary>

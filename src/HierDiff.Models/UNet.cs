@@ -90,13 +90,22 @@ public sealed class UNet : IDisposable
         return (h ?? configured ?? 64, w ?? configured ?? 64);
     }
 
+    /// <summary>Whether the export takes a timestep per batch row (timestep [B]); a scalar timestep is one per call.</summary>
+    public bool TimestepPerItem => _model.Inputs["timestep"].Dimensions.Length == 1;
+
     /// <summary>
-    /// One call for <paramref name="batch"/> items at one timestep: samples are batch x latent length, outputs batch x
+    /// One call for <paramref name="batch"/> rows, with each row's timestep (all equal where the export takes one
+    /// per call, <see cref="TimestepPerItem"/>): samples are batch x latent length, outputs batch x
     /// (<see cref="OutputChannels"/> x height x width), conditioning batch x the row layout above. Returns the seconds
     /// the model itself took (not counting any wait for another caller's run to finish).
     /// </summary>
-    public double Run(int batch, ReadOnlySpan<float> samples, double timestep, ReadOnlySpan<float> conditioning, Span<float> output, int latentHeight, int latentWidth)
+    public double Run(int batch, ReadOnlySpan<float> samples, ReadOnlySpan<double> timesteps, ReadOnlySpan<float> conditioning, Span<float> output, int latentHeight, int latentWidth)
     {
+        if (timesteps.Length != batch || (!TimestepPerItem && timesteps.IndexOfAnyExcept(timesteps[0]) >= 0))
+        {
+            throw new ArgumentException($"{_model.Path}: {timesteps.Length} timesteps for {batch} rows; this export takes {(TimestepPerItem ? "one per row" : "one per call")}", nameof(timesteps));
+        }
+
         int tokens = _tokenSequence ? _model.FixedDimension(TokenSequenceInput, 1) ?? 77 : 1;
         int perRow = conditioning.Length / batch;
         int hiddenPerRow = perRow - _extraWidth;
@@ -117,7 +126,7 @@ public sealed class UNet : IDisposable
             buffers.Sample.WriteFloats(0, samples);
             for (int i = 0; i < (timestepShape.Length == 0 ? 1 : batch); i++)
             {
-                buffers.Timestep.Write(i, timestep);
+                buffers.Timestep.Write(i, timesteps[i]);
             }
 
             // Each row's conditioning is split across encoder_hidden_states (where there is one) and the family's inputs.

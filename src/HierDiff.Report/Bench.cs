@@ -13,15 +13,19 @@ using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Report;
 
-/// <summary>One run of the bench: what it cost, how long it took and where, and how good it was.</summary>
+/// <summary>One run of the bench: what it cost, how long it took and where, and how good it was. The ratios are to
+/// standard generation's in the same bench: denoiser calls, and wall seconds (the fastest of the rounds).
+/// <paramref name="MeanBatchFill"/>: items per model call over max_batch.</summary>
 public sealed record BenchRow(
     string Run,
     string Folder,
     int Steps,
     long DenoiserCalls,
     double Savings,
+    double CallsRatio,
     double WallSeconds,
     double WallRatio,
+    double? MeanBatchFill,
     double ImagesPerSecond,
     double EncodeSeconds,
     double ClusterSeconds,
@@ -44,6 +48,8 @@ public static class Bench
     public const string MarkdownFile = "bench.md";
     public const string JsonFile = "bench.json";
 
+    public const int MaxRounds = 10;
+
     /// <summary>The side-by-side table of a bench of several models.</summary>
     public const string ModelComparisonFile = "models.md";
 
@@ -55,10 +61,14 @@ public static class Bench
     };
 
     /// <summary>Makes every run into <paramref name="outPath"/>, one after another, telling <paramref name="log"/> a
-    /// line as each ends.</summary>
+    /// line as each ends. With several <paramref name="rounds"/> each run is made that many times in a row and its
+    /// fastest is kept: a shared machine's noise only ever adds time. The images are the same every round.</summary>
     public static IReadOnlyList<BenchRow> Run(
-        string promptPath, string outPath, GenerationOptions options, IReadOnlyList<double> targets, ITextToImageModel model, Action<string>? log = null)
+        string promptPath, string outPath, GenerationOptions options, IReadOnlyList<double> targets, ITextToImageModel model, Action<string>? log = null,
+        int rounds = 1)
     {
+        CheckRounds(rounds);
+
         Directory.CreateDirectory(outPath);
 
         // Warm-up (sessions, JIT) on a few prompts, so the first measured run does not pay for it.
@@ -69,42 +79,86 @@ public static class Bench
         Directory.Delete(warm, recursive: true);
         File.Delete(warmPrompts);
 
-        var rows = new List<BenchRow>();
-        int count = 0;
-        double standardWall = 0;
-        string standardDir = Path.Combine(outPath, "standard");
+        // Standard first; then each target's hierarchical run, followed by standard at its calls per image.
+        var runs = new List<TimedRun>();
         for (int i = 0; i <= 2 * targets.Count; i++)
         {
-            // Standard first; then each target's hierarchical run, followed by standard at its calls per image.
             (string name, string folder, GenerationOptions runOptions) = i == 0
                 ? ($"standard, {options.Steps} steps", "standard", Standard(options, options.Steps))
                 : i % 2 == 1
                     ? ($"hierarchical, {targets[i / 2]:0.##} target", $"hierarchical-{targets[i / 2]:0.##}", options with { TargetSavings = targets[i / 2] })
-                    : FewerSteps(rows[0], rows[^1], count, options);
-            string dir = Path.Combine(outPath, folder);
-            var clock = Stopwatch.StartNew();
-            GenerationManifest m = RunExport.Run(promptPath, dir, runOptions, model, overwrite: true, null, keepNodes: false);
-            double wall = clock.Elapsed.TotalSeconds;
-            count = m.Prompts.Count;
-            standardWall = i == 0 ? wall : standardWall;
-            (RunScores? scores, RunComparison? comparison) = Evaluate(dir, i == 0 ? null : standardDir);
+                    : FewerSteps(runs[0].Manifest, runs[^1].Manifest, options);
+            runs.Add(new TimedRun(name, folder, runOptions).Make(promptPath, outPath, model));
+            log?.Invoke($"{name}: {runs[^1].Wall:0.0} s, {runs[^1].Manifest.DenoiserCalls:N0} calls");
+        }
+
+        // Further rounds go through every run again in the same order, so that a slow spell of the machine falls
+        // on all of them rather than on one.
+        for (int round = 1; round < rounds; round++)
+        {
+            foreach (TimedRun run in runs)
+            {
+                run.Make(promptPath, outPath, model);
+            }
+
+            log?.Invoke($"round {round + 1} of {rounds}: {string.Join(", ", runs.Select(r => $"{r.Wall:0.0} s"))} (fastest so far)");
+        }
+
+        var rows = new List<BenchRow>();
+        string standardDir = Path.Combine(outPath, "standard");
+        (long standardCalls, double standardWall) = (runs[0].Manifest.DenoiserCalls, runs[0].Wall);
+        foreach ((TimedRun run, int i) in runs.Select((r, i) => (r, i)))
+        {
+            (GenerationManifest m, double wall) = (run.Manifest, run.Wall);
+            int count = m.Prompts.Count;
+            (RunScores? scores, RunComparison? comparison) = Evaluate(Path.Combine(outPath, run.Folder), i == 0 ? null : standardDir);
             ManifestTimings t = m.Timings;
+            double callsRatio = (double)m.DenoiserCalls / standardCalls;
             rows.Add(new BenchRow(
-                name, folder, m.Steps, m.DenoiserCalls, i == 0 ? 0 : 1 - ((double)m.DenoiserCalls / rows[0].DenoiserCalls), wall, wall / standardWall, count / wall,
+                run.Name, run.Folder, m.Steps, m.DenoiserCalls, 1 - callsRatio, callsRatio, wall, wall / standardWall, m.ModelCalls?.MeanFill, count / wall,
                 t.Encode, t.Cluster, t.Denoise, t.Decode, Math.Max(0, wall - t.Encode - t.Cluster - t.Denoise - t.Decode),
                 scores?.MeanScore, i == 0 ? (scores is null ? null : 50.0) : comparison?.WinPercent,
                 comparison is null ? null : $"{comparison.Wins} / {comparison.Ties} / {comparison.Losses}", scores?.Diversity));
-            log?.Invoke($"{name}: {wall:0.0} s, {m.DenoiserCalls:N0} calls");
         }
 
         return rows;
     }
 
+    /// <summary>One run of the bench and the fastest of its makings (its manifest holds that making's phases).</summary>
+    private sealed class TimedRun(string name, string folder, GenerationOptions options)
+    {
+        public string Name => name;
+
+        public string Folder => folder;
+
+        public GenerationManifest Manifest { get; private set; } = null!;
+
+        public double Wall { get; private set; } = double.MaxValue;
+
+        /// <summary>Makes the run (again: the images are the same bytes each time), keeping the faster timing.</summary>
+        public TimedRun Make(string promptPath, string outPath, ITextToImageModel model)
+        {
+            var clock = Stopwatch.StartNew();
+            GenerationManifest made = RunExport.Run(promptPath, Path.Combine(outPath, folder), options, model, overwrite: true, null, keepNodes: false);
+            if (clock.Elapsed.TotalSeconds < Wall)
+            {
+                (Manifest, Wall) = (made, clock.Elapsed.TotalSeconds);
+            }
+
+            return this;
+        }
+    }
+
+    /// <summary>Refuses a number of rounds the bench does not make (--rounds).</summary>
+    public static int CheckRounds(int rounds) => rounds is >= 1 and <= MaxRounds
+        ? rounds
+        : throw new HierDiffInputException($"--rounds must be 1 to {MaxRounds}, not {rounds}");
+
     /// <summary>Writes bench.md (<see cref="MarkdownTable"/>) and bench.json (the rows) into <paramref name="outPath"/>;
     /// returns the table.</summary>
-    public static string Write(string outPath, IReadOnlyList<BenchRow> rows, int prompts, int steps, string model)
+    public static string Write(string outPath, IReadOnlyList<BenchRow> rows, int prompts, int steps, string model, int rounds = 1)
     {
-        string table = MarkdownTable(rows, prompts, steps, model);
+        string table = MarkdownTable(rows, prompts, steps, model, rounds);
         File.WriteAllText(Path.Combine(outPath, MarkdownFile), table);
         File.WriteAllBytes(Path.Combine(outPath, JsonFile), JsonSerializer.SerializeToUtf8Bytes(rows, Json));
         return table;
@@ -112,8 +166,9 @@ public static class Bench
 
     /// <summary>Standard generation with the average calls per image of a hierarchical run, spent as fewer steps.
     /// PNDM makes more calls than steps; the standard row says how many more.</summary>
-    private static (string, string, GenerationOptions) FewerSteps(BenchRow standard, BenchRow hierarchical, int prompts, GenerationOptions options)
+    private static (string, string, GenerationOptions) FewerSteps(GenerationManifest standard, GenerationManifest hierarchical, GenerationOptions options)
     {
+        int prompts = standard.Prompts.Count;
         long extraCalls = (standard.DenoiserCalls / prompts) - standard.Steps;
         int steps = Math.Max(1, (int)(Math.Round((double)hierarchical.DenoiserCalls / prompts) - extraCalls));
         return ($"standard, {steps} steps (same calls)", $"standard-{steps}-steps", Standard(options, steps));
@@ -172,19 +227,19 @@ public static class Bench
         return text.ToString();
     }
 
-    public static string MarkdownTable(IReadOnlyList<BenchRow> rows, int prompts, int steps, string model)
+    public static string MarkdownTable(IReadOnlyList<BenchRow> rows, int prompts, int steps, string model, int rounds = 1)
     {
         CultureInfo c = CultureInfo.InvariantCulture;
         static string Or(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
         var text = new StringBuilder();
-        text.AppendLine(c, $"{prompts} prompts, model {model}, {steps} steps for standard generation; one process, runs one after another");
+        text.AppendLine(c, $"{prompts} prompts, model {model}, {steps} steps for standard generation; one process, runs one after another{(rounds > 1 ? $", each the fastest of {rounds} rounds" : "")}");
         text.AppendLine();
-        text.AppendLine("| run | denoiser calls | savings | wall s | wall / standard | images/s | mean score | win % vs standard | wins / ties / losses | diversity | encode s | cluster s | denoise s | decode s | orchestration s |");
-        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine("| run | denoiser calls | savings | calls / standard | wall s | wall / standard | batch fill | images/s | mean score | win % vs standard | wins / ties / losses | diversity | encode s | cluster s | denoise s | decode s | orchestration s |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (BenchRow r in rows)
         {
             text.AppendLine(c,
-                $"| {r.Run} | {r.DenoiserCalls:N0} | {r.Savings:0.0%} | {r.WallSeconds:0.0} | {r.WallRatio:0.00} | {r.ImagesPerSecond:0.0} | {Or(r.MeanScore, "0.000")} | " +
+                $"| {r.Run} | {r.DenoiserCalls:N0} | {r.Savings:0.0%} | {r.CallsRatio:0.00} | {r.WallSeconds:0.0} | {r.WallRatio:0.00} | {Or(r.MeanBatchFill, "0.00")} | {r.ImagesPerSecond:0.0} | {Or(r.MeanScore, "0.000")} | " +
                 $"{Or(r.WinPercent, "0.0")} | {r.WinsTiesLosses ?? "-"} | {Or(r.Diversity, "0.000")} | {r.EncodeSeconds:0.00} | {r.ClusterSeconds:0.00} | " +
                 $"{r.DenoiseSeconds:0.00} | {r.DecodeSeconds:0.00} | {r.OrchestrationSeconds:0.00} |");
         }

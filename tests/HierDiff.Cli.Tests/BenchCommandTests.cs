@@ -27,6 +27,15 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(1.0, standard.GetProperty("wall_ratio").GetDouble());
         Assert.True(hierarchical.GetProperty("savings").GetDouble() >= 0.5);
 
+        // Wall time beside calls, both against standard's; and how full the model calls were, from each manifest.
+        Assert.Contains("| calls / standard | wall s | wall / standard | batch fill |", result.Stdout);
+        Assert.Equal(1 - hierarchical.GetProperty("savings").GetDouble(), hierarchical.GetProperty("calls_ratio").GetDouble(), 12);
+        foreach (JsonElement row in rows)
+        {
+            using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, row.GetProperty("folder").GetString()!, "manifest.json")));
+            Assert.Equal(manifest.RootElement.GetProperty("model_calls").GetProperty("mean_fill").GetDouble(), row.GetProperty("mean_batch_fill").GetDouble());
+        }
+
         // The fixed-budget baseline: standard generation with the hierarchical run's calls per image, as steps.
         int calls = (int)Math.Round(hierarchical.GetProperty("denoiser_calls").GetDouble() / Prompts.Length);
         Assert.Equal(calls - 1, fewer.GetProperty("steps").GetInt32());
@@ -87,6 +96,35 @@ public sealed class BenchCommandTests : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target);
         }
+    }
+
+    [Fact]
+    public void EachRunIsMadeAsManyTimesAsRoundsSaysWithTheSameImages()
+    {
+        string once = _inputs.Sub("once");
+        string thrice = _inputs.Sub("thrice");
+        Assert.Equal(0, CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", once, "--steps", "4", "--targets", "0.5").ExitCode);
+        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", thrice, "--steps", "4", "--targets", "0.5", "--rounds", "3");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("round 2 of 3", result.Stderr);
+        Assert.Contains("round 3 of 3", result.Stderr);
+        Assert.Contains("each the fastest of 3 rounds", result.Stdout);
+        foreach (string folder in new[] { "standard", "hierarchical-0.5" })
+        {
+            string[] images = Directory.GetFiles(Path.Combine(once, folder, "images"), "*.png").Order().ToArray();
+            Assert.Equal(images.Select(File.ReadAllBytes), images.Select(f => File.ReadAllBytes(Path.Combine(thrice, folder, "images", Path.GetFileName(f)))));
+        }
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("11")]
+    public void RoundsOutsideOneToTenAreRefusedBeforeAnyRun(string rounds)
+    {
+        CliRunner.Result result = CliRunner.Run("bench", "--prompts", _inputs.PromptFile, "--model", _inputs.Model, "--out", _inputs.Sub("r"), "--rounds", rounds);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"--rounds must be 1 to 10, not {rounds}", result.Stderr);
+        Assert.False(Directory.Exists(_inputs.Sub("r")));
     }
 
     [Fact]

@@ -63,6 +63,41 @@ public sealed class StableDiffusionGenerationTests : IDisposable
     }
 
     [Theory]
+    [InlineData(TimestepKind.Int64Batch, 8)]
+    [InlineData(TimestepKind.Float32Batch, 8)]
+    [InlineData(TimestepKind.Float32Scalar, 10)]
+    public async Task CallsFillAcrossStepsOnlyWhereTheExportTakesATimestepPerItem(TimestepKind timestep, int expectedCalls)
+    {
+        // 6 prompts x 5 denoiser calls (PNDM, 4 steps) in calls of at most 4: filled across steps, 7 calls of 4 and
+        // one of 2; with one timestep per call (a scalar timestep), each step's 6 items as 4 + 2.
+        using StableDiffusionModel model = Model(new TinyModelOptions { Timestep = timestep });
+        var result = await Generate(model, Prompts, new GenerationOptions { Steps = 4, Mode = GenerationMode.Standard, MaxBatch = 4 });
+
+        JsonElement calls = result.Manifest.GetProperty("model_calls");
+        Dictionary<int, long> bySize = calls.GetProperty("calls_by_batch_size").EnumerateObject().ToDictionary(p => int.Parse(p.Name), p => p.Value.GetInt64());
+        Assert.Equal(expectedCalls, calls.GetProperty("calls").GetInt64());
+        Assert.Equal(expectedCalls == 8 ? new Dictionary<int, long> { [2] = 1, [4] = 7 } : new Dictionary<int, long> { [2] = 5, [4] = 5 }, bySize);
+        Assert.Equal(result.Manifest.GetProperty("denoiser_calls").GetInt64(), bySize.Sum(p => p.Key * p.Value));
+        Assert.Equal(30.0 / expectedCalls / 4, calls.GetProperty("mean_fill").GetDouble(), 12);
+    }
+
+    [Fact]
+    public async Task FillingCallsAcrossStepsChangesNoPixelByMoreThanOneLevel()
+    {
+        // The same plan, step by step (a scalar-timestep export of the same weights) and filled across steps.
+        using StableDiffusionModel perItem = Model(new TinyModelOptions { Timestep = TimestepKind.Float32Batch });
+        using StableDiffusionModel perCall = Model(new TinyModelOptions { Timestep = TimestepKind.Float32Scalar });
+        var options = new GenerationOptions { Steps = 8, TargetSavings = 0.4, MaxBatch = 3 };
+        var mixed = await Generate(perItem, Prompts, options);
+        var byStep = await Generate(perCall, Prompts, options);
+        Assert.True(mixed.Manifest.GetProperty("model_calls").GetProperty("calls").GetInt64() < byStep.Manifest.GetProperty("model_calls").GetProperty("calls").GetInt64());
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.True(mixed.Images[i].Rgb.Zip(byStep.Images[i].Rgb).All(p => Math.Abs(p.First - p.Second) <= 1), $"prompt {i} differs by more than 1/255");
+        }
+    }
+
+    [Theory]
     [InlineData(TimestepKind.Int64Batch, false, false, false)]
     [InlineData(TimestepKind.Float32Batch, false, true, false)]
     [InlineData(TimestepKind.Float32Scalar, false, false, true)]

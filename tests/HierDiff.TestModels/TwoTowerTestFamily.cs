@@ -85,6 +85,11 @@ public sealed class TwoTowerTestFamily : ITextToImageModel
 
         public double WaitSeconds => 0;
 
+        // Computed item by item: any mix of steps in a call gives each item the same output.
+        public bool TimestepPerItem => true;
+
+        public BatchSizes Batches { get; } = new();
+
         public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
         {
             long started = Stopwatch.GetTimestamp();
@@ -99,6 +104,7 @@ public sealed class TwoTowerTestFamily : ITextToImageModel
             }
 
             family.Calls++;
+            Batches.Add(batch.Count);
             ModelSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
         }
 

@@ -25,9 +25,14 @@ internal static class BenchCommand
         };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = $"Make each run this many times and keep its fastest wall time (1 to {Bench.MaxRounds}; a shared machine's noise only adds time)",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("bench", "Standard against hierarchical generation, and standard with fewer steps at the same calls, side by side")
         {
-            prompts, output, targets, steps, modelDirs, device, seed,
+            prompts, output, targets, steps, modelDirs, device, seed, rounds,
         };
         var schedule = new PlanningOptions();
         schedule.AddTo(command);
@@ -41,6 +46,8 @@ internal static class BenchCommand
                 throw new HierDiffInputException($"--targets must lie between 0 and 1 (savings fractions), not {string.Join(", ", savingsTargets)}");
             }
 
+            int timesEach = Bench.CheckRounds(parse.GetValue(rounds));
+
             GenerationOptions options = schedule.Apply(parse, new GenerationOptions { Steps = parse.GetValue(steps), Seed = parse.GetValue(seed) });
             options.Validate();
             OnnxDevice onnxDevice = OnnxDevice.Parse(parse.GetValue(device)!);
@@ -53,7 +60,7 @@ internal static class BenchCommand
             int count = PromptFileReader.Read(promptPath).Count;
             if (models.Length == 1)
             {
-                Console.Write(Bench.Write(outPath, Bench.Run(promptPath, outPath, options, savingsTargets, models[0], Console.Error.WriteLine), count, options.Steps, models[0].Name));
+                Console.Write(Bench.Write(outPath, Bench.Run(promptPath, outPath, options, savingsTargets, models[0], Console.Error.WriteLine, timesEach), count, options.Steps, models[0].Name, timesEach));
                 Console.WriteLine($"written: {Path.Combine(outPath, Bench.MarkdownFile)}, {Path.Combine(outPath, Bench.JsonFile)}");
                 return 0;
             }
@@ -63,8 +70,8 @@ internal static class BenchCommand
             foreach (ITextToImageModel model in models)
             {
                 string modelOut = Path.Combine(outPath, model.Name);
-                IReadOnlyList<BenchRow> rows = Bench.Run(promptPath, modelOut, options, savingsTargets, model, Console.Error.WriteLine);
-                Bench.Write(modelOut, rows, count, options.Steps, model.Name);
+                IReadOnlyList<BenchRow> rows = Bench.Run(promptPath, modelOut, options, savingsTargets, model, Console.Error.WriteLine, timesEach);
+                Bench.Write(modelOut, rows, count, options.Steps, model.Name, timesEach);
                 benches.Add((model.Name, rows));
             }
 

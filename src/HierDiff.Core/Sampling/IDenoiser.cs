@@ -12,6 +12,10 @@ public readonly record struct DenoiserInput(float[] Latent, double Timestep, flo
 /// </summary>
 public interface IDenoiser
 {
+    /// <summary>Whether one call may hold items at different timesteps: the model takes a timestep per item (an
+    /// export with timestep [B]). Where it takes one per call (a scalar timestep), every call holds one step's items.</summary>
+    bool TimestepPerItem { get; }
+
     /// <summary>Fills outputs[b] for each batch item b (outputs may hold more arrays than the batch has items).</summary>
     void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs);
 }

@@ -57,55 +57,79 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
     }
 
     /// <summary>
-    /// Runs a set of segments step by step. Those whose source is not in the set continue the trajectories handed
-    /// in as bytes, keyed by source node (or start from noise at step 0). At each step every running segment is
-    /// advanced, in node order, in batches; a segment that ends hands its trajectory to its children in the set as
-    /// bytes. Returns the frontier: the segments with no children in the set (those that hand off to another part,
-    /// and those that run the last step), with their trajectories, in the order they end (then node order).
+    /// Runs a set of segments. Those whose source is not in the set continue the trajectories handed in as bytes,
+    /// keyed by source node (or start from noise). Every call to the model is filled with up to <c>maxBatch</c>
+    /// running segments, each at its own next step, the furthest behind first (lowest step, then lowest node): so
+    /// the calls stay full across the plan's splits and no trajectory lags for long. Where the denoiser takes one
+    /// timestep per call, a call holds only the lowest step's segments: step by step, in node order. A segment that
+    /// ends hands its trajectory to its children in the set as bytes, and they are ready for the next call. The
+    /// order of calls is a pure function of the segments, so reruns and every split of a plan into activities
+    /// batch the same way. Returns the frontier: the segments with no children in the set (those that hand off to
+    /// another part, and those that run the last step), with their trajectories, by end step, then node.
     /// </summary>
     public IReadOnlyList<(PlanSegment Segment, Trajectory Trajectory)> RunSegments(
         IReadOnlyList<PlanSegment> segments, int latentLength, IReadOnlyDictionary<int, byte[]> handOffs)
     {
-        var frontier = new List<(PlanSegment, Trajectory)>();
-        if (segments.Count == 0)
+        var frontier = new List<(PlanSegment Segment, Trajectory Trajectory)>();
+        var nodes = segments.Select(s => s.Node).ToHashSet();
+        ILookup<int, PlanSegment> children = segments.Where(s => nodes.Contains(s.Source)).ToLookup(s => s.Source);
+
+        // Running segments by (the step each is at, node): the first is the furthest behind.
+        var ready = new SortedSet<(int Step, int Node)>();
+        var running = new Dictionary<int, Running>();
+        void Begin(PlanSegment segment, byte[]? handOff)
         {
-            return frontier;
+            running.Add(segment.Node, Start(segment, latentLength, handOff));
+            ready.Add((segment.Start, segment.Node));
         }
 
-        ILookup<int, PlanSegment> starting = segments.ToLookup(s => s.Start);
-        Dictionary<int, int> waitingChildren = segments.Where(s => s.Source >= 0)
-            .GroupBy(s => s.Source).ToDictionary(g => g.Key, g => g.Count());
-        var pending = new Dictionary<int, byte[]>(handOffs);
-        var running = new SortedDictionary<int, Running>();
-        int end = segments.Max(s => s.End);
-        for (int k = segments.Min(s => s.Start); k < end; k++)
+        foreach (PlanSegment segment in segments.Where(s => !nodes.Contains(s.Source)))
         {
-            foreach (PlanSegment segment in starting[k])
+            byte[]? handOff = segment.Source < 0 ? null : handOffs.TryGetValue(segment.Source, out byte[]? bytes)
+                ? bytes
+                : throw new InvalidOperationException($"node {segment.Node} continues node {segment.Source}, whose trajectory is not here");
+            Begin(segment, handOff);
+        }
+
+        var call = new List<(Running Segment, int Step)>(_maxBatch);
+        while (ready.Count > 0)
+        {
+            call.Clear();
+            int lowest = ready.Min.Step;
+            foreach ((int step, int node) in ready)
             {
-                byte[]? handOff = null;
-                if (segment.Source >= 0)
+                if (call.Count == _maxBatch || (step != lowest && !denoiser.TimestepPerItem))
                 {
-                    handOff = pending.TryGetValue(segment.Source, out byte[]? bytes)
-                        ? bytes
-                        : throw new InvalidOperationException($"node {segment.Node} continues node {segment.Source}, whose trajectory is not here");
-                    if (--waitingChildren[segment.Source] == 0)
-                    {
-                        pending.Remove(segment.Source);
-                    }
+                    break;
                 }
 
-                running.Add(segment.Node, Start(segment, latentLength, handOff));
+                call.Add((running[node], step));
             }
 
-            Step([.. running.Values], k);
-
-            foreach (Running r in running.Values.Where(r => r.Segment.End == k + 1).ToArray())
+            foreach ((Running r, int step) in call)
             {
+                ready.Remove((step, r.Segment.Node));
+            }
+
+            Predict(call);
+
+            foreach ((Running r, int step) in call)
+            {
+                if (step + 1 < r.Segment.End)
+                {
+                    ready.Add((step + 1, r.Segment.Node));
+                    continue;
+                }
+
                 running.Remove(r.Segment.Node);
-                if (waitingChildren.ContainsKey(r.Segment.Node))
+                if (children.Contains(r.Segment.Node))
                 {
                     // Through bytes even here, so that a child sees exactly what a child on another worker would.
-                    pending[r.Segment.Node] = r.Trajectory.ToBytes();
+                    byte[] bytes = r.Trajectory.ToBytes();
+                    foreach (PlanSegment child in children[r.Segment.Node])
+                    {
+                        Begin(child, bytes);
+                    }
                 }
                 else
                 {
@@ -114,7 +138,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             }
         }
 
-        return frontier;
+        return [.. frontier.OrderBy(d => d.Segment.End).ThenBy(d => d.Segment.Node)];
     }
 
     /// <summary>A segment's starting trajectory (its source's, from bytes, or fresh noise from its lowest prompt),
@@ -142,36 +166,32 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
         return new Running(segment, trajectory, new NoiseStream(seed, segment.NoiseMember), conditioning.For(segment));
     }
 
-    /// <summary>One step of every running segment, in order: scale, predict in batches, step, check.</summary>
-    private void Step(List<Running> active, int step)
+    /// <summary>One model call: scale each item's latent for its step, predict, step each, check.</summary>
+    private void Predict(List<(Running Segment, int Step)> call)
     {
-        double timestep = scheduler.Timesteps[step];
-        for (int first = 0; first < active.Count; first += _maxBatch)
+        var inputs = new DenoiserInput[call.Count];
+        for (int b = 0; b < call.Count; b++)
         {
-            List<Running> batch = active.GetRange(first, Math.Min(_maxBatch, active.Count - first));
-            var inputs = new DenoiserInput[batch.Count];
-            for (int b = 0; b < batch.Count; b++)
+            (Running r, int step) = call[b];
+            if (_scaled.Count <= b)
             {
-                float[] latent = batch[b].Trajectory.Latent;
-                if (_scaled.Count <= b)
-                {
-                    _scaled.Add(new float[latent.Length]);
-                    _outputs.Add(new float[latent.Length]);
-                }
-
-                scheduler.ScaleModelInput(latent, _scaled[b], step);
-                inputs[b] = new DenoiserInput(_scaled[b], timestep, batch[b].Conditioning);
+                _scaled.Add(new float[r.Trajectory.Latent.Length]);
+                _outputs.Add(new float[r.Trajectory.Latent.Length]);
             }
 
-            denoiser.Predict(inputs, _outputs);
-            for (int b = 0; b < batch.Count; b++)
-            {
-                scheduler.Step(batch[b].Trajectory.State, _outputs[b], batch[b].Trajectory.Latent, batch[b].Noise);
-                NonFiniteLatentException.ThrowIfNotFinite(batch[b].Trajectory.Latent, batch[b].Segment, step, scheduler.StepCount);
-            }
-
-            OnBatchDone?.Invoke(batch.Count);
+            scheduler.ScaleModelInput(r.Trajectory.Latent, _scaled[b], step);
+            inputs[b] = new DenoiserInput(_scaled[b], scheduler.Timesteps[step], r.Conditioning);
         }
+
+        denoiser.Predict(inputs, _outputs);
+        for (int b = 0; b < call.Count; b++)
+        {
+            (Running r, int step) = call[b];
+            scheduler.Step(r.Trajectory.State, _outputs[b], r.Trajectory.Latent, r.Noise);
+            NonFiniteLatentException.ThrowIfNotFinite(r.Trajectory.Latent, r.Segment, step, scheduler.StepCount);
+        }
+
+        OnBatchDone?.Invoke(call.Count);
     }
 
     private sealed record Running(PlanSegment Segment, Trajectory Trajectory, NoiseStream Noise, float[] Conditioning);

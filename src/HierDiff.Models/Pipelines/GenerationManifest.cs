@@ -16,6 +16,14 @@ public sealed record ManifestTimings(
     [property: JsonPropertyName("denoise_s")] double Denoise,
     [property: JsonPropertyName("decode_s")] double Decode);
 
+/// <summary>How full the run's model calls were: calls, items per call, that as a fraction of max_batch, and how
+/// many calls held each number of items (a guided item, two UNet rows, counts once).</summary>
+public sealed record ManifestModelCalls(long Calls, double MeanBatch, double MeanFill, IReadOnlyDictionary<int, long> CallsByBatchSize)
+{
+    public static ManifestModelCalls From(HierDiff.Core.Sampling.BatchSizes batches, int maxBatch) =>
+        new(batches.Calls, batches.MeanBatch, batches.MeanBatch / maxBatch, batches.CallsBySize);
+}
+
 /// <summary><c>manifest.json</c> of a run: what was asked, what was made, and what it cost in denoiser calls.
 /// <see cref="SchedulerFrom"/>: how the scheduler was chosen, "option", "model" (the model's scheduler_config.json)
 /// or "default" (ddpm); null in manifests of earlier builds.</summary>
@@ -58,6 +66,9 @@ public sealed record GenerationManifest(
     /// <summary>How the tree was built: exact, or sharded above --max-exact prompts (null for standard runs).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public HierDiff.Core.Clustering.TreeSummary? Tree { get; init; }
+
+    /// <summary>How full the model calls were (null in manifests of earlier builds).</summary>
+    public ManifestModelCalls? ModelCalls { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -16,6 +16,7 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
     private float[] _samples = [];
     private float[] _hidden = [];
     private float[] _output = [];
+    private double[] _timesteps = [];
 
     public bool Guided => guidance > 1;
 
@@ -26,19 +27,30 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
     /// in one worker share one model): time its activity was not working, so not billed to it.</summary>
     public double WaitSeconds { get; private set; }
 
+    public bool TimestepPerItem => unet.TimestepPerItem;
+
+    /// <summary>Items per UNet call, as this denoiser's calls ran them.</summary>
+    public BatchSizes Batches { get; } = new();
+
     public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
     {
-        // Our samplers batch one step at a time, so a batch shares one timestep; split it if it ever does not.
+        if (TimestepPerItem)
+        {
+            RunGroup(batch, outputs);
+            return;
+        }
+
+        // An export with one timestep per call: a batch that mixes steps (samplers do not send one) runs per step.
         foreach (IGrouping<double, int> group in Enumerable.Range(0, batch.Count).GroupBy(b => batch[b].Timestep))
         {
             int[] items = [.. group];
-            RunGroup(items.Select(b => batch[b]).ToArray(), items.Select(b => outputs[b]).ToArray(), group.Key);
+            RunGroup(items.Select(b => batch[b]).ToArray(), items.Select(b => outputs[b]).ToArray());
         }
     }
 
-    private void RunGroup(DenoiserInput[] batch, float[][] outputs, double timestep)
+    private void RunGroup(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
     {
-        int n = batch.Length;
+        int n = batch.Count;
         int latent = batch[0].Latent.Length;
         int hidden = unconditional.Length;
 
@@ -50,6 +62,7 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
             _samples = new float[rows * latent];
             _hidden = new float[rows * hidden];
             _output = new float[rows * predicted];
+            _timesteps = new double[rows];
         }
 
         var buffers = (Samples: _samples, Hidden: _hidden, Output: _output);
@@ -60,16 +73,19 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
         {
             batch[b].Latent.CopyTo(buffers.Samples, (conditional + b) * latent);
             batch[b].Conditioning.CopyTo(buffers.Hidden, (conditional + b) * hidden);
+            _timesteps[conditional + b] = batch[b].Timestep;
             if (Guided)
             {
                 batch[b].Latent.CopyTo(buffers.Samples, b * latent);
                 unconditional.CopyTo(buffers.Hidden, b * hidden);
+                _timesteps[b] = batch[b].Timestep;
             }
         }
 
         long called = System.Diagnostics.Stopwatch.GetTimestamp();
-        double seconds = unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), timestep, buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * predicted), latentHeight, latentWidth);
+        double seconds = unet.Run(rows, buffers.Samples.AsSpan(0, rows * latent), _timesteps.AsSpan(0, rows), buffers.Hidden.AsSpan(0, rows * hidden), buffers.Output.AsSpan(0, rows * predicted), latentHeight, latentWidth);
         ModelSeconds += seconds;
+        Batches.Add(n);
         WaitSeconds += Math.Max(0, System.Diagnostics.Stopwatch.GetElapsedTime(called).TotalSeconds - seconds);
         float g = (float)guidance;
         for (int b = 0; b < n; b++)

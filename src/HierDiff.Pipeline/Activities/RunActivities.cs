@@ -156,7 +156,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         long calls = segments.Sum(s => (long)s.Steps);
         return new ActivityReport(
             guided.ModelSeconds + decodeClock.Elapsed.TotalSeconds, wall.Elapsed.TotalSeconds - guided.WaitSeconds, calls, decodeClock.Elapsed.TotalSeconds,
-            Images: done.Sum(d => (long)d.Segment.Members.Length));
+            Images: done.Sum(d => (long)d.Segment.Members.Length), Batches: guided.Batches);
     }
 
     /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds.</summary>
@@ -202,6 +202,7 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
                 SplitShape = options.SplitShape,
                 PrivateSteps = options.PrivateSteps,
                 Tree = plan.TreeBuild,
+                ModelCalls = ManifestModelCalls.From(input.Work.Batches ?? new BatchSizes(), options.MaxBatch),
             },
             new GpuAccounting(
                 gpuSeconds,

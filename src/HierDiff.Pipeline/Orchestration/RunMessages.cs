@@ -1,4 +1,5 @@
 using HierDiff.Core.Runs;
+using HierDiff.Core.Sampling;
 using HierDiff.Models.Pipelines;
 
 namespace HierDiff.Pipeline.Orchestration;
@@ -27,17 +28,18 @@ public sealed record PreparedRun(
     IReadOnlyList<SegmentSpec> Segments,
     int MaxSubtreeCalls = 0);
 
-/// <summary>Sibling segments that run the same steps from the same source, denoised together in one activity; with
-/// <paramref name="Subtree"/>, the activity also runs everything below them, in memory, to the images.</summary>
+/// <summary>Sibling segments from the same source, denoised together in one activity: without
+/// <paramref name="Subtree"/> they run the same steps, Start to End, and hand off; with it, the activity also runs
+/// everything below them, in memory, to the images (End is then the last of the siblings' ends).</summary>
 public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes, bool Subtree = false);
 
 /// <summary>What activities used: seconds the model was busy (denoising and decoding), seconds they ran (summed),
 /// denoiser calls, the part of the model seconds spent decoding, and when each worker process was busy with them
 /// (<see cref="WorkerTime"/>). <paramref name="Error"/>: why the run cannot go on (a latent that turned non-finite);
-/// nothing continues from an activity that reports one.</summary>
+/// nothing continues from an activity that reports one. <paramref name="Batches"/>: how full its model calls were.</summary>
 public sealed record ActivityReport(
     double ModelSeconds, double WallSeconds, long DenoiserCalls, double DecodeSeconds, IReadOnlyList<BusyInterval>? Busy = null, string? Error = null,
-    long Images = 0)
+    long Images = 0, BatchSizes? Batches = null)
 {
     public static ActivityReport Zero { get; } = new(0, 0, 0, 0);
 
@@ -48,7 +50,8 @@ public sealed record ActivityReport(
         a.DecodeSeconds + b.DecodeSeconds,
         WorkerTime.Union([.. a.Busy ?? [], .. b.Busy ?? []]),
         a.Error ?? b.Error,
-        a.Images + b.Images);
+        a.Images + b.Images,
+        BatchSizes.Sum([a.Batches, b.Batches]));
 }
 
 /// <summary>A running run's progress, as its orchestration's custom status: images written of the run's total.</summary>

@@ -5,8 +5,9 @@ namespace HierDiff.Pipeline.Orchestration;
 /// <summary>
 /// A run as an orchestration: prepare (validate, encode, cluster, plan), then run the tree's segments, each batch
 /// of siblings as soon as the segment it continues is done (not level by level), then finish (manifest).
-/// A batch whose whole subtree is small (at most <see cref="PreparedRun.MaxSubtreeCalls"/> denoiser calls) runs
-/// it in one activity, in memory: dispatching and handing off costs more than such a subtree's parallelism saves.
+/// Siblings whose subtrees are small are packed into activities of at most <see cref="PreparedRun.MaxSubtreeCalls"/>
+/// denoiser calls that run them whole, in memory: dispatching and handing off costs more than such subtrees'
+/// parallelism saves, and in one activity the sampler keeps every model call full.
 /// The biggest subtrees go to sub-orchestrations so that no history holds more than about
 /// <see cref="MaxActivitiesPerHistory"/> activities. Only small messages pass through; the data lives in the store.
 /// </summary>
@@ -151,28 +152,51 @@ public static class RunOrchestration
 
         public SegmentTree<SegmentSpec> Segments { get; } = new(segments, s => s.Node, s => s.Source, s => s.End - s.Start);
 
-        /// <summary>The children of a node, batched: siblings that run the same steps go into one activity, which
-        /// runs their subtrees too where those need few enough denoiser calls.</summary>
+        /// <summary>The children of a node, batched. Those whose whole subtree needs at most maxSubtreeCalls
+        /// denoiser calls are packed, by end step then node, into activities of at most that many calls that run
+        /// their subtrees whole: in one activity the sampler fills each model call across all of them. The others
+        /// go by step range: siblings that run the same steps are one activity, and what is below them continues
+        /// in activities of its own.</summary>
         public SegmentBatch[] Batches(int source)
         {
             if (!_batches.TryGetValue(source, out SegmentBatch[]? batches))
             {
-                batches = Segments.Children(source)
+                long Calls(SegmentSpec s) => s.End - s.Start + Segments.CallsBelow(s.Node);
+                SegmentSpec[] children = [.. Segments.Children(source).OrderBy(s => s.End).ThenBy(s => s.Node)];
+                var packed = new List<SegmentBatch>();
+                var pack = new List<SegmentSpec>();
+                long packCalls = 0;
+                foreach (SegmentSpec child in children.Where(s => Calls(s) <= maxSubtreeCalls))
+                {
+                    if (packCalls + Calls(child) > maxSubtreeCalls)
+                    {
+                        packed.Add(Subtrees(source, pack));
+                        (pack, packCalls) = ([], 0);
+                    }
+
+                    pack.Add(child);
+                    packCalls += Calls(child);
+                }
+
+                if (pack.Count > 0)
+                {
+                    packed.Add(Subtrees(source, pack));
+                }
+
+                batches = [.. packed, .. children
+                    .Where(s => Calls(s) > maxSubtreeCalls)
                     .GroupBy(s => (s.Start, s.End))
                     .OrderBy(g => g.Key)
-                    .Select(g =>
-                    {
-                        int[] nodes = g.Select(s => s.Node).Order().ToArray();
-                        bool hasChildren = nodes.Any(n => Segments.Children(n).Any());
-                        long calls = g.Sum(s => (long)(s.End - s.Start)) + nodes.Sum(Segments.CallsBelow);
-                        return new SegmentBatch(runId, source, g.Key.Start, g.Key.End, nodes, hasChildren && calls <= maxSubtreeCalls);
-                    })
-                    .ToArray();
+                    .Select(g => new SegmentBatch(runId, source, g.Key.Start, g.Key.End, [.. g.Select(s => s.Node).Order()]))];
                 _batches[source] = batches;
             }
 
             return batches;
         }
+
+        /// <summary>Siblings run with everything below them in one activity (End: the last of their ends).</summary>
+        private SegmentBatch Subtrees(int source, List<SegmentSpec> siblings) =>
+            new(runId, source, siblings.Min(s => s.Start), siblings.Max(s => s.End), [.. siblings.Select(s => s.Node).Order()], Subtree: true);
 
         /// <summary>The activities a batch takes: one, and, unless it runs its subtree, those below its nodes.</summary>
         public int ActivityCount(SegmentBatch batch) => batch.Subtree ? 1 : 1 + batch.Nodes.Sum(ActivitiesBelow);

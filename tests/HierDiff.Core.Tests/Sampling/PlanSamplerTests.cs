@@ -206,6 +206,78 @@ public class PlanSamplerTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Schedulers))]
+    public void FillingCallsAcrossStepsChangesNoBit(string scheduler, string config)
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(scheduler, SchedulerTestKit.Named(config), 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, s.StepCount);
+        var mixed = new CountingDenoiser(timestepPerItem: true);
+        var byStep = new CountingDenoiser(timestepPerItem: false);
+        float[][] a = new PlanSampler(s, mixed, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 3).RunHierarchical(plan, Latent);
+        float[][] b = new PlanSampler(s, byStep, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 3).RunHierarchical(plan, Latent);
+        for (int p = 0; p < Embeddings.Rows; p++)
+        {
+            AssertBits(b[p], a[p], $"prompt {p}");
+        }
+
+        Assert.Equal(plan.DenoiserCalls, mixed.Calls);
+        Assert.Equal(plan.DenoiserCalls, byStep.Calls);
+    }
+
+    [Fact]
+    public void ItemsOfDifferentStepsShareACallOnlyWhereTheDenoiserTakesATimestepPerItem()
+    {
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddim, SchedulerTestKit.Sd15, 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        var perItem = new RecordingDenoiser(timestepPerItem: true);
+        var perCall = new RecordingDenoiser(timestepPerItem: false);
+        new PlanSampler(s, perItem, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 4).RunHierarchical(plan, Latent);
+        new PlanSampler(s, perCall, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 4).RunHierarchical(plan, Latent);
+
+        Assert.Contains(perItem.Calls, call => call.Distinct().Count() > 1);
+        Assert.All(perCall.Calls, call => Assert.Single(call.Distinct()));
+
+        // One timestep per call is step by step, as before: each step's running segments in calls of at most 4.
+        int[] active = Enumerable.Range(0, 10).Select(k => plan.Segments.Count(seg => seg.Start <= k && k < seg.End)).ToArray();
+        Assert.Equal(active.Sum(a => (a + 3) / 4), perCall.Calls.Count);
+        Assert.True(perItem.Calls.Count < perCall.Calls.Count, $"{perItem.Calls.Count} calls filled across steps, {perCall.Calls.Count} step by step");
+    }
+
+    [Fact]
+    public void CallsAreFullWheneverEnoughSegmentsAreReady()
+    {
+        // Standard generation of 12 prompts: every prompt always has a next step, so every call but the last is full.
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        var model = new RecordingDenoiser(timestepPerItem: true);
+        new PlanSampler(s, model, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 5).RunStandard(12, Latent);
+
+        Assert.Equal((120 + 4) / 5, model.Calls.Count);
+        Assert.All(model.Calls.SkipLast(1), call => Assert.Equal(5, call.Length));
+
+        // Furthest behind first: no call holds a step more than one past the lowest step still to run.
+        Assert.All(model.Calls, call => Assert.True(call.Distinct().Count() <= 2, string.Join(", ", call)));
+    }
+
+    [Fact]
+    public void TheBatchingOrderIsAPureFunctionOfThePlan()
+    {
+        // The same segments in another order (as a host might list them) make the same calls in the same order.
+        DiffusionScheduler s = SchedulerFactory.Create(SchedulerFactory.Ddpm, SchedulerTestKit.Sd15, 10);
+        HierarchicalPlan plan = HierarchicalPlan.Build(Tree, 1.0, 10);
+        PlanSegment[] shuffled = [.. plan.Segments.OrderBy(seg => (seg.Node * 7919) % 13)];
+        Assert.NotEqual(plan.Segments.Select(seg => seg.Node), shuffled.Select(seg => seg.Node));
+
+        var first = new RecordingDenoiser(timestepPerItem: true);
+        var second = new RecordingDenoiser(timestepPerItem: true);
+        var frontier = new PlanSampler(s, first, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 4).RunSegments(plan.Segments, Latent, new Dictionary<int, byte[]>());
+        var again = new PlanSampler(s, second, new EmbeddingConditioning(Embeddings), Seed, maxBatch: 4).RunSegments(shuffled, Latent, new Dictionary<int, byte[]>());
+
+        Assert.Equal(first.Inputs, second.Inputs);
+        Assert.Equal(frontier.Select(f => f.Segment.Node), again.Select(f => f.Segment.Node));
+        Assert.Equal(frontier.Select(f => (f.Segment.End, f.Segment.Node)).Order(), frontier.Select(f => (f.Segment.End, f.Segment.Node)));
+    }
+
     [Fact]
     public void TheModelIsCalledExactlyAsOftenAsThePlanCounts()
     {
@@ -304,6 +376,8 @@ public class PlanSamplerTests
     {
         private int _calls;
 
+        public bool TimestepPerItem => true;
+
         public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
         {
             bool overflow = _calls++ >= fromCall;
@@ -318,10 +392,31 @@ public class PlanSamplerTests
         }
     }
 
+    /// <summary>The fake model, recording each call's timesteps and, per item, its timestep and first latent value.</summary>
+    private sealed class RecordingDenoiser(bool timestepPerItem) : IDenoiser
+    {
+        private readonly CountingDenoiser _model = new(timestepPerItem);
+
+        public bool TimestepPerItem => timestepPerItem;
+
+        public List<double[]> Calls { get; } = [];
+
+        public List<(double Timestep, float Latent)> Inputs { get; } = [];
+
+        public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
+        {
+            Calls.Add([.. batch.Select(b => b.Timestep)]);
+            Inputs.AddRange(batch.Select(b => (b.Timestep, b.Latent[0])));
+            _model.Predict(batch, outputs);
+        }
+    }
+
     /// <summary>The scheduler tests' fake model, as a batched denoiser that counts its items.</summary>
-    private sealed class CountingDenoiser : IDenoiser
+    private sealed class CountingDenoiser(bool timestepPerItem = true) : IDenoiser
     {
         public long Calls { get; private set; }
+
+        public bool TimestepPerItem => timestepPerItem;
 
         public void Predict(IReadOnlyList<DenoiserInput> batch, IReadOnlyList<float[]> outputs)
         {
