@@ -56,6 +56,13 @@ if (args.Length >= 1 && args[0] == "durable")
     return;
 }
 
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- prepare-memory N [MAX_EXACT]   (PrepareRun's time and peak memory)
+if (args.Length is 2 or 3 && args[0] == "prepare-memory")
+{
+    await HierDiff.Benchmarks.PrepareMemory.RunAsync(int.Parse(args[1]), args.Length > 2 ? int.Parse(args[2]) : PromptTree.DefaultMaxExact);
+    return;
+}
+
 // dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- unet-batch [MODEL_DIR] [SIZES...]   (time per call against batch size)
 if (args.Length >= 1 && args[0] == "unet-batch")
 {
