@@ -60,13 +60,17 @@ internal static class HierDiffCli
 
     /// <summary>A command over one run folder, named by a required <c>--run</c>: <paramref name="action"/> gets the
     /// folder, and the command exits 0 when it returns (input errors are thrown, as everywhere).</summary>
-    public static Command RunFolderCommand(string name, string description, string runDescription, Action<string> action)
+    public static Command RunFolderCommand(string name, string description, string runDescription, Action<string> action) =>
+        RunFolderCommand(name, description, runDescription, (folder, _) => action(folder));
+
+    /// <summary>As above, for a command with options of its own (read from the parse result).</summary>
+    public static Command RunFolderCommand(string name, string description, string runDescription, Action<string, ParseResult> action)
     {
         var run = new Option<DirectoryInfo>("--run") { Description = runDescription, Required = true };
         var command = new Command(name, description) { run };
         command.SetAction(parse =>
         {
-            action(parse.GetValue(run)!.ToString());
+            action(parse.GetValue(run)!.ToString(), parse);
             return 0;
         });
         return command;

@@ -7,8 +7,8 @@ using HierDiff.ShapesWorld.Evaluation;
 
 namespace HierDiff.Report;
 
-/// <summary>One prompt of the report: its text, its image as a data: URI, and its evaluation score where there is one.</summary>
-public sealed record ReportPrompt(int Index, string Text, string Image, string ImageUri, double? Score);
+/// <summary>One prompt of the report: its text, its image file, and its evaluation score where there is one.</summary>
+public sealed record ReportPrompt(int Index, string Text, string Image, double? Score);
 
 /// <summary>
 /// What <c>hierdiff report</c> reads from a run folder: manifest.json (required) with every image it names,
@@ -21,10 +21,13 @@ public sealed class ReportRun
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    private ReportRun(RunFolder folder, JsonElement manifest, IReadOnlyList<ReportPrompt> prompts, RunTreeFile? tree, SavedScores? scores, IReadOnlyDictionary<int, string> nodeImages)
+    private readonly RunManifest _manifest;
+
+    private ReportRun(RunFolder folder, RunManifest manifest, IReadOnlyList<ReportPrompt> prompts, RunTreeFile? tree, SavedScores? scores, IReadOnlyDictionary<int, string> nodeImages)
     {
+        _manifest = manifest;
         Folder = folder;
-        Manifest = manifest;
+        Manifest = manifest.Root.Value;
         Prompts = prompts;
         Tree = tree;
         Scores = scores;
@@ -54,7 +57,7 @@ public sealed class ReportRun
         RunTreeFile? tree = RunTreeFile.Read(manifest);
         SavedScores? scores = RunScoresFile.Read(manifest);
         var prompts = manifest.Prompts
-            .Select(p => new ReportPrompt(p.Index, p.Text, p.Image, PngUri(manifest.ReadImage(p), folder.Show(p.Image)), scores?.Scores[p.Index]))
+            .Select(p => new ReportPrompt(p.Index, p.Text, p.Image, scores?.Scores[p.Index]))
             .ToArray();
 
         var nodeImages = new Dictionary<int, string>();
@@ -67,8 +70,12 @@ public sealed class ReportRun
             }
         }
 
-        return new ReportRun(folder, manifest.Root.Value, prompts, tree, scores, nodeImages);
+        return new ReportRun(folder, manifest, prompts, tree, scores, nodeImages);
     }
+
+    /// <summary>A prompt's image as a data: URI, read when its page is written (a run of a million prompts has
+    /// gigabytes of them; reading the manifest checked that each is there).</summary>
+    public string ImageUri(ReportPrompt prompt) => PngUri(_manifest.ReadImage(_manifest.Prompts[prompt.Index]), Folder.Show(prompt.Image));
 
     /// <summary>A PNG as a data: URI; anything else would be a broken image on the page, so it is refused here.</summary>
     private static string PngUri(byte[] png, string shownAs) =>

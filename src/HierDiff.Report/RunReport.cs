@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using HierDiff.Core;
 using HierDiff.Core.Planning;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.RunFolders;
@@ -24,6 +25,14 @@ public static class RunReport
     /// <summary>Runs up to this many prompts open fully; larger ones open the top levels of the tree.</summary>
     public const int OpenAllUpTo = 100;
 
+    /// <summary>Most prompts on one page (a 2,000-prompt page is about 27 MB and opens in about 2 s): a larger run's
+    /// report.html has the top of the tree, and its clusters of at most this many prompts are on pages of their own.</summary>
+    public const int PagePrompts = 2_000;
+
+    public const int MinPagePrompts = 2;
+
+    public const int MaxPagePrompts = 100_000;
+
     private const int OpenDepth = 3;
 
     /// <summary>Larger runs also open, down the first branches, one cluster of at most this many prompts: an example
@@ -38,39 +47,77 @@ public static class RunReport
     /// <summary>Where <c>generate --keep-node-images</c> puts a shared cluster's decoded latent.</summary>
     public static string NodeImage(int node) => RunExport.NodeImage(node);
 
-    /// <summary>Writes DIR/report.html and returns its path.</summary>
-    public static string Write(string runDirectory)
+    /// <summary>Writes DIR/report.html (and, for a run of more than <paramref name="pagePrompts"/> prompts with a
+    /// tree, its pages in DIR/report/) and returns its path.</summary>
+    public static string Write(string runDirectory, int pagePrompts = PagePrompts)
     {
+        if (pagePrompts is < MinPagePrompts or > MaxPagePrompts)
+        {
+            throw new HierDiffInputException($"--page-prompts must be {MinPagePrompts} to {MaxPagePrompts:N0}, not {pagePrompts}");
+        }
+
         ReportRun run = ReportRun.Load(runDirectory);
-        run.Folder.Write(FileName, new UTF8Encoding(false).GetBytes(Render(run)));
+        run.Folder.HasOwnFolder(ReportPages.Folder);
+        if (run.Tree is not { Tree.Count: > 0 } tree || run.Prompts.Count <= pagePrompts)
+        {
+            run.Folder.Write(FileName, Utf8(Render(run, Title(run), "", w => w.Whole(), run.Prompts.Select(p => p.Index), run.NodeImages.Keys)));
+            ReportPages.Remove(run.Folder, keep: null);
+            return run.Folder.Show(FileName);
+        }
+
+        // The pages first, under a name of this report's own, then report.html, which links to them: at every
+        // moment report.html and the pages it links to are whole. Then the pages of earlier reports go.
+        var layout = new PageLayout(tree, pagePrompts);
+        string version = ReportPages.Version(run, pagePrompts);
+        for (int page = 0; page < layout.Pages.Count; page++)
+        {
+            int[] roots = [.. layout.Pages[page]];
+            int[] below = [.. roots.SelectMany(layout.Below)];
+            string html = Render(
+                run,
+                $"{Title(run)}, page {page + 1} of {layout.Pages.Count}",
+                $"<p><a href=\"../{FileName}\">Back to the run's summary and the top of its tree</a></p>\n",
+                w => w.Subtrees(roots),
+                below.Where(n => n < tree.Prompts),
+                below.Where(run.NodeImages.ContainsKey));
+            ReportPages.Write(run.Folder, ReportPages.Name(version, page), Utf8(html));
+        }
+
+        run.Folder.Write(FileName, Utf8(Render(run, Title(run), "", w => w.Top(layout, version), [], layout.TopNodes.Where(run.NodeImages.ContainsKey))));
+        ReportPages.Remove(run.Folder, keep: version);
         return run.Folder.Show(FileName);
     }
 
-    public static string Render(ReportRun run)
+    /// <summary>One page: the summary, then the tree as <paramref name="tree"/> writes it, then the images of the
+    /// prompts and nodes it shows.</summary>
+    private static string Render(ReportRun run, string title, string preface, Action<TreeWriter> tree, IEnumerable<int> prompts, IEnumerable<int> nodes)
     {
         var html = new StringBuilder();
-        string title = $"HierDiff run {Path.GetFileName(Path.GetFullPath(run.Folder.Path).TrimEnd(Path.DirectorySeparatorChar))}";
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append($"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{ScriptHash()}'\">\n")
-            .Append($"<title>{E(title)}</title>\n<style>{ReportAssets.Style}</style>\n</head>\n<body>\n<h1>{E(title)}</h1>\n");
+            .Append($"<title>{E(title)}</title>\n<style>{ReportAssets.Style}</style>\n</head>\n<body>\n<h1>{E(title)}</h1>\n").Append(preface);
         Summary(html, run);
         html.Append("<h2>Prompt tree</h2>\n<p class=\"legend\">Each node: its prompt count, the steps it denoised for all of them with their mean embedding, ")
             .Append("its score (the Ward merge height: it runs while the falling threshold is at or above it) and their mean evaluation score. ")
             .Append("Each prompt: its image, the steps it ran alone, its evaluation score.</p>\n")
             .Append("<p><button type=\"button\" id=\"expand\">Expand all</button> <button type=\"button\" id=\"collapse\">Collapse all</button></p>\n<div id=\"tree\">\n");
-        if (run.Tree is { Tree.Count: > 0 } tree)
+        if (run.Tree is { Tree.Count: > 0 } runTree)
         {
-            new TreeWriter(run, tree, html).Write();
+            tree(new TreeWriter(run, runTree, html));
         }
         else
         {
             FlatList(html, run);
         }
 
-        html.Append("</div>\n<script type=\"application/json\" id=\"images\">").Append(ImagesJson(run)).Append("</script>\n")
+        html.Append("</div>\n<script type=\"application/json\" id=\"images\">").Append(ImagesJson(run, prompts, nodes)).Append("</script>\n")
             .Append("<script>").Append(ReportAssets.Script).Append("</script>\n</body>\n</html>\n");
         return html.ToString();
     }
+
+    private static string Title(ReportRun run) => $"HierDiff run {Path.GetFileName(Path.GetFullPath(run.Folder.Path).TrimEnd(Path.DirectorySeparatorChar))}";
+
+    private static byte[] Utf8(string html) => new UTF8Encoding(false).GetBytes(html);
 
     private static void Summary(StringBuilder html, ReportRun run)
     {
@@ -123,16 +170,16 @@ public static class RunReport
                 .Append($"<summary>prompts {start}–{end - 1}</summary>\n");
             for (int i = start; i < end; i++)
             {
-                Leaf(html, run.Prompts[i], "");
+                Leaf(html, run.Prompts[i], false, "");
             }
 
             html.Append("</details>\n");
         }
     }
 
-    private static void Leaf(StringBuilder html, ReportPrompt p, string steps)
+    private static void Leaf(StringBuilder html, ReportPrompt p, bool anchor, string steps)
     {
-        html.Append($"<div class=\"leaf\"><span class=\"thumb\" data-img=\"{p.Index}\"></span><span class=\"idx\">#{p.Index}</span> ")
+        html.Append($"<div class=\"leaf\"{(anchor ? $" id=\"node-{p.Index}\"" : "")}><span class=\"thumb\" data-img=\"{p.Index}\"></span><span class=\"idx\">#{p.Index}</span> ")
             .Append($"<span class=\"prompt\">{E(p.Text)}</span> <span class=\"meta\">{E(steps)}");
         if (p.Score is double score)
         {
@@ -154,8 +201,8 @@ public static class RunReport
         private readonly StringBuilder _html;
         private readonly Dictionary<int, PlanSegment> _segments;
         private readonly Dictionary<int, PlanSegment> _finalOf = [];
-        private readonly bool _openAll;
         private readonly HashSet<int> _example = [];
+        private bool _openAll;
         private readonly double?[] _meanScore;
 
         public TreeWriter(ReportRun run, RunTreeFile tree, StringBuilder html)
@@ -163,6 +210,7 @@ public static class RunReport
             _run = run;
             _tree = tree;
             _html = html;
+            _meanScore = MeanScores();
             _segments = tree.Segments.ToDictionary(s => s.Node);
             foreach (PlanSegment s in tree.Segments.Where(s => s.End == tree.Steps))
             {
@@ -172,12 +220,49 @@ public static class RunReport
                 }
             }
 
-            _meanScore = MeanScores();
-            _openAll = tree.Prompts <= OpenAllUpTo;
-            int node = Root;
-            while (node >= tree.Prompts && !_openAll)
+        }
+
+        private int Root => _tree.Prompts + _tree.Tree.Count - 1;
+
+        /// <summary>The whole tree, from the root.</summary>
+        public void Whole() => Subtrees([Root]);
+
+        /// <summary>The subtrees of a page, one after another, each opened as a run of its size opens.</summary>
+        public void Subtrees(IEnumerable<int> roots)
+        {
+            foreach (int root in roots)
             {
-                TreeMerge merge = tree.Tree[node - tree.Prompts];
+                Example(root);
+                Write(root, _ => false);
+            }
+        }
+
+        /// <summary>The top of a paged tree: its nodes of more than a page's prompts; each smaller cluster below
+        /// them a link to the page that shows it.</summary>
+        public void Top(PageLayout layout, string version) => Write(Root, node =>
+        {
+            if (layout.PageOf(node) is not int page)
+            {
+                return false;
+            }
+
+            int count = node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count;
+            string steps = _segments.TryGetValue(node, out PlanSegment? s) ? $" · steps {s.Start}–{s.End}" : "";
+            _html.Append($"<div class=\"leaf page-link\"><a href=\"{ReportPages.Folder}/{ReportPages.Name(version, page)}#node-{node}\">")
+                .Append(node < _tree.Prompts ? $"#{node} {E(_run.Prompts[node].Text)}" : $"node {node} · {count} prompts{E(steps)}")
+                .Append($"</a> <span class=\"meta\">page {page + 1} of {layout.Pages.Count}</span></div>\n");
+            return true;
+        });
+
+        /// <summary>Opens one small cluster down the first branches of a large subtree, as an example of its leaves.</summary>
+        private void Example(int root)
+        {
+            _example.Clear();
+            _openAll = Count(root) <= OpenAllUpTo;
+            int node = root;
+            while (node >= _tree.Prompts && !_openAll)
+            {
+                TreeMerge merge = _tree.Tree[node - _tree.Prompts];
                 if (merge.Count <= ExampleCluster)
                 {
                     Descend(node, n => _example.Add(n));
@@ -189,12 +274,13 @@ public static class RunReport
             }
         }
 
-        private int Root => _tree.Prompts + _tree.Tree.Count - 1;
+        private int Count(int node) => node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count;
 
-        public void Write()
+        /// <summary>Writes a subtree, except what <paramref name="elsewhere"/> writes itself (and says so).</summary>
+        private void Write(int root, Func<int, bool> elsewhere)
         {
             // Each entry is a node to open at a depth, or (node -1) the end of an open node.
-            var stack = new Stack<(int Node, int Depth)>([(Root, 0)]);
+            var stack = new Stack<(int Node, int Depth)>([(root, 0)]);
             while (stack.Count > 0)
             {
                 (int node, int depth) = stack.Pop();
@@ -202,9 +288,13 @@ public static class RunReport
                 {
                     _html.Append("</details>\n");
                 }
+                else if (elsewhere(node))
+                {
+                    continue;
+                }
                 else if (node < _tree.Prompts)
                 {
-                    Prompt(node);
+                    Prompt(node, depth == 0);
                 }
                 else
                 {
@@ -216,10 +306,10 @@ public static class RunReport
             }
         }
 
-        private void Prompt(int node)
+        private void Prompt(int node, bool anchor)
         {
             ReportPrompt p = _run.Prompts[node];
-            Leaf(_html, p, _finalOf.TryGetValue(node, out PlanSegment? last) && last.Node != node
+            Leaf(_html, p, anchor, _finalOf.TryGetValue(node, out PlanSegment? last) && last.Node != node
                 ? $"image shared with the {last.Members.Length} prompts of node {last.Node}"
                 : _segments.TryGetValue(node, out PlanSegment? own) ? $"alone for steps {own.Start}–{own.End}" : "");
         }
@@ -229,7 +319,8 @@ public static class RunReport
         {
             TreeMerge merge = _tree.Tree[node - _tree.Prompts];
             string steps = _segments.TryGetValue(node, out PlanSegment? s) ? $"steps {s.Start}–{s.End}" : "no steps of its own";
-            _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? "<details class=\"node\" open>" : "<details class=\"node\">").Append("<summary>");
+            string id = depth == 0 ? $" id=\"node-{node}\"" : "";
+            _html.Append(_openAll || depth < OpenDepth || _example.Contains(node) ? $"<details class=\"node\"{id} open>" : $"<details class=\"node\"{id}>").Append("<summary>");
             if (_run.NodeImages.ContainsKey(node))
             {
                 _html.Append($"<span class=\"thumb\" data-img=\"n{node}\" title=\"this cluster's latent at step {s?.End}, decoded\"></span>");
@@ -280,19 +371,19 @@ public static class RunReport
         }
     }
 
-    /// <summary>The images by key (prompt index, or "n" + node id). The default encoder escapes &lt; &gt; &amp;, so
-    /// nothing in the blob can close its script element.</summary>
-    private static string ImagesJson(ReportRun run)
+    /// <summary>The images of a page by key (prompt index, or "n" + node id). The default encoder escapes &lt; &gt;
+    /// &amp;, so nothing in the blob can close its script element.</summary>
+    private static string ImagesJson(ReportRun run, IEnumerable<int> prompts, IEnumerable<int> nodes)
     {
         var images = new Dictionary<string, string>();
-        foreach (ReportPrompt p in run.Prompts)
+        foreach (int p in prompts)
         {
-            images[p.Index.ToString(C)] = p.ImageUri;
+            images[p.ToString(C)] = run.ImageUri(run.Prompts[p]);
         }
 
-        foreach ((int node, string uri) in run.NodeImages)
+        foreach (int node in nodes)
         {
-            images[$"n{node}"] = uri;
+            images[$"n{node}"] = run.NodeImages[node];
         }
 
         return JsonSerializer.Serialize(images);

@@ -186,9 +186,105 @@ public sealed class ReportCommandTests : IDisposable
 
         CliRunner.Result result = CliRunner.Run("report", "--run", run);
         Assert.True(result.ExitCode == 0, result.Stderr);
-        string html = File.ReadAllText(Path.Combine(run, "report.html"));
-        Assert.Equal(n - 1, Regex.Count(html, "<details class=\"node\""));
-        Assert.Equal(n, Regex.Count(html, "<div class=\"leaf\">"));
+
+        // Over 2,000 prompts: report.html has the nodes of more than a page's prompts, the pages the rest; every
+        // node and every prompt is drawn once, on one of them.
+        string[] pages = [Path.Combine(run, "report.html"), .. Directory.GetFiles(Path.Combine(run, "report"))];
+        string[] html = [.. pages.Select(File.ReadAllText)];
+        Assert.Equal(n - 1, html.Sum(h => Regex.Count(h, "<details class=\"node\"")));
+        Assert.Equal(n, html.Sum(h => Regex.Count(h, "<div class=\"leaf\"[ >]")));
+        Assert.All(html.Skip(1), h => Assert.InRange(Regex.Count(h, "<div class=\"leaf\"[ >]"), 1, 2_000));
+    }
+
+    [Fact]
+    public void ALargeRunOpensOnTheTopOfItsTreeAndPagesTheRest()
+    {
+        // Pages of at most 2 prompts: node 4 (3 prompts) stays on report.html; node 3 (prompts 0, 1) is page 1,
+        // prompt 2 page 2.
+        string run = HandMadeRun("paged", withPlan: true);
+        CliRunner.Result result = CliRunner.Run("report", "--run", run, "--page-prompts", "2");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+
+        string top = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Contains("node 4</b> · 3 prompts", top);
+        string[] links = [.. Regex.Matches(top, "<a href=\"(report/[^\"#]+)#(node-[0-9]+)\">").Select(m => $"{m.Groups[1].Value}#{m.Groups[2].Value}")];
+        Assert.Equal(2, links.Length);
+        Assert.Equal(links.Select(l => l[..l.IndexOf('#')]).Order(), Directory.GetFiles(Path.Combine(run, "report")).Select(f => "report/" + Path.GetFileName(f)).Order());
+        foreach (string link in links)
+        {
+            string page = File.ReadAllText(Path.Combine(run, link[..link.IndexOf('#')]));
+            Assert.Contains($"id=\"{link[(link.IndexOf('#') + 1)..]}\"", page);
+            Assert.Contains("<a href=\"../report.html\">", page);
+        }
+
+        // The top page holds no prompt's image; each page holds its own prompts' (and node 3's decoded latent).
+        Assert.Equal(0, HeadlessChromium.OpenReport(Path.Combine(run, "report.html")).Images);
+        string first = Path.Combine(run, links[0][..links[0].IndexOf('#')]);
+        (string dom, int images) = HeadlessChromium.OpenReport(first);
+        Assert.Equal(3, images);
+        Assert.DoesNotContain("<script>alert(1)", File.ReadAllText(first));
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", dom);
+        Assert.Equal(1, HeadlessChromium.OpenReport(Path.Combine(run, links[1][..links[1].IndexOf('#')])).Images);
+    }
+
+    [Fact]
+    public void ARewrittenReportReplacesItsOwnPagesOnlyAndOverwriteKnowsThem()
+    {
+        string model = TinyStableDiffusion.Write(_temp.Sub("tiny-sd"));
+        string prompts = _temp.Sub("prompts.txt");
+        File.WriteAllLines(prompts, ["a red circle", "a red circle, striped", "a green square", "a yellow triangle", "a blue square"]);
+        string run = _temp.Sub("run");
+        Assert.Equal(0, CliRunner.Run("generate", "--prompts", prompts, "--model", model, "--out", run, "--steps", "4", "--target-savings", "0.5").ExitCode);
+        string pages = Path.Combine(run, "report");
+
+        // Paged, then paged otherwise: only the second report's pages are left; then one page: none are.
+        Assert.Equal(0, CliRunner.Run("report", "--run", run, "--page-prompts", "2").ExitCode);
+        string[] before = Directory.GetFiles(pages);
+        Assert.Equal(0, CliRunner.Run("report", "--run", run, "--page-prompts", "3").ExitCode);
+        string[] after = Directory.GetFiles(pages);
+        Assert.Empty(before.Intersect(after));
+        Assert.All(after, f => Assert.Contains(Path.GetFileName(f), File.ReadAllText(Path.Combine(run, "report.html"))));
+        Assert.Equal(0, CliRunner.Run("report", "--run", run).ExitCode);
+        Assert.False(Directory.Exists(pages));
+
+        // generate --overwrite replaces a run with report pages; a file of the user's among them, it refuses.
+        Assert.Equal(0, CliRunner.Run("report", "--run", run, "--page-prompts", "2").ExitCode);
+        Assert.Equal(0, CliRunner.Run("generate", "--prompts", prompts, "--model", model, "--out", run, "--steps", "4", "--target-savings", "0.5", "--overwrite").ExitCode);
+        Assert.False(Directory.Exists(pages));
+        Assert.Equal(0, CliRunner.Run("report", "--run", run, "--page-prompts", "2").ExitCode);
+        File.WriteAllText(Path.Combine(pages, "notes.txt"), "mine");
+        Assert.Equal(0, CliRunner.Run("report", "--run", run).ExitCode);
+        Assert.Equal(["notes.txt"], Directory.GetFiles(pages).Select(Path.GetFileName));
+        CliRunner.Result refused = CliRunner.Run("generate", "--prompts", prompts, "--model", model, "--out", run, "--steps", "4", "--overwrite");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("notes.txt", refused.Stderr);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(pages, "notes.txt")));
+    }
+
+    [Fact]
+    public void AReportFolderThatIsALinkIsRefusedBeforeAnythingIsWritten()
+    {
+        string run = HandMadeRun("linked", withPlan: true);
+        string elsewhere = _temp.Sub("elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        Directory.CreateSymbolicLink(Path.Combine(run, "report"), elsewhere);
+        CliRunner.Result result = CliRunner.Run("report", "--run", run, "--page-prompts", "2");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("is a link", result.Stderr);
+        Assert.False(File.Exists(Path.Combine(run, "report.html")));
+        Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("100001")]
+    public void PagePromptsOutsideItsRangeIsRefused(string pagePrompts)
+    {
+        string run = HandMadeRun("range", withPlan: true);
+        CliRunner.Result result = CliRunner.Run("report", "--run", run, "--page-prompts", pagePrompts);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"--page-prompts must be 2 to 100,000, not {pagePrompts}", result.Stderr);
+        Assert.False(File.Exists(Path.Combine(run, "report.html")));
     }
 
     /// <summary>Three prompts (the second hostile) with images, laid out as generate writes them; with the plan, prompts

@@ -120,6 +120,76 @@ public sealed class RunFolder
         }
     }
 
+    /// <summary>Writes the file <paramref name="name"/> of the folder's own sub-folder <paramref name="sub"/> (made
+    /// if missing) as <see cref="Write"/> does; a link or a file in the sub-folder's place is refused.</summary>
+    public void Write(string sub, string name, byte[] bytes)
+    {
+        string folder = OwnFolder(sub, create: true)!;
+        string temporary = System.IO.Path.Combine(folder, $".{name}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllBytes(temporary, bytes);
+            File.Move(temporary, System.IO.Path.Combine(folder, name), overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Deletes the files of the sub-folder <paramref name="sub"/> that <paramref name="delete"/> picks by
+    /// name, and the sub-folder too once it is empty; a link in its place is refused, a missing one is nothing.</summary>
+    public void DeleteFiles(string sub, Func<string, bool> delete)
+    {
+        if (OwnFolder(sub, create: false) is not string folder)
+        {
+            return;
+        }
+
+        foreach (string file in Directory.EnumerateFiles(folder).Where(f => delete(System.IO.Path.GetFileName(f))).ToArray())
+        {
+            File.Delete(file);
+        }
+
+        if (!Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Directory.Delete(folder);
+        }
+    }
+
+    /// <summary>Whether the folder has the plain sub-folder <paramref name="sub"/>; a link or a file in its place is
+    /// refused (before a command writes anything there).</summary>
+    public bool HasOwnFolder(string sub) => OwnFolder(sub, create: false) is not null;
+
+    /// <summary>The full path of a plain sub-folder of the folder itself (never through a link), or null where
+    /// there is none and <paramref name="create"/> is false.</summary>
+    private string? OwnFolder(string sub, bool create)
+    {
+        if (Problem(sub) is not null || sub.Contains('/'))
+        {
+            throw new ArgumentException($"'{sub}' is not a folder name of the run folder itself", nameof(sub));
+        }
+
+        string folder = System.IO.Path.Combine(_real, sub);
+        var info = new DirectoryInfo(folder);
+        if (info.LinkTarget is not null || File.Exists(folder))
+        {
+            throw new HierDiffInputException($"{Show(sub)} is {(info.LinkTarget is not null ? "a link" : "a file")}; HierDiff writes its own folder there");
+        }
+
+        if (!info.Exists)
+        {
+            if (!create)
+            {
+                return null;
+            }
+
+            Directory.CreateDirectory(folder);
+        }
+
+        return folder;
+    }
+
     /// <summary>Why <paramref name="name"/> cannot name a file inside the folder on any system, or null.</summary>
     private static string? Problem(string name)
     {

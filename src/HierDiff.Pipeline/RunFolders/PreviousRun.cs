@@ -6,7 +6,7 @@ namespace HierDiff.Pipeline.RunFolders;
 /// <summary>
 /// Recognises a folder that holds a previous HierDiff run and nothing of the user's: a manifest.json as generate
 /// writes it, the images it lists, and only the other files HierDiff commands write into a run folder (plan.json,
-/// nodes/, scores.json, compare.json, report.html). Only such a folder may be replaced by <c>--overwrite</c>.
+/// nodes/, scores.json, compare.json, report.html and its pages in report/). Only such a folder may be replaced by <c>--overwrite</c>.
 /// </summary>
 internal static partial class PreviousRun
 {
@@ -35,6 +35,7 @@ internal static partial class PreviousRun
             {
                 "images" => !isLink && Directory.Exists(entry),
                 "nodes" => !isLink && Directory.Exists(entry),
+                ReportPageNames.Folder => !isLink && Directory.Exists(entry),
                 _ => !isLink && info.Exists && (RunFiles.Contains(name) || InterruptedWrite.IsMatch(name)),
             };
             if (!ok)
@@ -46,7 +47,8 @@ internal static partial class PreviousRun
         // Large runs keep their images in folders of a thousand (images/000/000123.png): those folders are ours too.
         HashSet<string> imageFolders = [.. images.Where(i => i.Contains('/')).Select(i => i[..i.LastIndexOf('/')])];
         return Foreign(folder, "images", name => images.Contains(name), imageFolders.Contains)
-            ?? Foreign(folder, "nodes", name => NodeImage().IsMatch(name), _ => false);
+            ?? Foreign(folder, "nodes", name => NodeImage().IsMatch(name), _ => false)
+            ?? Foreign(folder, ReportPageNames.Folder, ReportPageNames.IsOurs, _ => false);
     }
 
     /// <summary>The first entry under <paramref name="sub"/> that is neither one of our files nor one of our
