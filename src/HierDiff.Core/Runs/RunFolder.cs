@@ -100,7 +100,13 @@ public sealed class RunFolder
 
     /// <summary>Writes the file <paramref name="name"/> of the folder itself (report.html, scores.json) by moving a new
     /// file over it: a link planted under that name is replaced, and what it points to is left alone.</summary>
-    public void Write(string name, byte[] bytes)
+    public void Write(string name, byte[] bytes) => Replace(_real, name, bytes);
+
+    /// <summary>Writes the file <paramref name="name"/> of the folder's own sub-folder <paramref name="sub"/> (made
+    /// if missing) as <see cref="Write(string, byte[])"/> does; a link or a file in the sub-folder's place is refused.</summary>
+    public void Write(string sub, string name, byte[] bytes) => Replace(OwnFolder(sub, create: true)!, name, bytes);
+
+    private static void Replace(string folder, string name, byte[] bytes)
     {
         if (Problem(name) is not null || name.Contains('/'))
         {
@@ -108,23 +114,6 @@ public sealed class RunFolder
         }
 
         // A failure to write (disk full, no permission) is the machine's, not the input's: it is left to the CLI.
-        string temporary = System.IO.Path.Combine(_real, $".{name}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllBytes(temporary, bytes);
-            File.Move(temporary, System.IO.Path.Combine(_real, name), overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
-
-    /// <summary>Writes the file <paramref name="name"/> of the folder's own sub-folder <paramref name="sub"/> (made
-    /// if missing) as <see cref="Write"/> does; a link or a file in the sub-folder's place is refused.</summary>
-    public void Write(string sub, string name, byte[] bytes)
-    {
-        string folder = OwnFolder(sub, create: true)!;
         string temporary = System.IO.Path.Combine(folder, $".{name}.{Guid.NewGuid():N}.tmp");
         try
         {
