@@ -63,12 +63,14 @@ if (args.Length is 2 or 3 && args[0] == "prepare-memory")
     return;
 }
 
-// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- unet-batch [MODEL_DIR] [SIZES...]   (time per call against batch size)
-if (args.Length >= 1 && args[0] == "unet-batch")
+// dotnet run -c Release --project benchmarks/HierDiff.Benchmarks -- write-gpu-fixture DIR
+// A Stable Diffusion 1.5-shaped export folder without its UNet: a tiny text encoder of 768-wide states, a tiny VAE
+// decoder of 4 x 64 x 64 latents, tokenizer and scheduler. tools/gpu/export_unet.py writes the UNet into it.
+if (args.Length == 2 && args[0] == "write-gpu-fixture")
 {
-    HierDiff.Benchmarks.UNetBatch.Run(
-        args.Length > 1 ? args[1] : BuiltInModel.Directory,
-        args.Length > 2 ? args[2..].Select(int.Parse).ToArray() : [1, 2, 4, 8, 16, 24, 25, 26, 32, 48, 64]);
+    HierDiff.TestModels.TinyStableDiffusion.Write(args[1], new HierDiff.TestModels.TinyModelOptions { HiddenSize = 768, LatentSize = 64, SchedulerClass = "DDPMScheduler" });
+    Directory.Delete(Path.Combine(args[1], "unet"), recursive: true);
+    Console.WriteLine($"wrote {args[1]} (no unet/: tools/gpu/export_unet.py --out {args[1]})");
     return;
 }
 

@@ -21,6 +21,7 @@ internal static class HierDiffCli
             ReportCommand.Create(),
             BenchCommand.Create(),
             TuneCommand.Create(),
+            UNetTimingCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);
