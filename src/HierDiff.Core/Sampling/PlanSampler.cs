@@ -5,8 +5,8 @@ using HierDiff.Core.Schedulers;
 namespace HierDiff.Core.Sampling;
 
 /// <summary>
-/// The one sampler: runs any set of plan segments (a whole plan, a subtree, one batch of siblings) step by step,
-/// every running segment advanced in batches of at most <c>maxBatch</c>. A segment that starts mid-trajectory
+/// The one sampler: runs any set of plan segments (a whole plan, a subtree, one batch of siblings), each model call
+/// filled with up to <c>maxBatch</c> running segments at their own next steps (<see cref="RunSegments"/>). A segment that starts mid-trajectory
 /// receives its source's <see cref="Trajectory"/> as bytes, exactly as on a remote worker, and uses the noise of
 /// its own lowest prompt from then on; so any split of a plan into parts gives the same bits as running it whole.
 /// </summary>
@@ -91,7 +91,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
             Begin(segment, handOff);
         }
 
-        var call = new List<(Running Segment, int Step)>(_maxBatch);
+        var call = new List<(Running Item, int Step)>(_maxBatch);
         while (ready.Count > 0)
         {
             call.Clear();
@@ -167,7 +167,7 @@ public sealed class PlanSampler(DiffusionScheduler scheduler, IDenoiser denoiser
     }
 
     /// <summary>One model call: scale each item's latent for its step, predict, step each, check.</summary>
-    private void Predict(List<(Running Segment, int Step)> call)
+    private void Predict(List<(Running Item, int Step)> call)
     {
         var inputs = new DenoiserInput[call.Count];
         for (int b = 0; b < call.Count; b++)
