@@ -78,7 +78,7 @@ param maxPrompts int = 20000
 param maxPromptFileBytes int = 67108864
 
 @minValue(0)
-@description('A batch of tree-node segments whose whole subtree needs at most this many denoiser calls runs it in one GPU activity (0: one activity per segment batch). Larger values batch better and dispatch fewer activities (lower GPU cost); smaller ones spread a run over more GPU replicas (lower latency).')
+@description('Sibling tree-node segments whose whole subtrees need at most this many denoiser calls are packed into GPU activities of at most that many calls that run them in memory (0: one activity per segment batch). Larger values batch better and dispatch fewer activities (lower GPU cost); smaller ones spread a run over more GPU replicas (lower latency).')
 param maxSubtreeCalls int = 10000
 
 @description('Hosts that run callbacks may reach even when not public (comma-separated); empty for public hosts only.')

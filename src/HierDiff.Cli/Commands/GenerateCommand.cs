@@ -43,7 +43,7 @@ internal static class GenerateCommand
         };
         var subtreeCalls = new Option<int>("--max-subtree-calls")
         {
-            Description = "A segment batch whose subtree needs at most this many denoiser calls runs it in one activity (0: one activity per batch); as HierDiff__MaxSubtreeCalls in Azure",
+            Description = "Siblings whose subtrees need at most this many denoiser calls run them in one activity, packed up to that many calls (0: one activity per segment batch); as HierDiff__MaxSubtreeCalls in Azure",
             DefaultValueFactory = _ => PipelineSettings.DefaultMaxSubtreeCalls,
         };
         var storage = new Option<string?>("--storage")

@@ -24,11 +24,12 @@ public sealed record PipelineSettings
     /// <summary>What one second of a GPU worker costs, for the manifest's cost estimate.</summary>
     public double PricePerGpuSecond { get; init; }
 
-    /// <summary>A batch of segments whose whole subtree needs at most this many denoiser calls runs it in one
-    /// activity, in memory, every running segment of a step in one model batch (0: every segment batch is its own
-    /// activity). Larger subtrees batch better and hand off less (measured: 240 prompts at 40 % saved took 28.4 s
-    /// as one activity per segment batch, 24.0 s with subtrees of up to 2,000 calls, 19.3 s as one activity);
-    /// smaller ones spread a run over more GPU workers, for latency.</summary>
+    /// <summary>Siblings whose whole subtrees need at most this many denoiser calls are packed into activities of
+    /// at most that many calls that run them in memory, every model call filled across them (0: every segment
+    /// batch is its own activity). Larger subtrees batch better and hand off less (measured before calls were
+    /// filled across steps: 240 prompts at 40 % saved took 28.4 s as one activity per segment batch, 24.0 s with
+    /// subtrees of up to 2,000 calls, 19.3 s as one activity); smaller ones spread a run over more GPU workers,
+    /// for latency.</summary>
     public int MaxSubtreeCalls { get; init; } = DefaultMaxSubtreeCalls;
 
     public const int DefaultMaxSubtreeCalls = 10_000;
