@@ -132,6 +132,9 @@ public static class RunReport
             ("scheduler", $"{Text(m, "scheduler")}, {Text(m, "steps")} steps, guidance {Text(m, "guidance")}, seed {Text(m, "seed")}"),
             ("denoiser calls", $"{Number(m, "denoiser_calls", "N0")} of {Number(m, "standard_denoiser_calls", "N0")} for standard generation"),
             ("savings", Number(m, "savings", "0.00%")),
+            ("model calls", Get(m, "model_calls.calls") is { ValueKind: JsonValueKind.Number }
+                ? $"{Number(m, "model_calls.calls", "N0")}, {Number(m, "model_calls.mean_batch", "0.0")} items a call ({Number(m, "model_calls.mean_fill", "0%")} of the max batch)"
+                : "n/a (a manifest of an earlier build)"),
             ("time", $"{Number(m, "timings.total_s", "0.00")} s: encode {Number(m, "timings.encode_s", "0.00")}, cluster {Number(m, "timings.cluster_s", "0.00")}, " +
                 $"denoise {Number(m, "timings.denoise_s", "0.00")}, decode {Number(m, "timings.decode_s", "0.00")}"),
             ("GPU seconds", $"{Number(m, "gpu.gpu_seconds", "0.00")} s billed ({Number(m, "gpu.workers", "0")} worker process(es)), {Number(m, "gpu.model_busy_seconds", "0.00")} s in the model; " +

@@ -44,6 +44,7 @@ public sealed class ReportCommandTests : IDisposable
         string html = File.ReadAllText(Path.Combine(run, "report.html"));
         Assert.Contains("savings", html);
         Assert.Contains("GPU seconds", html);
+        Assert.Matches(@"<th>model calls</th><td>[0-9,]+, [0-9.]+ items a call \([0-9]+% of the max batch\)</td>", html);
         Assert.Matches(@"node 8</b> · 5 prompts · steps 0–\d+ · score [0-9.]+", html);
 
         (string dom, int images) = HeadlessChromium.OpenReport(Path.Combine(run, "report.html"));
