@@ -9,19 +9,17 @@ namespace HierDiff.Report;
 /// </summary>
 public sealed class PageLayout
 {
-    private readonly RunTreeFile _tree;
     private readonly Dictionary<int, int> _pageOf = [];
 
     public PageLayout(RunTreeFile tree, int pagePrompts)
     {
-        _tree = tree;
         var pages = new List<List<int>>();
         int onPage = 0;
-        var stack = new Stack<int>([tree.Prompts + tree.Tree.Count - 1]);
+        var stack = new Stack<int>([tree.Root]);
         while (stack.Count > 0)
         {
             int node = stack.Pop();
-            int count = Count(node);
+            int count = tree.Count(node);
             if (count > pagePrompts)
             {
                 TopNodes.Add(node);
@@ -53,22 +51,4 @@ public sealed class PageLayout
 
     /// <summary>The page a cluster is shown on, where it heads one of a page's subtrees.</summary>
     public int? PageOf(int node) => _pageOf.TryGetValue(node, out int page) ? page : null;
-
-    /// <summary>A node and everything below it.</summary>
-    public IEnumerable<int> Below(int node)
-    {
-        var stack = new Stack<int>([node]);
-        while (stack.Count > 0)
-        {
-            int n = stack.Pop();
-            yield return n;
-            if (n >= _tree.Prompts)
-            {
-                stack.Push(_tree.Tree[n - _tree.Prompts].Right);
-                stack.Push(_tree.Tree[n - _tree.Prompts].Left);
-            }
-        }
-    }
-
-    private int Count(int node) => node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count;
 }

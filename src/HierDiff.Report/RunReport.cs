@@ -72,7 +72,7 @@ public static class RunReport
         for (int page = 0; page < layout.Pages.Count; page++)
         {
             int[] roots = [.. layout.Pages[page]];
-            int[] below = [.. roots.SelectMany(layout.Below)];
+            int[] below = [.. roots.SelectMany(tree.Below)];
             string html = Render(
                 run,
                 $"{Title(run)}, page {page + 1} of {layout.Pages.Count}",
@@ -225,10 +225,8 @@ public static class RunReport
 
         }
 
-        private int Root => _tree.Prompts + _tree.Tree.Count - 1;
-
         /// <summary>The whole tree, from the root.</summary>
-        public void Whole() => Subtrees([Root]);
+        public void Whole() => Subtrees([_tree.Root]);
 
         /// <summary>The subtrees of a page, one after another, each opened as a run of its size opens.</summary>
         public void Subtrees(IEnumerable<int> roots)
@@ -242,14 +240,14 @@ public static class RunReport
 
         /// <summary>The top of a paged tree: its nodes of more than a page's prompts; each smaller cluster below
         /// them a link to the page that shows it.</summary>
-        public void Top(PageLayout layout, string version) => Write(Root, node =>
+        public void Top(PageLayout layout, string version) => Write(_tree.Root, node =>
         {
             if (layout.PageOf(node) is not int page)
             {
                 return false;
             }
 
-            int count = node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count;
+            int count = _tree.Count(node);
             string steps = _segments.TryGetValue(node, out PlanSegment? s) ? $" · steps {s.Start}–{s.End}" : "";
             _html.Append($"<div class=\"leaf page-link\"><a href=\"{ReportPages.Folder}/{ReportPages.Name(version, page)}#node-{node}\">")
                 .Append(node < _tree.Prompts ? $"#{node} {E(_run.Prompts[node].Text)}" : $"node {node} · {count} prompts{E(steps)}")
@@ -261,14 +259,14 @@ public static class RunReport
         private void Example(int root)
         {
             _example.Clear();
-            _openAll = Count(root) <= OpenAllUpTo;
+            _openAll = _tree.Count(root) <= OpenAllUpTo;
             int node = root;
             while (node >= _tree.Prompts && !_openAll)
             {
                 TreeMerge merge = _tree.Tree[node - _tree.Prompts];
                 if (merge.Count <= ExampleCluster)
                 {
-                    Descend(node, n => _example.Add(n));
+                    _example.UnionWith(_tree.Below(node));
                     break;
                 }
 
@@ -276,8 +274,6 @@ public static class RunReport
                 node = merge.Left;
             }
         }
-
-        private int Count(int node) => node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count;
 
         /// <summary>Writes a subtree, except what <paramref name="elsewhere"/> writes itself (and says so).</summary>
         private void Write(int root, Func<int, bool> elsewhere)
@@ -354,23 +350,7 @@ public static class RunReport
                 sums[m.Node] = sums[m.Left] + sums[m.Right];
             }
 
-            return sums.Select((sum, node) => sum / (node < _tree.Prompts ? 1 : _tree.Tree[node - _tree.Prompts].Count)).ToArray();
-        }
-
-        /// <summary>Calls <paramref name="visit"/> on the node and everything below it (without recursion: trees can be deep).</summary>
-        private void Descend(int node, Action<int> visit)
-        {
-            var stack = new Stack<int>([node]);
-            while (stack.Count > 0)
-            {
-                int n = stack.Pop();
-                visit(n);
-                if (n >= _tree.Prompts)
-                {
-                    stack.Push(_tree.Tree[n - _tree.Prompts].Left);
-                    stack.Push(_tree.Tree[n - _tree.Prompts].Right);
-                }
-            }
+            return sums.Select((sum, node) => sum / _tree.Count(node)).ToArray();
         }
     }
 

@@ -17,6 +17,29 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
 {
     public const string FileName = RunPlanFile.FileName;
 
+    /// <summary>The root's node id: the last merge's.</summary>
+    public int Root => Prompts + Tree.Count - 1;
+
+    /// <summary>How many prompts a node holds.</summary>
+    public int Count(int node) => node < Prompts ? 1 : Tree[node - Prompts].Count;
+
+    /// <summary>A node and everything below it, in tree order (left first), without recursion: a tree of N prompts
+    /// can be N deep.</summary>
+    public IEnumerable<int> Below(int node)
+    {
+        var stack = new Stack<int>([node]);
+        while (stack.Count > 0)
+        {
+            int n = stack.Pop();
+            yield return n;
+            if (n >= Prompts)
+            {
+                stack.Push(Tree[n - Prompts].Right);
+                stack.Push(Tree[n - Prompts].Left);
+            }
+        }
+    }
+
     /// <summary>
     /// The plan.json of a run, or null where it has none (runs older than <c>hierdiff report</c>). It is checked to be
     /// a plan <c>generate</c> could have written for the manifest's N prompts, so that drawing it visits each node once:

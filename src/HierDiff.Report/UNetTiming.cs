@@ -29,6 +29,7 @@ public static class UNetTiming
 
         var clock = Stopwatch.StartNew();
         ITextToImageModel model = TextToImageModels.Load(modelDir, device);
+        using IDisposable? sessions = model as IDisposable;
         double load = clock.Elapsed.TotalSeconds;
         IModelDenoiser denoiser = model.CreateDenoiser(model.NegativeConditioning(""), 7.5);
         float[] conditioning = model.Encode(["a red circle"])[0].Conditioning;

@@ -57,7 +57,7 @@ public sealed class GuidedDenoiser(UNet unet, float[] unconditional, double guid
         // Values per item of out_sample; its first `latent` are the predicted noise (channels come first).
         int predicted = latent / unet.LatentChannels * unet.OutputChannels;
         int rows = Guided ? 2 * n : n;
-        if (_samples.Length < rows * latent || _hidden.Length < rows * hidden || _output.Length < rows * predicted)
+        if (_samples.Length < rows * latent || _hidden.Length < rows * hidden || _output.Length < rows * predicted || _timesteps.Length < rows)
         {
             _samples = new float[rows * latent];
             _hidden = new float[rows * hidden];
