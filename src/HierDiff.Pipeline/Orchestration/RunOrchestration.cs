@@ -91,6 +91,7 @@ public static class RunOrchestration
     {
         private readonly IRunContext _context;
         private readonly long _total;
+        private readonly Lock _gate = new();
         private long _done;
 
         public Progress(IRunContext context, long total)
@@ -104,8 +105,13 @@ public static class RunOrchestration
         {
             if (images > 0)
             {
-                _done += images;
-                _context.SetProgress(new RunProgress(_done, _total));
+                // Durable runs an orchestration's code on one thread; the in-process host resumes it on any, so the
+                // count and the report it makes are taken together.
+                lock (_gate)
+                {
+                    _done += images;
+                    _context.SetProgress(new RunProgress(_done, _total));
+                }
             }
         }
     }
