@@ -136,12 +136,15 @@ var orchestrationFunctions = [
   'RunOrchestrator'
   'SubtreeOrchestrator'
   'PrepareRun'
+  'PlanRun'
+  'ConditionClusters'
   'FinishRun'
   'FailRun'
   'PostCallback'
   'RecordCallback'
 ]
 var gpuFunctions = [
+  'EncodePrompts'
   'RunSegments'
 ]
 var funcDisabled = useScheduler ? gpuFunctions : concat(orchestrationFunctions, gpuFunctions)

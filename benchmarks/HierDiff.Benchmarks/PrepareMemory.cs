@@ -27,10 +27,10 @@ public static class PrepareMemory
             GC.Collect();
             long before = Process.GetCurrentProcess().PeakWorkingSet64;
 
-            var activities = new RunActivities(
+            var pipeline = new LocalPipeline(
                 store, () => TextToImageModels.Shared(BuiltInModel.Directory, OnnxDevice.Cpu), new PipelineSettings { Limits = PromptFileLimits.Default with { MaxPrompts = n } });
             var clock = Stopwatch.StartNew();
-            PreparedRun prepared = await activities.PrepareAsync(new RunInput("run", "p.txt", new GenerationOptions { TargetSavings = 0.5, MaxExact = maxExact }));
+            PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("run", "p.txt", new GenerationOptions { TargetSavings = 0.5, MaxExact = maxExact }));
             double seconds = clock.Elapsed.TotalSeconds;
             if (prepared.Error is not null)
             {

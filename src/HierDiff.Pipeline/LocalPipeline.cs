@@ -12,7 +12,7 @@ namespace HierDiff.Pipeline;
 /// </summary>
 /// <remarks>A cancelled <paramref name="cancellation"/> stops the run before its next activity (and the
 /// <paramref name="onDenoised"/> callback may throw to stop it between model calls). <paramref name="onPrepared"/>
-/// is told what PrepareRun planned, before any segment runs.</remarks>
+/// is told what PlanRun planned, before any segment runs.</remarks>
 public sealed class LocalPipeline(
     IRunStore store, Func<ITextToImageModel> model, PipelineSettings? settings = null, Action<int>? onDenoised = null, CancellationToken cancellation = default,
     Action<PreparedRun>? onPrepared = null)
@@ -23,18 +23,29 @@ public sealed class LocalPipeline(
 
     public Task<RunOutcome> RunAsync(RunInput input)
     {
+        InProcessRunContext context = Context();
+        var clock = Stopwatch.StartNew();
+        return RunOrchestration.RunAsync(context, input, () => clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Only the run's preparation (read, encode, plan, condition), as the orchestration does it.</summary>
+    public async Task<PreparedRun> PrepareAsync(RunInput input) => (await RunOrchestration.PrepareAsync(Context(), input)).Run;
+
+    private InProcessRunContext Context()
+    {
         var context = new InProcessRunContext(cancellation);
-        context
-            .Register<RunInput, PreparedRun>(RunFunctions.Prepare, async run =>
+        return context
+            .Register<RunInput, PromptChunks>(RunFunctions.Prepare, _activities.PrepareAsync)
+            .Register<EncodeInput, EncodedChunk>(RunFunctions.Encode, _activities.EncodeAsync)
+            .Register<PlanInput, PreparedRun>(RunFunctions.Plan, async plan =>
             {
-                PreparedRun prepared = await _activities.PrepareAsync(run);
+                PreparedRun prepared = await _activities.PlanAsync(plan);
                 onPrepared?.Invoke(prepared);
                 return prepared;
             })
+            .Register<ConditionInput, ConditionedClusters>(RunFunctions.Condition, _activities.ConditionAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
             .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s));
-        var clock = Stopwatch.StartNew();
-        return RunOrchestration.RunAsync(context, input, () => clock.Elapsed.TotalSeconds);
     }
 }

@@ -15,7 +15,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void TheBuildListsEveryFunction() =>
         Assert.Equal(
-            ["FinishRun", "GetRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
+            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order());
 
     [Fact]
@@ -43,6 +43,9 @@ public class FunctionsMetadataTests
     [InlineData("RunOrchestrator", "orchestrationTrigger")]
     [InlineData("SubtreeOrchestrator", "orchestrationTrigger")]
     [InlineData("PrepareRun", "activityTrigger")]
+    [InlineData("EncodePrompts", "activityTrigger")]
+    [InlineData("PlanRun", "activityTrigger")]
+    [InlineData("ConditionClusters", "activityTrigger")]
     [InlineData("RunSegments", "activityTrigger")]
     [InlineData("FinishRun", "activityTrigger")]
     [InlineData("PostCallback", "activityTrigger")]

@@ -79,7 +79,7 @@ public sealed partial class MainTemplateTests
         Assert.Equal("'cuda'", Setting(App("gpu"), "HierDiff__Device"));
         Assert.Equal("'cpu'", Setting(App("func"), "HierDiff__Device"));
         JsonObject variables = Main["variables"]!.AsObject();
-        Assert.Equal(["RunSegments"], variables["gpuFunctions"]!.AsArray().Select(v => (string)v!));
+        Assert.Equal(["EncodePrompts", "RunSegments"], variables["gpuFunctions"]!.AsArray().Select(v => (string)v!));
         Assert.Contains("variables('gpuFunctions')", (string?)variables["funcDisabled"]);
     }
 

@@ -89,7 +89,7 @@ public sealed class LocalPipelineTests : IDisposable
         LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
         await Upload(store, "p.txt", string.Join('\n', Prompts));
         var activities = new RunActivities(store, () => _model, new PipelineSettings());
-        PreparedRun prepared = await activities.PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 6, Tau = 1.0 }));
+        PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 6, Tau = 1.0 }));
         SegmentSpec first = prepared.Segments.First(s => s.Source == -1 && s.End < 6);
         var batch = new SegmentBatch("r", -1, first.Start, first.End, [first.Node]);
         await activities.RunSegmentsAsync(batch);
@@ -136,7 +136,7 @@ public sealed class LocalPipelineTests : IDisposable
         LocalPipeline pipeline = Pipeline("store", out LocalRunStore store, maxSubtreeCalls: 0);
         await Upload(store, "big.txt", string.Join('\n', prompts));
         var activities = new RunActivities(store, () => _model, new PipelineSettings { MaxSubtreeCalls = 0 });
-        PreparedRun prepared = await activities.PrepareAsync(new RunInput("probe", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }));
+        PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("probe", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }));
         Assert.True(prepared.Segments.Count > 100, $"{prepared.Segments.Count} segments");
 
         var calls = new List<string>();
@@ -204,6 +204,9 @@ public sealed class LocalPipelineTests : IDisposable
             object result = name switch
             {
                 RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
+                RunFunctions.Encode => await activities.EncodeAsync((EncodeInput)input),
+                RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
+                RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
                 RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
                 _ => await activities.FinishAsync((FinishInput)input),
             };
@@ -322,8 +325,7 @@ public sealed class LocalPipelineTests : IDisposable
     {
         var store = new LocalRunStore(_temp.Sub("mixed"));
         await Upload(store, "p.txt", string.Join('\n', Prompts));
-        PreparedRun prepared = await new RunActivities(store, () => _model, new PipelineSettings()).PrepareAsync(
-            new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));
+        PreparedRun prepared = await new LocalPipeline(store, () => _model).PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));
         SegmentSpec first = prepared.Segments.First(s => s.Source == -1);
 
         var other = new RunActivities(store, () => new TwoTowerTestFamily(), new PipelineSettings());

@@ -16,6 +16,36 @@ namespace HierDiff.Core.Sampling;
 /// </summary>
 public static class ClusterSums
 {
+    /// <summary>How a tree's conditioning is split between activities: the roots of its largest subtrees of at most
+    /// <paramref name="maxPrompts"/> prompts, each summed by an activity of its own, in parallel; then one more sums
+    /// what is above them, taking their sums. Subtrees of less than an eighth of that are left to it, so a lopsided
+    /// tree does not become thousands of tiny activities. A tree of at most maxPrompts prompts is one part.</summary>
+    public static int[] Parts(Linkage tree, int maxPrompts)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPrompts, 1);
+        int Count(int node) => tree.IsLeaf(node) ? 1 : tree.Row(node).Count;
+        int smallest = Math.Max(2, maxPrompts / 8);
+        var parts = new List<int>();
+        var stack = new Stack<int>([tree.Root]);
+        while (stack.Count > 0)
+        {
+            int node = stack.Pop();
+            if (Count(node) > maxPrompts)
+            {
+                stack.Push(tree.Row(node).Left);
+                stack.Push(tree.Row(node).Right);
+            }
+            else if (Count(node) >= smallest || node == tree.Root)
+            {
+                parts.Add(node);
+            }
+        }
+
+        parts.Sort();
+        return [.. parts];
+    }
+
     /// <summary>The subtree of <paramref name="root"/> in the order <see cref="WalkAsync"/> takes it. Nodes in
     /// <paramref name="stops"/> stand for their subtrees (their sums come from elsewhere).</summary>
     public static int[] PostOrder(Linkage tree, int root, IReadOnlySet<int> stops)

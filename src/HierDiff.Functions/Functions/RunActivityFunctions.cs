@@ -6,7 +6,16 @@ namespace HierDiff.Functions.Functions;
 public sealed class RunActivityFunctions(RunActivities activities, IRunStore store, HierDiffSettings settings)
 {
     [Function(RunFunctions.Prepare)]
-    public Task<PreparedRun> PrepareRun([ActivityTrigger] RunInput input) => activities.PrepareAsync(input);
+    public Task<PromptChunks> PrepareRun([ActivityTrigger] RunInput input) => activities.PrepareAsync(input);
+
+    [Function(RunFunctions.Encode)]
+    public Task<EncodedChunk> EncodePrompts([ActivityTrigger] EncodeInput input) => activities.EncodeAsync(input);
+
+    [Function(RunFunctions.Plan)]
+    public Task<PreparedRun> PlanRun([ActivityTrigger] PlanInput input) => activities.PlanAsync(input);
+
+    [Function(RunFunctions.Condition)]
+    public Task<ConditionedClusters> ConditionClusters([ActivityTrigger] ConditionInput input) => activities.ConditionAsync(input);
 
     [Function(RunFunctions.Segments)]
     public Task<ActivityReport> RunSegments([ActivityTrigger] SegmentBatch batch) => activities.RunSegmentsAsync(batch);

@@ -22,7 +22,10 @@ public static class RunFunctionRegistry
         return registry
             .AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context, retry))
             .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context))
-            .AddActivityFunc<RunInput, PreparedRun>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
+            .AddActivityFunc<RunInput, PromptChunks>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
+            .AddActivityFunc<EncodeInput, EncodedChunk>(RunFunctions.Encode, (_, input) => functions.EncodePrompts(input))
+            .AddActivityFunc<PlanInput, PreparedRun>(RunFunctions.Plan, (_, input) => functions.PlanRun(input))
+            .AddActivityFunc<ConditionInput, ConditionedClusters>(RunFunctions.Condition, (_, input) => functions.ConditionClusters(input))
             .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
             .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input))
             .AddActivityFunc<CallbackInput, CallbackAttempt>(RunOrchestratorFunctions.PostCallback, (_, input) => functions.PostCallback(input))

@@ -33,13 +33,21 @@ public sealed record PipelineSettings
     public int MaxSubtreeCalls { get; init; } = DefaultMaxSubtreeCalls;
 
     public const int DefaultMaxSubtreeCalls = 10_000;
+
+    /// <summary>Prompts per EncodePrompts activity. A multiple of the text encoder's batch of 16 encodes every prompt
+    /// exactly as encoding them all at once would; 1,024 hold 242 MB of Stable Diffusion 1.5's conditioning.</summary>
+    public int PromptsPerChunk { get; init; } = 1_024;
+
+    /// <summary>The most prompts a ConditionClusters activity reads: parts of the tree of at most this many are
+    /// conditioned in parallel, then what is above them.</summary>
+    public int PromptsPerConditioning { get; init; } = 4_096;
 }
 
 /// <summary>
 /// The work of a run, as activities: plain methods over a store and a model, hosted by Durable Functions in Azure
 /// and called directly on one machine. Every activity can run twice (Durable retries) and writes the same bytes.
 /// </summary>
-public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model, PipelineSettings settings)
+public sealed partial class RunActivities(IRunStore store, Func<ITextToImageModel> model, PipelineSettings settings)
 {
     private const int CachedRuns = 8;
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
@@ -47,23 +55,6 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
 
     /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
     public Action<int>? OnDenoised { get; init; }
-
-    /// <summary>Validates and encodes the prompts, builds the plan, and stores it with each segment's conditioning.
-    /// Bad input fails the run with its reason in runs/{run}/error.json; the prompt file is never touched.</summary>
-    public async Task<PreparedRun> PrepareAsync(RunInput input)
-    {
-        string run = StoreNames.CheckRunId(input.RunId);
-        _runs.TryRemove(run, out _);
-        try
-        {
-            return await PrepareCheckedAsync(run, input);
-        }
-        catch (HierDiffInputException e)
-        {
-            await FailAsync(run, e.Message);
-            return new PreparedRun(run, e.Message, 0, input.Options.Steps, 0, "", 0, 0, []);
-        }
-    }
 
     /// <summary>Denoises a batch of sibling segments (and, with <see cref="SegmentBatch.Subtree"/>, everything below
     /// them), handing their trajectories on or writing their images. A latent that turns non-finite fails the run
@@ -105,8 +96,11 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
         IEnumerable<PlanSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
         PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned];
 
-        // Every read this activity needs, at once: each segment's conditioning and the trajectory it continues.
-        Task<byte[]>[] conditioningReads = segments.Select(s => ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
+        // Every read this activity needs, at once: each segment's conditioning (a cluster's mean, or its one prompt's
+        // out of its chunk) and the trajectory it continues.
+        Task<byte[]>[] conditioningReads = segments.Select(s => s.Members.Length == 1
+            ? ReadPromptConditioningAsync(plan, s.Members[0])
+            : ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
         Task<byte[]>? handOffRead = batch.Source >= 0 ? ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
         await Task.WhenAll(conditioningReads);
         var conditioning = new Dictionary<int, float[]>();
@@ -221,85 +215,6 @@ public sealed class RunActivities(IRunStore store, Func<ITextToImageModel> model
     /// <summary>Records why a run failed, in runs/{run}/error.json.</summary>
     public Task FailAsync(string runId, string reason) =>
         store.WriteAsync(Containers.Runs, RunBlobs.Error(runId), JsonSerializer.SerializeToUtf8Bytes(new { run_id = runId, error = reason }, _json));
-
-    private async Task<PreparedRun> PrepareCheckedAsync(string run, RunInput input)
-    {
-        GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
-        string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
-        string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
-            ? input.PromptsContainer
-            : throw new HierDiffInputException($"prompt files are read from the {Containers.Prompts} container, not '{input.PromptsContainer}'");
-        // The size first: a file over the limit is refused without being read (a worker has a few GiB at most).
-        StoredBlob stored = await store.PropertiesAsync(container, blob)
-            ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
-        if (stored.Size > settings.Limits.MaxFileBytes)
-        {
-            throw new HierDiffInputException(
-                $"{container}/{blob}: the prompt file is {stored.Size:N0} bytes; the limit is {settings.Limits.MaxFileBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})");
-        }
-
-        byte[] bytes = await store.ReadAsync(container, blob)
-            ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
-        PromptSet set = PromptFileReader.Parse(bytes, input.PromptsName ?? blob, settings.Limits);
-
-        // The one check of the options, for every host, with the prompt count that bounds a savings target.
-        options.Validate(set.Count, settings.Limits.MaxPromptLength);
-
-        ITextToImageModel sd = model();
-        SchedulerChoice scheduler = RunResolution.Scheduler(options, sd.SchedulerConfig);
-
-        // The plan counts denoiser steps, one more than options.steps for PNDM.
-        int steps = scheduler.Steps;
-
-        var clock = Stopwatch.StartNew();
-        IReadOnlyList<PromptEncoding> encoded = sd.Encode(set.Texts);
-        float[] negative = sd.NegativeConditioning(options.NegativePrompt);
-        double encodeSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-
-        double tau = 0;
-        string tauFrom = TauFrom.Standard;
-        List<PlanSegment> segments;
-        TreeMerge[] merges = [];
-        TreeSummary? treeSummary = null;
-        long calls;
-        if (options.Mode == GenerationMode.Hierarchical)
-        {
-            PromptTree built = PromptTree.Build(PromptEncoding.ClusterMatrix(encoded, "the prompts' cluster embeddings"), options.MaxExact);
-            treeSummary = built.Summary();
-            Linkage tree = built.Tree;
-            (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
-            HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps, options.Schedule());
-            segments = [.. plan.Segments];
-            merges = tree.Rows.Select((r, i) => new TreeMerge(set.Count + i, r.Left, r.Right, r.Height, r.Count)).ToArray();
-            calls = plan.DenoiserCalls;
-        }
-        else
-        {
-            segments = Enumerable.Range(0, set.Count).Select(p => new PlanSegment(p, 0, steps, -1, [p], 0)).ToList();
-            calls = (long)steps * set.Count;
-        }
-
-        double clusterSeconds = clock.Elapsed.TotalSeconds;
-        var mean = new MeanConditioning(encoded.Select(e => e.Conditioning).ToArray());
-        // One blob per segment: a thousand of them for a few hundred prompts, so written many at a time.
-        await Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (s, cancel) =>
-            await store.WriteAsync(Containers.Runs, RunBlobs.Conditioning(run, s.Node), FloatBlobs.ToBytes(mean.For(s.Members)), cancel));
-
-        await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
-        var file = new RunPlanFile(
-            run, blob, sd.Name, sd.Fingerprint, sd.Device, options, tau, tauFrom, scheduler.Name, scheduler.From, steps,
-            sd.Latent.Channels, sd.Latent.Height, sd.Latent.Width, calls, (long)steps * set.Count, encodeSeconds, clusterSeconds,
-            set.Prompts.Select((p, i) => new PlannedPrompt(i, p.Text, encoded[i].TokenCount, encoded[i].Truncated)).ToArray(),
-            merges,
-            segments)
-        {
-            TreeBuild = treeSummary,
-        };
-        await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
-        return new PreparedRun(run, null, set.Count, options.Steps, tau, scheduler.Name, calls, file.StandardDenoiserCalls,
-            segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray(), settings.MaxSubtreeCalls);
-    }
 
     private async Task<RunPlanFile> ReadPlanAsync(string run) =>
         RunPlanFile.Parse(await ReadAsync(Containers.Runs, RunBlobs.Plan(StoreNames.CheckRunId(run))));

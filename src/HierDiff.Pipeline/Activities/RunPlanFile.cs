@@ -49,6 +49,18 @@ public sealed record RunPlanFile(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public TreeSummary? TreeBuild { get; init; }
 
+    /// <summary>How many prompts each encoding chunk holds (0: plans of earlier builds, which stored every segment's
+    /// conditioning).</summary>
+    public int PromptsPerChunk { get; init; }
+
+    /// <summary>The floats of one prompt's conditioning.</summary>
+    public int ConditioningLength { get; init; }
+
+    /// <summary>The prompt tree as a linkage (null for standard generation).</summary>
+    public Linkage? Linkage() => Tree.Count == 0
+        ? null
+        : new Linkage(Prompts.Count, [.. Tree.Select(m => new LinkageRow(m.Left, m.Right, m.Score, m.Count))]);
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -62,12 +74,31 @@ public sealed record RunPlanFile(
         JsonSerializer.Deserialize<RunPlanFile>(bytes, Json) ?? throw new InvalidDataException("empty plan file");
 }
 
+/// <summary>What plan.json keeps of a chunk's prompts from their tokenizing.</summary>
+public sealed record ChunkTokens(int[] Tokens, bool[] Truncated);
+
 /// <summary>Where a run's files live in the store.</summary>
 public static class RunBlobs
 {
     public static string Plan(string run) => $"{run}/plan.json";
 
+    /// <summary>A cluster's mean conditioning (a segment of one prompt reads that prompt's from its chunk).</summary>
     public static string Conditioning(string run, int node) => $"{run}/conditioning/{node}.bin";
+
+    /// <summary>A part of the tree's exact conditioning sum, for the activity that conditions what is above it.</summary>
+    public static string ConditioningSum(string run, int node) => $"{run}/conditioning/sums/{node}.bin";
+
+    /// <summary>A chunk of the prompts as PrepareRun read them, a JSON array of texts.</summary>
+    public static string PromptChunk(string run, int chunk) => $"{run}/prompts/{chunk:D5}.json";
+
+    /// <summary>A chunk's conditioning, prompt after prompt, each <see cref="RunPlanFile.ConditioningLength"/> floats.</summary>
+    public static string ChunkConditioning(string run, int chunk) => $"{run}/encodings/{chunk:D5}.conditioning.bin";
+
+    /// <summary>A chunk's cluster embeddings, prompt after prompt.</summary>
+    public static string ChunkClusterEmbeddings(string run, int chunk) => $"{run}/encodings/{chunk:D5}.cluster.bin";
+
+    /// <summary>A chunk's token counts and truncation flags (<see cref="ChunkTokens"/>).</summary>
+    public static string ChunkTokens(string run, int chunk) => $"{run}/encodings/{chunk:D5}.tokens.json";
 
     public static string Negative(string run) => $"{run}/conditioning/negative.bin";
 

@@ -21,6 +21,9 @@ public static class RunFunctions
     public const string Orchestrator = "RunOrchestrator";
     public const string SubtreeOrchestrator = "SubtreeOrchestrator";
     public const string Prepare = "PrepareRun";
+    public const string Encode = "EncodePrompts";
+    public const string Plan = "PlanRun";
+    public const string Condition = "ConditionClusters";
     public const string Segments = "RunSegments";
     public const string Finish = "FinishRun";
     public const string Fail = "FailRun";

@@ -12,10 +12,32 @@ namespace HierDiff.Pipeline.Orchestration;
 public sealed record RunInput(
     string RunId, string PromptsBlob, GenerationOptions Options, string? CallbackUrl = null, string PromptsContainer = "prompts", string? PromptsName = null);
 
+/// <summary>What reading a run's prompt file found: how many prompts, stored for encoding in how many chunks of
+/// <paramref name="PromptsPerChunk"/>, or why the run cannot go on.</summary>
+public sealed record PromptChunks(string RunId, string? Error, int PromptCount, int Chunks, int PromptsPerChunk);
+
+/// <summary>Encode one chunk of a run's prompts.</summary>
+public sealed record EncodeInput(string RunId, int Chunk);
+
+/// <summary>What encoding a chunk took, in seconds.</summary>
+public sealed record EncodedChunk(int Chunk, double Seconds);
+
+/// <summary>Plan a run from its encoded chunks: the run as it was started, its chunks, and the seconds encoding
+/// them took.</summary>
+public sealed record PlanInput(RunInput Run, PromptChunks Chunks, double EncodeSeconds);
+
+/// <summary>Condition the clusters below <paramref name="Root"/>: each segment of several prompts gets their mean
+/// conditioning. <paramref name="Stops"/>: nodes below it whose sums earlier activities stored (their own clusters
+/// are done).</summary>
+public sealed record ConditionInput(string RunId, int Root, IReadOnlyList<int> Stops);
+
+/// <summary>What conditioning a part of the tree wrote: how many clusters' conditioning, in how many seconds.</summary>
+public sealed record ConditionedClusters(int Clusters, double Seconds);
+
 /// <summary>One tree node's step range and the node whose trajectory it continues (-1: fresh noise).</summary>
 public sealed record SegmentSpec(int Node, int Start, int End, int Source);
 
-/// <summary>What preparing a run found: the schedule of segments, or why the run cannot go on.</summary>
+/// <summary>What planning a run found: the schedule of segments, or why the run cannot go on.</summary>
 public sealed record PreparedRun(
     string RunId,
     string? Error,
@@ -26,7 +48,16 @@ public sealed record PreparedRun(
     long DenoiserCalls,
     long StandardDenoiserCalls,
     IReadOnlyList<SegmentSpec> Segments,
-    int MaxSubtreeCalls = 0);
+    int MaxSubtreeCalls = 0)
+{
+    /// <summary>The roots of the parts of the tree whose clusters are conditioned by activities of their own, in
+    /// parallel, before what is above them (none for standard generation).</summary>
+    public IReadOnlyList<int> ConditionParts { get; init; } = [];
+
+    /// <summary>The prompt tree's root, in scipy's node ids (prompts 0..N-1, merges N..2N-2).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int TreeRoot => (2 * PromptCount) - 2;
+}
 
 /// <summary>Sibling segments from the same source, denoised together in one activity: without
 /// <paramref name="Subtree"/> they run the same steps, Start to End, and hand off; with it, the activity also runs

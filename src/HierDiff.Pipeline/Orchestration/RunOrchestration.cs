@@ -18,17 +18,18 @@ public static class RunOrchestration
     public static async Task<RunOutcome> RunAsync(IRunContext context, RunInput input, Func<double> clock, int maxActivitiesPerHistory = MaxActivitiesPerHistory)
     {
         double started = clock();
-        PreparedRun prepared = await context.CallActivityAsync<PreparedRun>(RunFunctions.Prepare, input);
+        (PreparedRun prepared, int preparing) = await PrepareAsync(context, input);
         if (prepared.Error is not null)
         {
             return new RunOutcome(input.RunId, false, prepared.Error, null);
         }
 
-        // Prepare and finish are two of this history's activities. Progress counts what this history sees finish:
-        // its own activities one by one, a sub-orchestration's images when it ends.
+        // Preparing and finishing are this history's activities too. Progress counts what this history sees
+        // finish: its own activities one by one, a sub-orchestration's images when it ends.
         var progress = new Progress(context, prepared.PromptCount);
+        int budget = Math.Max(maxActivitiesPerHistory / 2, maxActivitiesPerHistory - preparing - 1);
         ActivityReport work = await RunChildrenAsync(
-            context, new SubtreeInput(input.RunId, [-1], prepared.Segments, maxActivitiesPerHistory - 2, prepared.MaxSubtreeCalls), progress);
+            context, new SubtreeInput(input.RunId, [-1], prepared.Segments, budget, prepared.MaxSubtreeCalls), progress);
         if (work.Error is not null)
         {
             // The activity that found it wrote error.json; retrying would find it again.
@@ -36,6 +37,42 @@ public static class RunOrchestration
         }
 
         return await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput(input.RunId, work, clock() - started));
+    }
+
+    /// <summary>
+    /// Prepares a run in activities that each hold a bounded part of it: read the prompt file (into chunks), encode
+    /// the chunks in parallel, plan from their cluster embeddings, then condition the tree's clusters, its parts in
+    /// parallel and then what is above them. Returns the plan and how many activities that took.
+    /// </summary>
+    public static async Task<(PreparedRun Run, int Activities)> PrepareAsync(IRunContext context, RunInput input)
+    {
+        PromptChunks chunks = await context.CallActivityAsync<PromptChunks>(RunFunctions.Prepare, input);
+        if (chunks.Error is not null)
+        {
+            return (new PreparedRun(input.RunId, chunks.Error, 0, input.Options.Steps, 0, "", 0, 0, []), 1);
+        }
+
+        EncodedChunk[] encoded = await Task.WhenAll(Enumerable.Range(0, chunks.Chunks)
+            .Select(c => context.CallActivityAsync<EncodedChunk>(RunFunctions.Encode, new EncodeInput(input.RunId, c))));
+        PreparedRun prepared = await context.CallActivityAsync<PreparedRun>(
+            RunFunctions.Plan, new PlanInput(input, chunks, encoded.Sum(e => e.Seconds)));
+        int activities = 2 + chunks.Chunks;
+        if (prepared.Error is not null || prepared.ConditionParts.Count == 0)
+        {
+            return (prepared, activities);
+        }
+
+        IReadOnlyList<int> parts = prepared.ConditionParts;
+        await Task.WhenAll(parts.Select(root =>
+            context.CallActivityAsync<ConditionedClusters>(RunFunctions.Condition, new ConditionInput(input.RunId, root, []))));
+        activities += parts.Count;
+        if (parts is not [int only] || only != prepared.TreeRoot)
+        {
+            await context.CallActivityAsync<ConditionedClusters>(RunFunctions.Condition, new ConditionInput(input.RunId, prepared.TreeRoot, parts));
+            activities++;
+        }
+
+        return (prepared, activities);
     }
 
     /// <summary>

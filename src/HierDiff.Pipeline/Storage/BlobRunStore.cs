@@ -55,6 +55,14 @@ public sealed class BlobRunStore(BlobServiceClient service) : IRunStore
         }
     }
 
+    public async Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default)
+    {
+        BlobClient blob = service.GetBlobContainerClient(StoreNames.Check(container, "container")).GetBlobClient(StoreNames.Check(name));
+        var range = new Azure.Storage.Blobs.Models.BlobDownloadOptions { Range = new HttpRange(offset, length) };
+        byte[] bytes = (await blob.DownloadContentAsync(range, cancellation)).Value.Content.ToArray();
+        return bytes.Length == length ? bytes : throw new EndOfStreamException($"{container}/{name} has no {length} bytes at {offset}");
+    }
+
     public async Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default) =>
         (await PropertiesAsync(container, name, cancellation))?.Tag;
 

@@ -12,6 +12,10 @@ public interface IRunStore
     /// <summary>The bytes, or null where there is no such blob.</summary>
     Task<byte[]?> ReadAsync(string container, string name, CancellationToken cancellation = default);
 
+    /// <summary><paramref name="length"/> bytes of a blob from <paramref name="offset"/> (one prompt's encoding out of
+    /// its chunk's); a missing blob, or one too short, is an error.</summary>
+    Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default);
+
     /// <summary>A blob's version tag (its ETag in blob storage), or null where there is no such blob.</summary>
     Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default);
 

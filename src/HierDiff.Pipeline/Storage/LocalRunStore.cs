@@ -21,6 +21,15 @@ public sealed class LocalRunStore(string root) : IRunStore
         return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellation) : null;
     }
 
+    public async Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default)
+    {
+        await using var file = new FileStream(PathOf(container, name), FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
+        var bytes = new byte[length];
+        file.Seek(offset, SeekOrigin.Begin);
+        await file.ReadExactlyAsync(bytes, cancellation);
+        return bytes;
+    }
+
     public async Task<string?> TagAsync(string container, string name, CancellationToken cancellation = default) =>
         (await PropertiesAsync(container, name, cancellation))?.Tag;
 

@@ -125,4 +125,21 @@ public class ClusterSumsTests
         Assert.Equal(tree.NodeCount, order.Length);
         Assert.InRange(ClusterSums.StackDepth(tree, order, None), 2, (int)Math.Log2(500) + 1);
     }
+
+    [Fact]
+    public void PartsAreTheLargestSubtreesThatFitLeavingTinyOnesToTheTop()
+    {
+        // A chain of 100: the node of prompts 0..39 is the one part of at most 40; the 60 lone prompts above it
+        // are left to the top.
+        Linkage chain = Chain(100);
+        Assert.Equal([100 + 38], ClusterSums.Parts(chain, 40));
+        Assert.Equal([chain.Root], ClusterSums.Parts(chain, 100));
+
+        Linkage tree = WardTree(Vectors(500, 4, seed: 9));
+        int[] parts = ClusterSums.Parts(tree, 64);
+        int[][] leaves = [.. parts.Select(tree.Leaves)];
+        Assert.All(leaves, l => Assert.InRange(l.Length, 8, 64));
+        Assert.Equal(leaves.Sum(l => l.Length), leaves.SelectMany(l => l).Distinct().Count());
+        Assert.All(parts, p => Assert.True(tree.Row(tree.Parent(p)).Count > 64, $"part {p}'s parent fits too"));
+    }
 }
