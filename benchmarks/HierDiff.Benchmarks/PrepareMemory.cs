@@ -7,10 +7,11 @@ using HierDiff.ShapesWorld.World;
 namespace HierDiff.Benchmarks;
 
 /// <summary>
-/// PrepareRun on N shapes-world prompts with the built-in model, as the CPU app runs it: read and check the prompt
-/// file, encode, cluster (sharded above max-exact), plan, and write each segment's conditioning. Prints the time
-/// and the process's peak working set, so maxPrompts can be set to what a replica's memory holds. Run it under
-/// the replica's heap limit (DOTNET_GCHeapHardLimit) to see it hold, or fail, there.
+/// Preparing a run of N shapes-world prompts with the built-in model, activity by activity as the orchestration
+/// calls them (PrepareRun, EncodePrompts per chunk, PlanRun, ConditionClusters per part and the top), one at a time.
+/// Prints each kind's time and the most resident memory any one of them added to the process, so maxPrompts can be
+/// set to what a replica holds. Linux only: the peak is reset between activities through /proc/self/clear_refs.
+/// Run it under the replica's heap limit (DOTNET_GCHeapHardLimit) to see it hold, or fail, there.
 /// </summary>
 public static class PrepareMemory
 {
@@ -24,23 +25,64 @@ public static class PrepareMemory
             var store = new LocalRunStore(dir);
             await store.WriteAsync(Containers.Prompts, "p.txt", System.Text.Encoding.UTF8.GetBytes(text));
             text = "";
-            GC.Collect();
-            long before = Process.GetCurrentProcess().PeakWorkingSet64;
 
-            var pipeline = new LocalPipeline(
-                store, () => TextToImageModels.Shared(BuiltInModel.Directory, OnnxDevice.Cpu), new PipelineSettings { Limits = PromptFileLimits.Default with { MaxPrompts = n } });
-            var clock = Stopwatch.StartNew();
-            PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("run", "p.txt", new GenerationOptions { TargetSavings = 0.5, MaxExact = maxExact }));
-            double seconds = clock.Elapsed.TotalSeconds;
-            if (prepared.Error is not null)
+            // The model loads once, before anything is measured, as a worker has it loaded.
+            ITextToImageModel model = TextToImageModels.Shared(BuiltInModel.Directory, OnnxDevice.Cpu);
+            var activities = new RunActivities(
+                store, () => model, new PipelineSettings { Limits = PromptFileLimits.Default with { MaxPrompts = n } });
+            var input = new RunInput("run", "p.txt", new GenerationOptions { TargetSavings = 0.5, MaxExact = maxExact });
+            var peaks = new Dictionary<string, (int Count, double Seconds, long Peak)>();
+            long baseline = 0;
+            async Task<T> Measure<T>(string name, Func<Task<T>> activity)
             {
-                throw new InvalidOperationException(prepared.Error);
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                File.WriteAllText("/proc/self/clear_refs", "5");
+                long before = Process.GetCurrentProcess().WorkingSet64;
+                var clock = Stopwatch.StartNew();
+                T result = await activity();
+                double seconds = clock.Elapsed.TotalSeconds;
+                long added = Process.GetCurrentProcess().PeakWorkingSet64 - before;
+                (int count, double total, long peak) = peaks.GetValueOrDefault(name);
+                peaks[name] = (count + 1, total + seconds, Math.Max(peak, added));
+                baseline = Math.Max(baseline, before);
+                return result;
+            }
+
+            PromptChunks chunks = await Measure(RunFunctions.Prepare, () => activities.PrepareAsync(input));
+            if (chunks.Error is not null)
+            {
+                throw new InvalidOperationException(chunks.Error);
+            }
+
+            double encodeSeconds = 0;
+            for (int c = 0; c < chunks.Chunks; c++)
+            {
+                encodeSeconds += (await Measure(RunFunctions.Encode, () => activities.EncodeAsync(new EncodeInput("run", c)))).Seconds;
+            }
+
+            PreparedRun prepared = await Measure(RunFunctions.Plan, () => activities.PlanAsync(new PlanInput(input, chunks, encodeSeconds)));
+            foreach (int part in prepared.ConditionParts)
+            {
+                await Measure(RunFunctions.Condition, () => activities.ConditionAsync(new ConditionInput("run", part, [])));
+            }
+
+            if (prepared.ConditionParts is not [int only] || only != prepared.TreeRoot)
+            {
+                await Measure(RunFunctions.Condition + " (top)", () => activities.ConditionAsync(new ConditionInput("run", prepared.TreeRoot, prepared.ConditionParts)));
             }
 
             long stored = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(
-                $"N = {n}, max-exact {maxExact}: prepare {seconds:0.0} s, {prepared.Segments.Count:N0} segments, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:0} MB " +
-                $"(before: {before / 1e6:0} MB), GC heap limit {(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e6):0} MB, store {stored / 1e6:0} MB");
+                $"N = {n}, max-exact {maxExact}: {prepared.Segments.Count:N0} segments, {chunks.Chunks} chunks, {prepared.ConditionParts.Count} parts, " +
+                $"process before each activity at most {baseline / 1e6:0} MB, GC heap limit {(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e6):0} MB, store {stored / 1e6:0} MB");
+            Console.WriteLine("| activity | runs | seconds (all runs) | most resident memory one run added |");
+            Console.WriteLine("| --- | ---: | ---: | ---: |");
+            foreach ((string name, (int count, double seconds, long peak)) in peaks)
+            {
+                Console.WriteLine($"| {name} | {count} | {seconds:0.0} | {peak / 1e6:0} MB |");
+            }
         }
         finally
         {

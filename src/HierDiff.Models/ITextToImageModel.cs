@@ -48,7 +48,7 @@ public interface IModelDenoiser : IDenoiser
 }
 
 /// <summary>
-/// A text-to-image model family as the pipeline sees it: PrepareRun encodes prompts and the negative prompt with
+/// A text-to-image model family as the pipeline sees it: EncodePrompts and PlanRun encode prompts and the negative prompt with
 /// it, segment activities denoise and decode with it. Nothing else of a family reaches the pipeline, so a new
 /// family (SDXL's extra text embeddings and time ids, Kandinsky's image embeddings) is a new implementation and a
 /// row in <see cref="TextToImageModels"/>, not a change to the pipeline. Implementations are shared by the

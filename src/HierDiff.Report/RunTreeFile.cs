@@ -7,7 +7,7 @@ using HierDiff.Pipeline.Activities;
 namespace HierDiff.Report;
 
 /// <summary>
-/// What <c>hierdiff report</c> draws of a run's <c>plan.json</c> (<see cref="RunPlanFile"/>, as PrepareRun wrote it
+/// What <c>hierdiff report</c> draws of a run's <c>plan.json</c> (<see cref="RunPlanFile"/>, as PlanRun wrote it
 /// in the run store and generate copied it into the run folder): the prompt tree and who denoised which steps. A
 /// standard run has no tree and one segment per prompt. Plans of runs made before the plan held the tree (with
 /// <c>prompts</c> a count and <c>mode</c> and <c>steps</c> at the top) read too.
@@ -64,7 +64,7 @@ public sealed record RunTreeFile(string Mode, double Tau, int Steps, int Prompts
             throw prompts.Error($"{planned} prompts, but {RunManifest.FileName} has {n}");
         }
 
-        // The plan as PrepareRun writes it keeps mode and steps among the options; older run folders had them at the top.
+        // The plan as PlanRun writes it keeps mode and steps among the options; older run folders had them at the top.
         JsonField options = root.OptionalProperty("options") ?? root;
         JsonField stepsField = options.Property("steps");
         int steps = stepsField.Int(1);

@@ -220,7 +220,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         RunPlanFile.Parse(await ReadAsync(Containers.Runs, RunBlobs.Plan(StoreNames.CheckRunId(run))));
 
     /// <summary>A run's plan and negative conditioning, read once per worker: a run id names one run, whose plan
-    /// never changes after PrepareRun (which drops this worker's copy when it runs, retries included).</summary>
+    /// never changes after PlanRun (which, like PrepareRun, drops this worker's copy when it runs, retries included).</summary>
     private async Task<RunData> ReadRunAsync(string run)
     {
         Task<RunData> read = _runs.GetOrAdd(run, async id =>
@@ -262,7 +262,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     private static (int Width, int Height) PngSize(byte[] png) =>
         (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
 
-    /// <summary>Each segment's conditioning, computed once by PrepareRun and read back from the store, by node.</summary>
+    /// <summary>Each segment's conditioning, written once by ConditionClusters (or its one prompt's, by EncodePrompts) and read back from the store, by node.</summary>
     private sealed class PreparedConditioning(Dictionary<int, float[]> byNode) : IConditioning
     {
         public float[] For(PlanSegment segment) => byNode[segment.Node];

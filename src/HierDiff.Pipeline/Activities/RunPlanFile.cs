@@ -15,7 +15,7 @@ public sealed record PlannedPrompt(int Index, string Text, int Tokens, bool Trun
 public sealed record TreeMerge(int Node, int Left, int Right, double Score, int Count);
 
 /// <summary>
-/// <c>runs/{run}/plan.json</c>, written once by PrepareRun: the options as resolved (tau and how it was chosen, the
+/// <c>runs/{run}/plan.json</c>, written once by PlanRun: the options as resolved (tau and how it was chosen, the
 /// scheduler and how it was chosen, the denoiser steps of a trajectory), the prompt tree (the linkage; none for standard generation), and every segment with its score.
 /// Everything later reads it: the segment and finish activities, generate's output folder (which holds this same
 /// file) and <c>hierdiff report</c>; nothing encodes or clusters a run twice.

@@ -84,7 +84,7 @@ public static class RunExport
 
         cancellation.ThrowIfCancellationRequested();
         folder.WriteFile("manifest.json", manifestBytes);
-        // The run's plan as PrepareRun wrote it, tree included: report draws it.
+        // The run's plan as PlanRun wrote it, tree included: report draws it.
         byte[] planBytes = Read(store, Containers.Runs, RunBlobs.Plan(runId));
         folder.WriteFile(RunPlanFile.FileName, planBytes);
         RunPlanFile plan = RunPlanFile.Parse(planBytes);
