@@ -138,6 +138,7 @@ var orchestrationFunctions = [
   'PrepareRun'
   'PlanRun'
   'ConditionClusters'
+  'ScheduleSegments'
   'FinishRun'
   'FailRun'
   'PostCallback'

@@ -75,7 +75,7 @@ public static class PrepareMemory
 
             long stored = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(
-                $"N = {n}, max-exact {maxExact}: {prepared.Segments.Count:N0} segments, {chunks.Chunks} chunks, {prepared.ConditionParts.Count} parts, " +
+                $"N = {n}, max-exact {maxExact}: {prepared.SegmentCount:N0} segments, {chunks.Chunks} chunks, {prepared.ConditionParts.Count} parts, " +
                 $"process before each activity at most {baseline / 1e6:0} MB, GC heap limit {(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e6):0} MB, store {stored / 1e6:0} MB");
             Console.WriteLine("| activity | runs | seconds (all runs) | most resident memory one run added |");
             Console.WriteLine("| --- | ---: | ---: | ---: |");

@@ -44,6 +44,7 @@ public sealed class LocalPipeline(
                 return prepared;
             })
             .Register<ConditionInput, ConditionedClusters>(RunFunctions.Condition, _activities.ConditionAsync)
+            .Register<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, _activities.ScheduleAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
             .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s));

@@ -15,7 +15,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void TheBuildListsEveryFunction() =>
         Assert.Equal(
-            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
+            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "ScheduleSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order());
 
     [Fact]
@@ -46,6 +46,7 @@ public class FunctionsMetadataTests
     [InlineData("EncodePrompts", "activityTrigger")]
     [InlineData("PlanRun", "activityTrigger")]
     [InlineData("ConditionClusters", "activityTrigger")]
+    [InlineData("ScheduleSegments", "activityTrigger")]
     [InlineData("RunSegments", "activityTrigger")]
     [InlineData("FinishRun", "activityTrigger")]
     [InlineData("PostCallback", "activityTrigger")]

@@ -31,6 +31,9 @@ public sealed class LocalPipelineTests : IDisposable
     private static async Task Upload(IRunStore store, string name, string text) =>
         await store.WriteAsync(Containers.Prompts, name, Encoding.UTF8.GetBytes(text));
 
+    private static async Task<RunPlanFile> PlanAsync(IRunStore store, string run) =>
+        RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Plan(run)))!);
+
     private static async Task<byte[][]> Images(IRunStore store, string run, int count) =>
         await Task.WhenAll(Enumerable.Range(0, count).Select(async i => (await store.ReadAsync(Containers.Images, RunBlobs.Image(run, i, count)))!));
 
@@ -89,8 +92,8 @@ public sealed class LocalPipelineTests : IDisposable
         LocalPipeline pipeline = Pipeline("store", out LocalRunStore store);
         await Upload(store, "p.txt", string.Join('\n', Prompts));
         var activities = new RunActivities(store, () => _model, new PipelineSettings());
-        PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 6, Tau = 1.0 }));
-        SegmentSpec first = prepared.Segments.First(s => s.Source == -1 && s.End < 6);
+        await pipeline.PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 6, Tau = 1.0 }));
+        HierDiff.Core.Planning.PlanSegment first = (await PlanAsync(store, "r")).Segments.First(s => s.Source == -1 && s.End < 6);
         var batch = new SegmentBatch("r", -1, first.Start, first.End, [first.Node]);
         await activities.RunSegmentsAsync(batch);
         byte[] once = (await store.ReadAsync(Containers.Runs, RunBlobs.Trajectory("r", first.Node)))!;
@@ -137,7 +140,7 @@ public sealed class LocalPipelineTests : IDisposable
         await Upload(store, "big.txt", string.Join('\n', prompts));
         var activities = new RunActivities(store, () => _model, new PipelineSettings { MaxSubtreeCalls = 0 });
         PreparedRun prepared = await pipeline.PrepareAsync(new RunInput("probe", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }));
-        Assert.True(prepared.Segments.Count > 100, $"{prepared.Segments.Count} segments");
+        Assert.True(prepared.SegmentCount > 100, $"{prepared.SegmentCount} segments");
 
         var calls = new List<string>();
         var context = new RecordingContext(activities, calls);
@@ -154,6 +157,22 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.All(context.Progress.Zip(context.Progress.Skip(1)), p => Assert.True(p.Second.ImagesDone > p.First.ImagesDone));
         Assert.True((await pipeline.RunAsync(new RunInput("flat", "big.txt", new GenerationOptions { Steps = 4, TargetSavings = 0.3 }))).Succeeded);
         Assert.Equal(await Images(store, "flat", prompts.Length), await Images(store, "big", prompts.Length));
+    }
+
+    [Fact]
+    public async Task NoMessageThroughTheOrchestrationGrowsWithTheRunsSegments()
+    {
+        // 3,000 prompts: their segments' specs alone would be about 30 bytes each, more than the 64 KB allowed here
+        // (the Durable Task Scheduler takes 1 MiB; 20,000 prompts would pass it).
+        string[] prompts = [.. Enumerable.Range(0, 3_000).Select(i => $"a {Prompts[i % Prompts.Length]} number {i / 7}")];
+        LocalPipeline pipeline = Pipeline("messages", out LocalRunStore store);
+        await Upload(store, "many.txt", string.Join('\n', prompts));
+        var context = new RecordingContext(new RunActivities(store, () => _model, new PipelineSettings()), []);
+        RunOutcome outcome = await RunOrchestration.RunAsync(context, new RunInput("many", "many.txt", new GenerationOptions { Steps = 2, TargetSavings = 0.3 }), () => 0);
+        Assert.True(outcome.Succeeded, outcome.Error);
+        int segments = (await PlanAsync(store, "many")).Segments.Count;
+        Assert.True(segments * 30 > 64 * 1024, $"{segments} segments");
+        Assert.InRange(context.LargestMessage, 1, 64 * 1024);
     }
 
     [Fact]
@@ -188,10 +207,14 @@ public sealed class LocalPipelineTests : IDisposable
     /// history (the orchestration, each sub-orchestration) holds.</summary>
     private sealed class RecordingContext(RunActivities activities, List<string> calls, int[]? most = null) : IRunContext
     {
-        private readonly int[] _most = most ?? [0];
+        // Shared with the sub-orchestrations' contexts: the most activities in one history, the largest message.
+        private readonly int[] _most = most ?? [0, 0];
         private int _events;
 
         public int MostActivitiesInOneHistory => _most[0];
+
+        /// <summary>The largest input or result that went through any history, as JSON bytes.</summary>
+        public int LargestMessage => _most[1];
 
         /// <summary>What this history reported, in order.</summary>
         public List<RunProgress> Progress { get; } = [];
@@ -200,33 +223,48 @@ public sealed class LocalPipelineTests : IDisposable
 
         public async Task<TResult> CallActivityAsync<TResult>(string name, object input)
         {
-            Record(name);
+            Record(name, input);
             object result = name switch
             {
                 RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
                 RunFunctions.Encode => await activities.EncodeAsync((EncodeInput)input),
                 RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
                 RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
+                RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
                 RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
                 _ => await activities.FinishAsync((FinishInput)input),
             };
+            Measure(result);
             return (TResult)result;
         }
 
         public async Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input)
         {
-            Record(name);
+            Record(name, input);
             var history = new RecordingContext(activities, calls, _most);
-            return (TResult)(object)await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
+            ActivityReport result = await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
+            Measure(result);
+            return (TResult)(object)result;
         }
 
-        private void Record(string name)
+        private void Record(string name, object input)
         {
             lock (calls)
             {
                 calls.Add(name);
                 _events++;
                 _most[0] = Math.Max(_most[0], _events);
+            }
+
+            Measure(input);
+        }
+
+        private void Measure(object message)
+        {
+            int bytes = JsonSerializer.SerializeToUtf8Bytes(message, message.GetType()).Length;
+            lock (calls)
+            {
+                _most[1] = Math.Max(_most[1], bytes);
             }
         }
     }
@@ -325,8 +363,8 @@ public sealed class LocalPipelineTests : IDisposable
     {
         var store = new LocalRunStore(_temp.Sub("mixed"));
         await Upload(store, "p.txt", string.Join('\n', Prompts));
-        PreparedRun prepared = await new LocalPipeline(store, () => _model).PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));
-        SegmentSpec first = prepared.Segments.First(s => s.Source == -1);
+        await new LocalPipeline(store, () => _model).PrepareAsync(new RunInput("r", "p.txt", new GenerationOptions { Steps = 4 }));
+        HierDiff.Core.Planning.PlanSegment first = (await PlanAsync(store, "r")).Segments.First(s => s.Source == -1);
 
         var other = new RunActivities(store, () => new TwoTowerTestFamily(), new PipelineSettings());
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => other.RunSegmentsAsync(new SegmentBatch("r", -1, first.Start, first.End, [first.Node])));

@@ -88,7 +88,7 @@ public sealed class PreparationTests : IDisposable
     [Fact]
     public void PreparedRunsPartsTravelThroughTheOrchestrationsJson()
     {
-        var prepared = new PreparedRun("r", null, 5, 4, 1, "ddim", 10, 20, []) { ConditionParts = [3, 6] };
+        var prepared = new PreparedRun("r", null, 5, 4, 1, "ddim", 10, 20, 9) { ConditionParts = [3, 6] };
         PreparedRun back = JsonSerializer.Deserialize<PreparedRun>(JsonSerializer.Serialize(prepared))!;
         Assert.Equal([3, 6], back.ConditionParts);
         Assert.Equal(8, back.TreeRoot);

@@ -39,11 +39,48 @@ public sealed class RunOrchestrationTests
         Assert.All(batches, b => Assert.False(b.Subtree));
     }
 
-    /// <summary>The activities the orchestration calls for <see cref="Tree"/>, each answered with an empty report.</summary>
+    [Fact]
+    public void EachBatchWaitsForTheBatchItsSourceIsIn()
+    {
+        HistorySchedule schedule = HistorySchedule.Build("run", Tree, [-1], 500, maxSubtreeCalls: 0);
+        Assert.Empty(schedule.Subtrees);
+        for (int i = 0; i < schedule.Batches.Count; i++)
+        {
+            ScheduledBatch scheduled = schedule.Batches[i];
+            SegmentBatch batch = scheduled.Batch;
+            if (batch.Source == -1)
+            {
+                Assert.Equal(-1, scheduled.After);
+            }
+            else
+            {
+                Assert.Contains(batch.Source, schedule.Batches[scheduled.After].Batch.Nodes);
+                Assert.True(scheduled.After < i, "a batch is listed after the one it waits for");
+            }
+        }
+    }
+
+    [Fact]
+    public void AHistoryOverItsLimitHandsTheBiggestSubtreesToSubOrchestrations()
+    {
+        // Tree under one more root, node 20 (steps 0-2): five activities without subtrees. With a limit of three,
+        // everything below node 20 goes to a sub-orchestration, which starts once node 20's batch is done.
+        SegmentSpec[] rooted = [new(20, 0, 2, -1), .. Tree.Select(s => s.Source == -1 ? s with { Start = 2, Source = 20 } : s)];
+        Assert.Equal(5, HistorySchedule.Build("run", rooted, [-1], 500, maxSubtreeCalls: 0).Batches.Count);
+
+        HistorySchedule schedule = HistorySchedule.Build("run", rooted, [-1], 3, maxSubtreeCalls: 0);
+        ScheduledBatch only = Assert.Single(schedule.Batches);
+        Assert.Equal([20], only.Batch.Nodes);
+        DelegatedSubtrees away = Assert.Single(schedule.Subtrees);
+        Assert.Equal([20], away.Sources);
+        Assert.Equal(0, away.After);
+    }
+
+    /// <summary>The activities the orchestration calls for <see cref="Tree"/>, in the order it calls them.</summary>
     private static async Task<SegmentBatch[]> Batches(int maxSubtreeCalls)
     {
         var context = new ListingContext();
-        await RunOrchestration.RunChildrenAsync(context, new SubtreeInput("run", [-1], Tree, MaxSubtreeCalls: maxSubtreeCalls));
+        await RunOrchestration.RunChildrenAsync(context, new SubtreeInput("run", [-1], MaxSubtreeCalls: maxSubtreeCalls));
         return [.. context.Batches];
     }
 
@@ -53,6 +90,12 @@ public sealed class RunOrchestrationTests
 
         public Task<TResult> CallActivityAsync<TResult>(string name, object input)
         {
+            if (name == RunFunctions.Schedule)
+            {
+                var subtree = (SubtreeInput)input;
+                return Task.FromResult((TResult)(object)HistorySchedule.Build(subtree.RunId, Tree, subtree.Sources, subtree.MaxActivities, subtree.MaxSubtreeCalls));
+            }
+
             Assert.Equal(RunFunctions.Segments, name);
             Batches.Add((SegmentBatch)input);
             return Task.FromResult((TResult)(object)ActivityReport.Zero);

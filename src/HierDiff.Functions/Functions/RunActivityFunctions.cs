@@ -17,6 +17,9 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
     [Function(RunFunctions.Condition)]
     public Task<ConditionedClusters> ConditionClusters([ActivityTrigger] ConditionInput input) => activities.ConditionAsync(input);
 
+    [Function(RunFunctions.Schedule)]
+    public Task<HistorySchedule> ScheduleSegments([ActivityTrigger] SubtreeInput input) => activities.ScheduleAsync(input);
+
     [Function(RunFunctions.Segments)]
     public Task<ActivityReport> RunSegments([ActivityTrigger] SegmentBatch batch) => activities.RunSegmentsAsync(batch);
 

@@ -26,6 +26,7 @@ public static class RunFunctionRegistry
             .AddActivityFunc<EncodeInput, EncodedChunk>(RunFunctions.Encode, (_, input) => functions.EncodePrompts(input))
             .AddActivityFunc<PlanInput, PreparedRun>(RunFunctions.Plan, (_, input) => functions.PlanRun(input))
             .AddActivityFunc<ConditionInput, ConditionedClusters>(RunFunctions.Condition, (_, input) => functions.ConditionClusters(input))
+            .AddActivityFunc<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, (_, input) => functions.ScheduleSegments(input))
             .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
             .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input))
             .AddActivityFunc<CallbackInput, CallbackAttempt>(RunOrchestratorFunctions.PostCallback, (_, input) => functions.PostCallback(input))

@@ -82,7 +82,7 @@ public sealed partial class RunActivities
         catch (HierDiffInputException e)
         {
             await FailAsync(run, e.Message);
-            return new PreparedRun(run, e.Message, 0, input.Run.Options.Steps, 0, "", 0, 0, []);
+            return new PreparedRun(run, e.Message, 0, input.Run.Options.Steps, 0, "", 0, 0, 0);
         }
     }
 
@@ -269,7 +269,7 @@ public sealed partial class RunActivities
         };
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
         return new PreparedRun(run, null, n, options.Steps, tau, scheduler.Name, calls, file.StandardDenoiserCalls,
-            segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source)).ToArray(), settings.MaxSubtreeCalls)
+            segments.Count, settings.MaxSubtreeCalls)
         {
             ConditionParts = parts,
         };

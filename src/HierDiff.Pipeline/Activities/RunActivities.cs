@@ -56,6 +56,15 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
     public Action<int>? OnDenoised { get; init; }
 
+    /// <summary>What one history of the orchestration runs and delegates (<see cref="HistorySchedule"/>), from the
+    /// run's plan. The history's own schedule activity is one of its activities.</summary>
+    public async Task<HistorySchedule> ScheduleAsync(SubtreeInput input)
+    {
+        RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
+        SegmentSpec[] segments = [.. run.Plan.Segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source))];
+        return HistorySchedule.Build(input.RunId, segments, input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls);
+    }
+
     /// <summary>Denoises a batch of sibling segments (and, with <see cref="SegmentBatch.Subtree"/>, everything below
     /// them), handing their trajectories on or writing their images. A latent that turns non-finite fails the run
     /// (error.json, and the report's Error): the same inputs would fail the same way on a retry.</summary>

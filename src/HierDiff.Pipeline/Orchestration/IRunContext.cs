@@ -24,6 +24,7 @@ public static class RunFunctions
     public const string Encode = "EncodePrompts";
     public const string Plan = "PlanRun";
     public const string Condition = "ConditionClusters";
+    public const string Schedule = "ScheduleSegments";
     public const string Segments = "RunSegments";
     public const string Finish = "FinishRun";
     public const string Fail = "FailRun";

@@ -47,7 +47,7 @@ public sealed record PreparedRun(
     string Scheduler,
     long DenoiserCalls,
     long StandardDenoiserCalls,
-    IReadOnlyList<SegmentSpec> Segments,
+    int SegmentCount,
     int MaxSubtreeCalls = 0)
 {
     /// <summary>The roots of the parts of the tree whose clusters are conditioned by activities of their own, in
@@ -92,7 +92,7 @@ public sealed record RunProgress(long ImagesDone, long ImagesTotal);
 /// activities: every segment below the source nodes (-1: the whole tree). Batches whose subtrees need at most
 /// <paramref name="MaxSubtreeCalls"/> denoiser calls run them whole, in one activity.</summary>
 public sealed record SubtreeInput(
-    string RunId, IReadOnlyList<int> Sources, IReadOnlyList<SegmentSpec> Segments, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory, int MaxSubtreeCalls = 0);
+    string RunId, IReadOnlyList<int> Sources, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory, int MaxSubtreeCalls = 0);
 
 /// <summary>Finish a run: write its manifest from the plan and what every activity reported.</summary>
 public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);
