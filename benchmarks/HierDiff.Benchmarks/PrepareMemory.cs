@@ -8,7 +8,8 @@ namespace HierDiff.Benchmarks;
 
 /// <summary>
 /// Preparing a run of N shapes-world prompts with the built-in model, activity by activity as the orchestration
-/// calls them (PrepareRun, EncodePrompts per chunk, PlanRun, ConditionClusters per part and the top), one at a time.
+/// calls them (PrepareRun, EncodePrompts per chunk, PlanRun, ConditionClusters per part and the top, then the run's
+/// ScheduleSegments), one at a time.
 /// Prints each kind's time and the most resident memory any one of them added to the process, so maxPrompts can be
 /// set to what a replica holds. Linux only: the peak is reset between activities through /proc/self/clear_refs.
 /// Run it under the replica's heap limit (DOTNET_GCHeapHardLimit) to see it hold, or fail, there.
@@ -72,6 +73,9 @@ public static class PrepareMemory
             {
                 await Measure(RunFunctions.Condition + " (top)", () => activities.ConditionAsync(new ConditionInput("run", prepared.TreeRoot, prepared.ConditionParts)));
             }
+
+            // The first thing a history does after preparing: its schedule, from the plan (all of it, once a worker).
+            await Measure(RunFunctions.Schedule, () => activities.ScheduleAsync(new SubtreeInput("run", [-1], RunOrchestration.MaxActivitiesPerHistory, prepared.MaxSubtreeCalls)));
 
             long stored = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(
