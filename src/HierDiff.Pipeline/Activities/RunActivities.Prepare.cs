@@ -203,16 +203,25 @@ public sealed partial class RunActivities
         var prompts = new List<PlannedPrompt>(n);
         bool hierarchical = options.Mode == GenerationMode.Hierarchical;
         double[]? embeddings = null;
+        // Read a few chunks ahead (a blob read is a round trip), taken in order.
+        var reads = new Queue<(Task<byte[]> Texts, Task<byte[]> Tokens, Task<byte[]> Cluster)>();
+        int next = 0;
         for (int c = 0; c < chunks.Chunks; c++)
         {
-            Task<byte[]> texts = ReadAsync(Containers.Runs, RunBlobs.PromptChunk(run, c));
-            Task<byte[]> tokens = ReadAsync(Containers.Runs, RunBlobs.ChunkTokens(run, c));
-            Task<byte[]> cluster = hierarchical ? ReadAsync(Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, c)) : Task.FromResult(Array.Empty<byte>());
+            for (; next < chunks.Chunks && next < c + ReadsInFlight; next++)
+            {
+                reads.Enqueue((
+                    ReadAsync(Containers.Runs, RunBlobs.PromptChunk(run, next)),
+                    ReadAsync(Containers.Runs, RunBlobs.ChunkTokens(run, next)),
+                    hierarchical ? ReadAsync(Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, next)) : Task.FromResult(Array.Empty<byte>())));
+            }
+
+            (Task<byte[]> texts, Task<byte[]> tokens, Task<byte[]> cluster) = reads.Dequeue();
             string[] chunkTexts = JsonSerializer.Deserialize<string[]>(await texts, _json)!;
             ChunkTokens chunkTokens = JsonSerializer.Deserialize<ChunkTokens>(await tokens, _json)!;
             ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(await cluster);
             int width = values.Length / chunkTexts.Length;
-            embeddings ??= new double[(long)n * width];
+            embeddings ??= hierarchical ? new double[(long)n * width] : [];
             for (int i = 0; i < values.Length; i++)
             {
                 embeddings[((long)prompts.Count * width) + i] = values[i];

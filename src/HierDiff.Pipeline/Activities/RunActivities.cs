@@ -50,6 +50,10 @@ public sealed record PipelineSettings
 public sealed partial class RunActivities(IRunStore store, Func<ITextToImageModel> model, PipelineSettings settings)
 {
     private const int CachedRuns = 8;
+
+    // A plan costs memory in proportion to its prompts (their texts, the tree, every segment's members), so a worker keeps
+    // no more than this many prompts' plans besides the one it is reading.
+    private const int CachedPrompts = 50_000;
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
     private readonly ConcurrentDictionary<string, Task<RunData>> _runs = new(StringComparer.Ordinal);
 
@@ -239,7 +243,8 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             return new RunData(
                 plan, negative, plan.Segments.ToDictionary(s => s.Node), new SegmentTree<PlanSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.Steps));
         });
-        if (_runs.Count > CachedRuns)
+        int cachedPrompts = _runs.Values.Where(t => t.IsCompletedSuccessfully).Sum(t => t.Result.Plan.Prompts.Count);
+        if (_runs.Count > CachedRuns || cachedPrompts > CachedPrompts)
         {
             // Workers run a handful of runs at a time; forget the others (they are read again if they come back).
             foreach (string other in _runs.Keys.Where(k => k != run))
