@@ -68,10 +68,11 @@ param modelShareTier string = 'Standard'
 @description('Size of the model share in GiB: a cap on a standard share, the provisioned (billed) size of a premium one (at least 100; a larger one reads faster).')
 param modelShareGiB int = 100
 
-// PrepareRun, on a 2 GiB CPU replica, peaked at 994 MB for 20,000 prompts with the built-in model (docs/deploy.md).
+// The CPU app's activities, on a 2 GiB replica, peaked at 791 MB (PlanRun) for 100,000 prompts with the built-in
+// model (docs/deploy.md, "How many prompts a run holds").
 @minValue(1)
 @description('Most prompts one run may have.')
-param maxPrompts int = 20000
+param maxPrompts int = 100000
 
 @minValue(1)
 @description('Largest prompt file a run may read, in bytes (checked from the blob\'s size before it is read).')

@@ -76,6 +76,19 @@ public sealed class RunOrchestrationTests
         Assert.Equal(0, away.After);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(40)]
+    public void TheFirstScheduleOfTheLargestStandardRunFitsADurableMessage(int steps)
+    {
+        // Standard generation of maxPrompts (infra's default, 100,000) prompts: every prompt is a root, so the run's
+        // first schedule names them all. The Durable Task Scheduler takes at most 1 MiB a message.
+        SegmentSpec[] standard = [.. Enumerable.Range(0, 100_000).Select(p => new SegmentSpec(p, 0, steps, -1))];
+        HistorySchedule schedule = HistorySchedule.Build("cli-20261201-235959-0123abcd", standard, [-1], RunOrchestration.MaxActivitiesPerHistory - 1, 10_000);
+        Assert.Equal(100_000, schedule.Batches.Sum(b => b.Batch.Nodes.Count));
+        Assert.InRange(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(schedule).Length, 1, 1 << 20);
+    }
+
     /// <summary>The activities the orchestration calls for <see cref="Tree"/>, in the order it calls them.</summary>
     private static async Task<SegmentBatch[]> Batches(int maxSubtreeCalls)
     {
