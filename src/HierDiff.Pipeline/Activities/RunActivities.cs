@@ -110,8 +110,8 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned];
 
         // Every read this activity needs, at once: each segment's conditioning (a cluster's mean, or its one prompt's
-        // out of its chunk) and the trajectory it continues.
-        Task<byte[]>[] conditioningReads = segments.Select(s => s.Members.Length == 1
+        // out of its chunk; plans of earlier builds stored every segment's) and the trajectory it continues.
+        Task<byte[]>[] conditioningReads = segments.Select(s => s.Members.Length == 1 && plan.PromptsPerChunk > 0
             ? ReadPromptConditioningAsync(plan, s.Members[0])
             : ReadAsync(Containers.Runs, RunBlobs.Conditioning(batch.RunId, s.Node))).ToArray();
         Task<byte[]>? handOffRead = batch.Source >= 0 ? ReadAsync(Containers.Runs, RunBlobs.Trajectory(batch.RunId, batch.Source)) : null;
