@@ -137,6 +137,8 @@ var orchestrationFunctions = [
   'RunOrchestrator'
   'SubtreeOrchestrator'
   'PrepareRun'
+  'ShardPrompts'
+  'TreeShard'
   'PlanRun'
   'ConditionClusters'
   'ScheduleSegments'

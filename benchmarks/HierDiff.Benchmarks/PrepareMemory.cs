@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using HierDiff.Core.Clustering;
 using HierDiff.Core.Prompts;
 using HierDiff.Models.Images;
 using HierDiff.Pipeline.Orchestration;
@@ -9,7 +10,8 @@ namespace HierDiff.Benchmarks;
 
 /// <summary>
 /// Preparing a run of N shapes-world prompts with the built-in model, activity by activity as the orchestration
-/// calls them (PrepareRun, EncodePrompts per chunk, PlanRun, ConditionClusters per part and the top, then the run's
+/// calls them (PrepareRun, EncodePrompts per chunk, above max-exact ShardPrompts and TreeShard per shard, PlanRun,
+/// ConditionClusters per part and the top, then the run's
 /// ScheduleSegments and FinishRun), one at a time.
 /// Prints each kind's time and the process's peak resident memory while one of them ran (the model loaded, as in a
 /// worker, and what earlier activities left cached), so maxPrompts can be set to what a replica holds. Linux only: the peak is reset between activities through /proc/self/clear_refs.
@@ -64,7 +66,19 @@ public static class PrepareMemory
                 encodeSeconds += (await Measure(RunFunctions.Encode, () => activities.EncodeAsync(new EncodeInput("run", c)))).Seconds;
             }
 
-            PreparedRun prepared = await Measure(RunFunctions.Plan, () => activities.PlanAsync(new PlanInput(input, chunks, encodeSeconds)));
+            var plan = new PlanInput(input, chunks, encodeSeconds);
+            if (PromptTree.IsShardedAt(n, maxExact))
+            {
+                PromptShards shards = await Measure(RunFunctions.Shard, () => activities.ShardAsync(plan));
+                for (int s = 0; s < shards.Shards; s++)
+                {
+                    await Measure(RunFunctions.TreeShard, () => activities.TreeShardAsync(new ShardInput("run", s, chunks.PromptsPerChunk, shards.Width)));
+                }
+
+                plan = plan with { Shards = shards.Shards };
+            }
+
+            PreparedRun prepared = await Measure(RunFunctions.Plan, () => activities.PlanAsync(plan));
             foreach (int part in prepared.ConditionParts)
             {
                 await Measure(RunFunctions.Condition, () => activities.ConditionAsync(new ConditionInput("run", part, [])));

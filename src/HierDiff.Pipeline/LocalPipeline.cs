@@ -37,6 +37,8 @@ public sealed class LocalPipeline(
         return context
             .Register<RunInput, PromptChunks>(RunFunctions.Prepare, _activities.PrepareAsync)
             .Register<EncodeInput, EncodedChunk>(RunFunctions.Encode, _activities.EncodeAsync)
+            .Register<PlanInput, PromptShards>(RunFunctions.Shard, _activities.ShardAsync)
+            .Register<ShardInput, ShardBuilt>(RunFunctions.TreeShard, _activities.TreeShardAsync)
             .Register<PlanInput, PreparedRun>(RunFunctions.Plan, async plan =>
             {
                 PreparedRun prepared = await _activities.PlanAsync(plan);

@@ -15,7 +15,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void TheBuildListsEveryFunction() =>
         Assert.Equal(
-            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "ScheduleSegments", "StartFromBlob", "StartRun", "SubtreeOrchestrator"],
+            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "ScheduleSegments", "ShardPrompts", "StartFromBlob", "StartRun", "SubtreeOrchestrator", "TreeShard"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order());
 
     [Fact]
@@ -44,6 +44,8 @@ public class FunctionsMetadataTests
     [InlineData("SubtreeOrchestrator", "orchestrationTrigger")]
     [InlineData("PrepareRun", "activityTrigger")]
     [InlineData("EncodePrompts", "activityTrigger")]
+    [InlineData("ShardPrompts", "activityTrigger")]
+    [InlineData("TreeShard", "activityTrigger")]
     [InlineData("PlanRun", "activityTrigger")]
     [InlineData("ConditionClusters", "activityTrigger")]
     [InlineData("ScheduleSegments", "activityTrigger")]

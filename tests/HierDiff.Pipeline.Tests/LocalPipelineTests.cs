@@ -228,6 +228,8 @@ public sealed class LocalPipelineTests : IDisposable
             {
                 RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
                 RunFunctions.Encode => await activities.EncodeAsync((EncodeInput)input),
+                RunFunctions.Shard => await activities.ShardAsync((PlanInput)input),
+                RunFunctions.TreeShard => await activities.TreeShardAsync((ShardInput)input),
                 RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
                 RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
                 RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),

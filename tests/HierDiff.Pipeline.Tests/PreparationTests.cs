@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using HierDiff.Core.Clustering;
+using HierDiff.Core.Embeddings;
 
 namespace HierDiff.Pipeline.Tests;
 
@@ -75,6 +77,32 @@ public sealed class PreparationTests : IDisposable
     }
 
     [Fact]
+    public async Task AShardedTreeBuiltShardByShardInActivitiesIsTheTreeOfOneProcess()
+    {
+        var store = new CountingStore(new LocalRunStore(_temp.Sub("sharded")));
+        await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', Prompts)));
+        var options = Options with { MaxExact = 40 };
+        var settings = new PipelineSettings { PromptsPerChunk = 32 };
+        RunOutcome outcome = await new LocalPipeline(store, () => _model, settings).RunAsync(new RunInput("r", "p.txt", options));
+        Assert.True(outcome.Succeeded, outcome.Error);
+        RunPlanFile plan = RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Plan("r")))!);
+        int shards = plan.TreeBuild!.Shards;
+        Assert.True(shards >= 4, $"{shards} shards");
+        Assert.Equal(shards, store.Writes("shards/", ".tree.bin"));
+
+        // The same prompts' cluster embeddings, the same tree in one call.
+        var rows = new List<double>();
+        foreach (string[] chunk in Prompts.Chunk(32))
+        {
+            rows.AddRange(_model.Encode(chunk).SelectMany(e => e.ClusterEmbedding.Select(v => (double)v)));
+        }
+
+        PromptTree whole = PromptTree.Build(new EmbeddingMatrix(Prompts.Length, rows.Count / Prompts.Length, [.. rows]), 40);
+        Assert.Equal(whole.Tree.Rows.Select((r, i) => new TreeMerge(Prompts.Length + i, r.Left, r.Right, r.Height, r.Count)), plan.Tree);
+        Assert.Equal(whole.Summary(), plan.TreeBuild);
+    }
+
+    [Fact]
     public async Task StandardGenerationConditionsNoClusters()
     {
         var store = new CountingStore(new LocalRunStore(_temp.Sub("standard")));
@@ -107,7 +135,7 @@ public sealed class PreparationTests : IDisposable
 
         public int RangeReads(string under, string suffix) => Count("range", under, suffix);
 
-        public int Writes(string under) => Count("write", under, "");
+        public int Writes(string under, string suffix = "") => Count("write", under, suffix);
 
         private int Count(string kind, string under, string suffix)
         {

@@ -31,6 +31,16 @@ public sealed class ClusterMoments
     /// <summary>M: the sum of their outer products, row-major (dimensions x dimensions).</summary>
     public double[] Outer { get; }
 
+    /// <summary>Moments stored by another activity: the count, s and M as <see cref="Sum"/> and <see cref="Outer"/> hold them.</summary>
+    public static ClusterMoments Of(long count, double[] sum, double[] outer)
+    {
+        ArgumentNullException.ThrowIfNull(sum);
+        ArgumentNullException.ThrowIfNull(outer);
+        return outer.Length == (long)sum.Length * sum.Length
+            ? new ClusterMoments(sum.Length, count, sum, outer)
+            : throw new ArgumentException($"moments of {sum.Length} dimensions have {sum.Length * sum.Length} outer-product sums, not {outer.Length}", nameof(outer));
+    }
+
     public static ClusterMoments Empty(int dimensions) => new(dimensions, 0, new double[dimensions], new double[dimensions * dimensions]);
 
     /// <summary>Adds one vector, normalised to unit length here.</summary>

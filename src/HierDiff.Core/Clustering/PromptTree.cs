@@ -2,6 +2,15 @@ using HierDiff.Core.Embeddings;
 
 namespace HierDiff.Core.Clustering;
 
+/// <summary>How a run's tree was built: "exact" (scipy's Ward tree of all prompts) or "sharded" (exact trees of
+/// Shards shards of SmallestShard to LargestShard prompts under a top tree), for a MaxExact, and how many top merges
+/// were lifted to keep heights rising towards the root.</summary>
+public sealed record TreeSummary(string Kind, int MaxExact, int Shards, int SmallestShard, int LargestShard, int LiftedMerges);
+
+/// <summary>One shard of a sharded tree: its prompts (ascending), scipy's Ward tree of them (local node ids: the
+/// shard's r-th prompt is leaf r), and their moments, which join it to the others.</summary>
+public sealed record ShardTree(int[] Members, Linkage Tree, ClusterMoments Moments);
+
 /// <summary>
 /// The tree a run plans on. Up to <see cref="MaxExact"/> prompts it is scipy's Ward tree of them, exactly. Above
 /// that the full distance matrix (N^2 / 2 doubles: 3.2 GB at 20,000 prompts, 4 TB at a million) cannot be held, so:
@@ -11,15 +20,12 @@ namespace HierDiff.Core.Clustering;
 ///   top = Ward over the shard roots, heights from ClusterMoments # the height scipy would give each union
 ///   tree = the shards' trees under top
 /// </code>
-/// Only one shard's distances are held at a time. A top merge lower than a shard root beneath it (a shard that cut a
-/// natural group) is lifted to that root's height, so heights never fall towards the root; <see cref="LiftedMerges"/>
-/// counts them. Same rows and MaxExact, same tree, on any machine.
+/// Only one shard's distances are held at a time; the pipeline builds the shards in parallel activities
+/// (<see cref="Shards"/>, <see cref="BuildShard"/>, <see cref="Join"/>: the same steps as <see cref="Build"/>).
+/// A top merge lower than a shard root beneath it (a shard that cut a natural group) is lifted to that root's
+/// height, so heights never fall towards the root; <see cref="LiftedMerges"/> counts them. Same rows and MaxExact,
+/// same tree, on any machine.
 /// </summary>
-/// <summary>How a run's tree was built: "exact" (scipy's Ward tree of all prompts) or "sharded" (exact trees of
-/// Shards shards of SmallestShard to LargestShard prompts under a top tree), for a MaxExact, and how many top merges
-/// were lifted to keep heights rising towards the root.</summary>
-public sealed record TreeSummary(string Kind, int MaxExact, int Shards, int SmallestShard, int LargestShard, int LiftedMerges);
-
 public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> ShardSizes, int LiftedMerges)
 {
     /// <summary>Exact Ward up to this many prompts by default: its distances take 400 MB and about 5 s on 2 cores
@@ -28,6 +34,9 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
 
     /// <summary>The most --max-exact allows: 30,000 prompts' distances take 3.6 GB.</summary>
     public const int MaxMaxExact = 30_000;
+
+    /// <summary>Whether a tree of this many prompts is built from shards.</summary>
+    public static bool IsShardedAt(int prompts, int maxExact) => prompts > maxExact;
 
     /// <summary>Whether the prompts were split into shards (more than MaxExact of them).</summary>
     public bool Sharded => ShardSizes.Count > 1;
@@ -40,11 +49,23 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
         ArgumentNullException.ThrowIfNull(embeddings);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxExact, 2);
         int n = embeddings.Rows;
-        if (n <= maxExact)
+        if (!IsShardedAt(n, maxExact))
         {
             return new PromptTree(WardLinkage.FromEmbeddings(embeddings), maxExact, [n], 0);
         }
 
+        int[][] shards = Shards(embeddings, maxExact);
+
+        // One distance buffer, of the largest shard's size, serves every shard in turn.
+        int largest = shards.Max(m => m.Length);
+        var distances = new double[(long)largest * (largest - 1) / 2];
+        return Join(n, [.. shards.Select(members => BuildShard(members, Rows(embeddings, members), distances))], maxExact);
+    }
+
+    /// <summary>Which prompts go to which shard (<see cref="BalancedShards"/>), each shard's in ascending order.</summary>
+    public static int[][] Shards(EmbeddingMatrix embeddings, int maxExact)
+    {
+        ArgumentNullException.ThrowIfNull(embeddings);
         (int[] shardOf, int count) = BalancedShards.Assign(embeddings, maxExact);
         var members = new List<int>[count];
         for (int s = 0; s < count; s++)
@@ -52,22 +73,43 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
             members[s] = [];
         }
 
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < shardOf.Length; i++)
         {
             members[shardOf[i]].Add(i);
         }
 
+        return [.. members.Select(m => m.ToArray())];
+    }
+
+    /// <summary>One shard's exact tree and moments, from its rows: row r of <paramref name="rows"/> is prompt
+    /// <paramref name="members"/>[r]. <paramref name="distances"/>: a buffer to reuse (null: a new one).</summary>
+    public static ShardTree BuildShard(int[] members, EmbeddingMatrix rows, double[]? distances = null)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(rows);
+        Linkage local = WardLinkage.FromCondensed(CosineDistances.Condensed(rows, distances), members.Length);
+        ClusterMoments moments = ClusterMoments.Empty(rows.Columns);
+        for (int r = 0; r < rows.Rows; r++)
+        {
+            moments.Add(rows.Row(r));
+        }
+
+        return new ShardTree(members, local, moments);
+    }
+
+    /// <summary>The shards' trees, in shard order, under one top tree: the tree of <paramref name="n"/> prompts.</summary>
+    public static PromptTree Join(int n, IReadOnlyList<ShardTree> shards, int maxExact)
+    {
+        ArgumentNullException.ThrowIfNull(shards);
+        int count = shards.Count;
+
         // Merges in creation order, each naming its two clusters by a prompt in each (as WardLinkage's slots do).
         var merges = new List<(int X, int Y, double Height)>(n - 1);
         var tops = new List<(ClusterMoments Moments, int Representative, double Height)>(count);
-        // One distance buffer, of the largest shard's size, serves every shard in turn.
-        int largest = members.Max(m => m.Count);
-        var distances = new double[(long)largest * (largest - 1) / 2];
-        foreach (List<int> shard in members)
+        foreach ((int[] shard, Linkage local, ClusterMoments moments) in shards)
         {
-            Linkage local = WardLinkage.FromCondensed(CosineDistances.Condensed(Rows(embeddings, shard), distances), shard.Count);
             var representative = new int[local.NodeCount];
-            for (int i = 0; i < shard.Count; i++)
+            for (int i = 0; i < shard.Length; i++)
             {
                 representative[i] = shard[i];
             }
@@ -75,14 +117,8 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
             for (int r = 0; r < local.Rows.Count; r++)
             {
                 LinkageRow row = local.Rows[r];
-                representative[shard.Count + r] = representative[row.Left];
+                representative[shard.Length + r] = representative[row.Left];
                 merges.Add((representative[row.Left], representative[row.Right], row.Height));
-            }
-
-            ClusterMoments moments = ClusterMoments.Empty(embeddings.Columns);
-            foreach (int i in shard)
-            {
-                moments.Add(embeddings.Row(i));
             }
 
             tops.Add((moments, shard[0], local.Score(local.Root)));
@@ -131,18 +167,18 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
             }
         }
 
-        return new PromptTree(new Linkage(n, WardLinkage.Relabel([.. merges], n)), maxExact, [.. members.Select(m => m.Count)], lifted);
+        return new PromptTree(new Linkage(n, WardLinkage.Relabel([.. merges], n)), maxExact, [.. shards.Select(m => m.Members.Length)], lifted);
     }
 
-    private static EmbeddingMatrix Rows(EmbeddingMatrix embeddings, List<int> rows)
+    private static EmbeddingMatrix Rows(EmbeddingMatrix embeddings, int[] rows)
     {
         int d = embeddings.Columns;
-        var data = new double[rows.Count * d];
-        for (int r = 0; r < rows.Count; r++)
+        var data = new double[rows.Length * d];
+        for (int r = 0; r < rows.Length; r++)
         {
             embeddings.Row(rows[r]).CopyTo(data.AsSpan(r * d, d));
         }
 
-        return new EmbeddingMatrix(rows.Count, d, data, "a shard of the embeddings");
+        return new EmbeddingMatrix(rows.Length, d, data, "a shard of the embeddings");
     }
 }

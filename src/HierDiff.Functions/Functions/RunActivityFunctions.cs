@@ -11,6 +11,12 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
     [Function(RunFunctions.Encode)]
     public Task<EncodedChunk> EncodePrompts([ActivityTrigger] EncodeInput input) => activities.EncodeAsync(input);
 
+    [Function(RunFunctions.Shard)]
+    public Task<PromptShards> ShardPrompts([ActivityTrigger] PlanInput input) => activities.ShardAsync(input);
+
+    [Function(RunFunctions.TreeShard)]
+    public Task<ShardBuilt> TreeShard([ActivityTrigger] ShardInput input) => activities.TreeShardAsync(input);
+
     [Function(RunFunctions.Plan)]
     public Task<PreparedRun> PlanRun([ActivityTrigger] PlanInput input) => activities.PlanAsync(input);
 

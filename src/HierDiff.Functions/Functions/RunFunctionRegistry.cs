@@ -24,6 +24,8 @@ public static class RunFunctionRegistry
             .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context))
             .AddActivityFunc<RunInput, PromptChunks>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
             .AddActivityFunc<EncodeInput, EncodedChunk>(RunFunctions.Encode, (_, input) => functions.EncodePrompts(input))
+            .AddActivityFunc<PlanInput, PromptShards>(RunFunctions.Shard, (_, input) => functions.ShardPrompts(input))
+            .AddActivityFunc<ShardInput, ShardBuilt>(RunFunctions.TreeShard, (_, input) => functions.TreeShard(input))
             .AddActivityFunc<PlanInput, PreparedRun>(RunFunctions.Plan, (_, input) => functions.PlanRun(input))
             .AddActivityFunc<ConditionInput, ConditionedClusters>(RunFunctions.Condition, (_, input) => functions.ConditionClusters(input))
             .AddActivityFunc<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, (_, input) => functions.ScheduleSegments(input))

@@ -18,7 +18,9 @@ namespace HierDiff.Pipeline.Activities;
 // Preparing a run, in activities that each hold a bounded part of it:
 //   PrepareRun             read and check the prompt file and the options; store the prompts in chunks
 //   EncodePrompts x chunks encode a chunk: its conditioning, cluster embeddings and tokens
-//   PlanRun                the tree (sharded above max_exact) and the plan, from the cluster embeddings alone
+//   ShardPrompts           above max_exact: which prompts go to which shard, from the cluster embeddings
+//   TreeShard x shards     above max_exact: one shard's exact tree, from its prompts' cluster embeddings
+//   PlanRun                the tree (exact, or the shards' joined) and the plan
 //   ConditionClusters      each cluster's mean conditioning, summed exactly part by part of the tree, then above them
 // No activity holds every prompt's conditioning (236 KB a prompt for Stable Diffusion 1.5).
 public sealed partial class RunActivities
@@ -84,6 +86,55 @@ public sealed partial class RunActivities
             await FailAsync(run, e.Message);
             return new PreparedRun(run, e.Message, 0, input.Run.Options.Steps, 0, "", 0, 0, 0);
         }
+    }
+
+    /// <summary>Splits the prompts into shards for a sharded tree (<see cref="PromptTree.Shards"/>, over every cluster
+    /// embedding) and stores each shard's members, for its TreeShard activity.</summary>
+    public async Task<PromptShards> ShardAsync(PlanInput input)
+    {
+        var clock = Stopwatch.StartNew();
+        string run = StoreNames.CheckRunId(input.Run.RunId);
+        EmbeddingMatrix embeddings;
+        try
+        {
+            embeddings = await ReadClusterEmbeddingsAsync(run, input.Chunks);
+        }
+        catch (HierDiffInputException e)
+        {
+            // Embeddings a tree cannot be built on (a model that gave non-finite values): the run fails, as PlanRun's would.
+            await FailAsync(run, e.Message);
+            return new PromptShards(0, 0, 0, e.Message);
+        }
+
+        int[][] shards = PromptTree.Shards(embeddings, input.Run.Options.MaxExact);
+        await Parallel.ForEachAsync(Enumerable.Range(0, shards.Length), new ParallelOptions { MaxDegreeOfParallelism = ReadsInFlight }, async (s, cancel) =>
+            await store.WriteAsync(Containers.Runs, RunBlobs.ShardMembers(run, s), MemoryMarshal.AsBytes(shards[s].AsSpan()).ToArray(), cancel));
+        return new PromptShards(shards.Length, embeddings.Columns, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Builds one shard's exact tree and moments (<see cref="PromptTree.BuildShard"/>) from its prompts' cluster
+    /// embeddings, each read out of its chunk's; it holds one shard's distances and nothing of the other shards.</summary>
+    public async Task<ShardBuilt> TreeShardAsync(ShardInput input)
+    {
+        var clock = Stopwatch.StartNew();
+        string run = StoreNames.CheckRunId(input.RunId);
+        int[] members = MemoryMarshal.Cast<byte, int>(await ReadAsync(Containers.Runs, RunBlobs.ShardMembers(run, input.Shard))).ToArray();
+        int width = input.Width, bytes = width * sizeof(float);
+        var rows = new double[(long)members.Length * width];
+        await Parallel.ForEachAsync(Enumerable.Range(0, members.Length), new ParallelOptions { MaxDegreeOfParallelism = ReadsInFlight }, async (r, cancel) =>
+        {
+            int prompt = members[r];
+            byte[] row = await store.ReadRangeAsync(
+                Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, prompt / input.PromptsPerChunk), (long)(prompt % input.PromptsPerChunk) * bytes, bytes, cancel);
+            ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(row);
+            for (int j = 0; j < width; j++)
+            {
+                rows[((long)r * width) + j] = values[j];
+            }
+        });
+        ShardTree tree = PromptTree.BuildShard(members, new EmbeddingMatrix(members.Length, width, rows, "a shard of the prompts' cluster embeddings"));
+        await store.WriteAsync(Containers.Runs, RunBlobs.ShardTree(run, input.Shard), ShardTreeBlob.ToBytes(tree));
+        return new ShardBuilt(input.Shard, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Writes the mean conditioning of every cluster of several prompts below <see cref="ConditionInput.Root"/>,
@@ -199,34 +250,15 @@ public sealed partial class RunActivities
         // The plan counts denoiser steps, one more than options.steps for PNDM.
         int steps = scheduler.Steps;
 
-        // What plan.json keeps of each prompt, and the cluster embeddings: chunk by chunk, in prompt order.
+        // What plan.json keeps of each prompt, chunk by chunk, in prompt order.
         var prompts = new List<PlannedPrompt>(n);
-        bool hierarchical = options.Mode == GenerationMode.Hierarchical;
-        double[]? embeddings = null;
-        // Read a few chunks ahead (a blob read is a round trip), taken in order.
-        var reads = new Queue<(Task<byte[]> Texts, Task<byte[]> Tokens, Task<byte[]> Cluster)>();
-        int next = 0;
-        for (int c = 0; c < chunks.Chunks; c++)
+        IReadOnlyList<int> chunkIndices = [.. Enumerable.Range(0, chunks.Chunks)];
+        await using IAsyncEnumerator<byte[]> tokens = ReadInOrderAsync([.. chunkIndices.Select(c => RunBlobs.ChunkTokens(run, c))]).GetAsyncEnumerator();
+        await foreach (byte[] texts in ReadInOrderAsync([.. chunkIndices.Select(c => RunBlobs.PromptChunk(run, c))]))
         {
-            for (; next < chunks.Chunks && next < c + ReadsInFlight; next++)
-            {
-                reads.Enqueue((
-                    ReadAsync(Containers.Runs, RunBlobs.PromptChunk(run, next)),
-                    ReadAsync(Containers.Runs, RunBlobs.ChunkTokens(run, next)),
-                    hierarchical ? ReadAsync(Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, next)) : Task.FromResult(Array.Empty<byte>())));
-            }
-
-            (Task<byte[]> texts, Task<byte[]> tokens, Task<byte[]> cluster) = reads.Dequeue();
-            string[] chunkTexts = JsonSerializer.Deserialize<string[]>(await texts, _json)!;
-            ChunkTokens chunkTokens = JsonSerializer.Deserialize<ChunkTokens>(await tokens, _json)!;
-            ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(await cluster);
-            int width = values.Length / chunkTexts.Length;
-            embeddings ??= hierarchical ? new double[(long)n * width] : [];
-            for (int i = 0; i < values.Length; i++)
-            {
-                embeddings[((long)prompts.Count * width) + i] = values[i];
-            }
-
+            await tokens.MoveNextAsync();
+            string[] chunkTexts = JsonSerializer.Deserialize<string[]>(texts, _json)!;
+            ChunkTokens chunkTokens = JsonSerializer.Deserialize<ChunkTokens>(tokens.Current, _json)!;
             for (int i = 0; i < chunkTexts.Length; i++)
             {
                 prompts.Add(new PlannedPrompt(prompts.Count, chunkTexts[i], chunkTokens.Tokens[i], chunkTokens.Truncated[i]));
@@ -242,9 +274,12 @@ public sealed partial class RunActivities
         TreeSummary? treeSummary = null;
         int[] parts = [];
         long calls;
-        if (hierarchical)
+        if (options.Mode == GenerationMode.Hierarchical)
         {
-            PromptTree built = PromptTree.Build(new EmbeddingMatrix(n, embeddings!.Length / n, embeddings, "the prompts' cluster embeddings"), options.MaxExact);
+            // Sharded: the shards' trees, built by TreeShard activities, joined here. Exact: the tree of every prompt.
+            PromptTree built = input.Shards > 0
+                ? PromptTree.Join(n, await ReadShardTreesAsync(run, input.Shards), options.MaxExact)
+                : PromptTree.Build(await ReadClusterEmbeddingsAsync(run, chunks), options.MaxExact);
             treeSummary = built.Summary();
             Linkage tree = built.Tree;
             (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
@@ -263,7 +298,7 @@ public sealed partial class RunActivities
             calls = (long)steps * n;
         }
 
-        double clusterSeconds = clock.Elapsed.TotalSeconds;
+        double clusterSeconds = input.ShardSeconds + clock.Elapsed.TotalSeconds;
         await store.WriteAsync(Containers.Runs, RunBlobs.Negative(run), FloatBlobs.ToBytes(negative));
         var file = new RunPlanFile(
             run, input.Run.PromptsBlob, sd.Name, sd.Fingerprint, sd.Device, options, tau, tauFrom, scheduler.Name, scheduler.From, steps,
@@ -282,6 +317,51 @@ public sealed partial class RunActivities
         {
             ConditionParts = parts,
         };
+    }
+
+    /// <summary>Every prompt's cluster embedding, chunk by chunk, as the matrix the tree is built on.</summary>
+    private async Task<EmbeddingMatrix> ReadClusterEmbeddingsAsync(string run, PromptChunks chunks)
+    {
+        double[]? data = null;
+        long at = 0;
+        await foreach (byte[] chunk in ReadInOrderAsync([.. Enumerable.Range(0, chunks.Chunks).Select(c => RunBlobs.ChunkClusterEmbeddings(run, c))]))
+        {
+            ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(chunk);
+            data ??= new double[values.Length / Math.Min(chunks.PromptsPerChunk, chunks.PromptCount) * (long)chunks.PromptCount];
+            for (int i = 0; i < values.Length; i++)
+            {
+                data[at++] = values[i];
+            }
+        }
+
+        return new EmbeddingMatrix(chunks.PromptCount, data!.Length / chunks.PromptCount, data, "the prompts' cluster embeddings");
+    }
+
+    private async Task<ShardTree[]> ReadShardTreesAsync(string run, int shards)
+    {
+        var trees = new List<ShardTree>(shards);
+        await foreach (byte[] tree in ReadInOrderAsync([.. Enumerable.Range(0, shards).Select(s => RunBlobs.ShardTree(run, s))]))
+        {
+            trees.Add(ShardTreeBlob.FromBytes(tree));
+        }
+
+        return [.. trees];
+    }
+
+    /// <summary>Blobs of the run in order, a few read ahead (each read is a round trip).</summary>
+    private async IAsyncEnumerable<byte[]> ReadInOrderAsync(IReadOnlyList<string> names)
+    {
+        var reads = new Queue<Task<byte[]>>();
+        int next = 0;
+        while (next < names.Count || reads.Count > 0)
+        {
+            for (; reads.Count < ReadsInFlight && next < names.Count; next++)
+            {
+                reads.Enqueue(ReadAsync(Containers.Runs, names[next]));
+            }
+
+            yield return await reads.Dequeue();
+        }
     }
 
     private static byte[] Concatenate(IReadOnlyList<float[]> vectors)

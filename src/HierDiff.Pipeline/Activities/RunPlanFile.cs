@@ -97,6 +97,12 @@ public static class RunBlobs
     /// <summary>A chunk's cluster embeddings, prompt after prompt.</summary>
     public static string ChunkClusterEmbeddings(string run, int chunk) => $"{run}/encodings/{chunk:D5}.cluster.bin";
 
+    /// <summary>A shard's prompts, as ShardPrompts assigned them (little-endian ints, ascending).</summary>
+    public static string ShardMembers(string run, int shard) => $"{run}/shards/{shard:D5}.members.bin";
+
+    /// <summary>A shard's exact tree and moments (<see cref="ShardTreeBlob"/>).</summary>
+    public static string ShardTree(string run, int shard) => $"{run}/shards/{shard:D5}.tree.bin";
+
     /// <summary>A chunk's token counts and truncation flags (<see cref="ChunkTokens"/>).</summary>
     public static string ChunkTokens(string run, int chunk) => $"{run}/encodings/{chunk:D5}.tokens.json";
 

@@ -22,6 +22,8 @@ public static class RunFunctions
     public const string SubtreeOrchestrator = "SubtreeOrchestrator";
     public const string Prepare = "PrepareRun";
     public const string Encode = "EncodePrompts";
+    public const string Shard = "ShardPrompts";
+    public const string TreeShard = "TreeShard";
     public const string Plan = "PlanRun";
     public const string Condition = "ConditionClusters";
     public const string Schedule = "ScheduleSegments";

@@ -22,9 +22,20 @@ public sealed record EncodeInput(string RunId, int Chunk);
 /// <summary>What encoding a chunk took, in seconds.</summary>
 public sealed record EncodedChunk(int Chunk, double Seconds);
 
-/// <summary>Plan a run from its encoded chunks: the run as it was started, its chunks, and the seconds encoding
-/// them took.</summary>
-public sealed record PlanInput(RunInput Run, PromptChunks Chunks, double EncodeSeconds);
+/// <summary>Plan a run from its encoded chunks: the run as it was started, its chunks, the seconds encoding them
+/// took, and, for a sharded tree, how many shards' trees earlier activities stored and the seconds they took
+/// (0: PlanRun builds the exact tree itself).</summary>
+public sealed record PlanInput(RunInput Run, PromptChunks Chunks, double EncodeSeconds, int Shards = 0, double ShardSeconds = 0);
+
+/// <summary>What splitting a run's prompts into shards found: how many shards (their members stored), the width of
+/// a cluster embedding, and the seconds it took; or why the run cannot go on.</summary>
+public sealed record PromptShards(int Shards, int Width, double Seconds, string? Error = null);
+
+/// <summary>Build one shard's exact tree from its prompts' cluster embeddings.</summary>
+public sealed record ShardInput(string RunId, int Shard, int PromptsPerChunk, int Width);
+
+/// <summary>What building a shard's tree took, in seconds.</summary>
+public sealed record ShardBuilt(int Shard, double Seconds);
 
 /// <summary>Condition the clusters below <paramref name="Root"/>: each segment of several prompts gets their mean
 /// conditioning. <paramref name="Stops"/>: nodes below it whose sums earlier activities stored (their own clusters

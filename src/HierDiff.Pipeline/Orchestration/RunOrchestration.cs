@@ -1,4 +1,6 @@
+using HierDiff.Core.Clustering;
 using HierDiff.Core.Planning;
+using HierDiff.Core.Runs;
 
 namespace HierDiff.Pipeline.Orchestration;
 
@@ -41,7 +43,7 @@ public static class RunOrchestration
 
     /// <summary>
     /// Prepares a run in activities that each hold a bounded part of it: read the prompt file (into chunks), encode
-    /// the chunks in parallel, plan from their cluster embeddings, then condition the tree's clusters, its parts in
+    /// the chunks in parallel, build a sharded tree's shards in parallel, plan, then condition the tree's clusters, its parts in
     /// parallel and then what is above them. Returns the plan and how many activities that took.
     /// </summary>
     public static async Task<(PreparedRun Run, int Activities)> PrepareAsync(IRunContext context, RunInput input)
@@ -54,9 +56,24 @@ public static class RunOrchestration
 
         EncodedChunk[] encoded = await Task.WhenAll(Enumerable.Range(0, chunks.Chunks)
             .Select(c => context.CallActivityAsync<EncodedChunk>(RunFunctions.Encode, new EncodeInput(input.RunId, c))));
-        PreparedRun prepared = await context.CallActivityAsync<PreparedRun>(
-            RunFunctions.Plan, new PlanInput(input, chunks, encoded.Sum(e => e.Seconds)));
+        var plan = new PlanInput(input, chunks, encoded.Sum(e => e.Seconds));
         int activities = 2 + chunks.Chunks;
+        if (input.Options.Mode == GenerationMode.Hierarchical && PromptTree.IsShardedAt(chunks.PromptCount, input.Options.MaxExact))
+        {
+            // Each shard's tree in an activity of its own, in parallel; PlanRun joins them.
+            PromptShards shards = await context.CallActivityAsync<PromptShards>(RunFunctions.Shard, plan);
+            if (shards.Error is not null)
+            {
+                return (new PreparedRun(input.RunId, shards.Error, 0, input.Options.Steps, 0, "", 0, 0, 0), activities);
+            }
+
+            ShardBuilt[] built = await Task.WhenAll(Enumerable.Range(0, shards.Shards).Select(s =>
+                context.CallActivityAsync<ShardBuilt>(RunFunctions.TreeShard, new ShardInput(input.RunId, s, chunks.PromptsPerChunk, shards.Width))));
+            plan = plan with { Shards = shards.Shards, ShardSeconds = shards.Seconds + built.Sum(b => b.Seconds) };
+            activities += 1 + shards.Shards;
+        }
+
+        PreparedRun prepared = await context.CallActivityAsync<PreparedRun>(RunFunctions.Plan, plan);
         if (prepared.Error is not null || prepared.ConditionParts.Count == 0)
         {
             return (prepared, activities);
