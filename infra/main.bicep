@@ -68,7 +68,7 @@ param modelShareTier string = 'Standard'
 @description('Size of the model share in GiB: a cap on a standard share, the provisioned (billed) size of a premium one (at least 100; a larger one reads faster).')
 param modelShareGiB int = 100
 
-// The CPU app's activities, on a 2 GiB replica, peaked at 791 MB (PlanRun) for 100,000 prompts with the built-in
+// The CPU app's activities, on a 2 GiB replica, peaked at 649 MB (TreeShard) for 100,000 prompts with the built-in
 // model (docs/deploy.md, "How many prompts a run holds").
 @minValue(1)
 @description('Most prompts one run may have.')

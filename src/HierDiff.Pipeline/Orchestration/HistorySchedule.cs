@@ -14,7 +14,7 @@ public sealed record DelegatedSubtrees(IReadOnlyList<int> Sources, int After);
 /// What one history (the run's orchestration, or a sub-orchestration) does with its part of the tree: the batches
 /// it runs and the groups of subtrees it delegates. Worked out by an activity from plan.json
 /// (<see cref="RunFunctions.Schedule"/>), so the segment list itself never passes through a Durable message (the
-/// Durable Task Scheduler takes at most 1 MiB; 20,000 prompts make about 28,000 segments). Its size follows the
+/// Durable Task Scheduler takes at most 1 MiB; 20,000 prompts make over 23,000 segments). Its size follows the
 /// history's activities, which <see cref="Build"/> keeps within the limit.
 /// </summary>
 public sealed record HistorySchedule(IReadOnlyList<ScheduledBatch> Batches, IReadOnlyList<DelegatedSubtrees> Subtrees)
