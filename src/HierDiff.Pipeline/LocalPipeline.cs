@@ -36,16 +36,16 @@ public sealed class LocalPipeline(
         var context = new InProcessRunContext(cancellation);
         return context
             .Register<RunInput, PromptChunks>(RunFunctions.Prepare, _activities.PrepareAsync)
-            .Register<EncodeInput, EncodedChunk>(RunFunctions.Encode, _activities.EncodeAsync)
+            .Register<EncodeInput, EncodedChunk>(RunFunctions.Encode, _activities.EncodeAsync, oneAtATime: true)
             .Register<PlanInput, PromptShards>(RunFunctions.Shard, _activities.ShardAsync)
-            .Register<ShardInput, ShardBuilt>(RunFunctions.TreeShard, _activities.TreeShardAsync)
+            .Register<ShardInput, ShardBuilt>(RunFunctions.TreeShard, _activities.TreeShardAsync, oneAtATime: true)
             .Register<PlanInput, PreparedRun>(RunFunctions.Plan, async plan =>
             {
                 PreparedRun prepared = await _activities.PlanAsync(plan);
                 onPrepared?.Invoke(prepared);
                 return prepared;
             })
-            .Register<ConditionInput, ConditionedClusters>(RunFunctions.Condition, _activities.ConditionAsync)
+            .Register<ConditionInput, ConditionedClusters>(RunFunctions.Condition, _activities.ConditionAsync, oneAtATime: true)
             .Register<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, _activities.ScheduleAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)

@@ -11,10 +11,28 @@ public sealed class InProcessRunContext(CancellationToken cancellation = default
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Dictionary<string, Func<string, Task<string>>> _functions = [];
 
-    /// <summary>Registers an activity or sub-orchestration under its name.</summary>
-    public InProcessRunContext Register<TInput, TResult>(string name, Func<TInput, Task<TResult>> function)
+    /// <summary>Registers an activity or sub-orchestration under its name. <paramref name="oneAtATime"/>: calls of it
+    /// wait for each other. In Azure each runs in a worker of its own; in one process, shards' distance matrices or
+    /// chunks' encodings would otherwise all be held at once.</summary>
+    public InProcessRunContext Register<TInput, TResult>(string name, Func<TInput, Task<TResult>> function, bool oneAtATime = false)
     {
-        _functions[name] = async json => JsonSerializer.Serialize(await function(JsonSerializer.Deserialize<TInput>(json, Json)!), Json);
+        SemaphoreSlim? turn = oneAtATime ? new SemaphoreSlim(1) : null;
+        _functions[name] = async json =>
+        {
+            if (turn is not null)
+            {
+                await turn.WaitAsync(cancellation);
+            }
+
+            try
+            {
+                return JsonSerializer.Serialize(await function(JsonSerializer.Deserialize<TInput>(json, Json)!), Json);
+            }
+            finally
+            {
+                turn?.Release();
+            }
+        };
         return this;
     }
 
