@@ -71,21 +71,6 @@ public static class ClusterSums
         return [.. PostOrder(tree, root, Whole, (left, right) => strahler[right] > strahler[left] ? (right, left) : (left, right))];
     }
 
-    /// <summary>How many sums <see cref="WalkAsync"/> holds at once over this order.</summary>
-    public static int StackDepth(Linkage tree, int[] order, IReadOnlySet<int> stops)
-    {
-        ArgumentNullException.ThrowIfNull(order);
-        int depth = 0;
-        int deepest = 0;
-        foreach (int node in order)
-        {
-            depth += tree.IsLeaf(node) || stops.Contains(node) ? 1 : -1;
-            deepest = Math.Max(deepest, depth);
-        }
-
-        return deepest;
-    }
-
     /// <summary>Walks <paramref name="order"/> (from <see cref="PostOrder"/>): <paramref name="load"/> fills a cleared
     /// sum for each prompt or stop node, <paramref name="visit"/> sees every node's sum (and must not keep it).
     /// Returns the root's sum.</summary>

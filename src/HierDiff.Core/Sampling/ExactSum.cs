@@ -113,15 +113,15 @@ public sealed class ExactSum
         }
 
         var mean = new float[Length];
+        if (NonFinite)
+        {
+            Array.Fill(mean, float.NaN);
+            return mean;
+        }
+
         Span<long> limbs = stackalloc long[Limbs];
         for (int j = 0; j < Length; j++)
         {
-            if (NonFinite)
-            {
-                mean[j] = float.NaN;
-                continue;
-            }
-
             _limbs.AsSpan(j * Limbs, Limbs).CopyTo(limbs);
             mean[j] = (float)(Value(limbs) / Count);
         }

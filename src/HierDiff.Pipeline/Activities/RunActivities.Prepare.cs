@@ -62,8 +62,8 @@ public sealed partial class RunActivities
         IReadOnlyList<PromptEncoding> encoded = model().Encode(texts);
         double seconds = clock.Elapsed.TotalSeconds;
         await Task.WhenAll(
-            store.WriteAsync(Containers.Runs, RunBlobs.ChunkConditioning(run, input.Chunk), Concatenate([.. encoded.Select(e => e.Conditioning)])),
-            store.WriteAsync(Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, input.Chunk), Concatenate([.. encoded.Select(e => e.ClusterEmbedding)])),
+            store.WriteAsync(Containers.Runs, RunBlobs.ChunkConditioning(run, input.Chunk), FloatBlobs.Concatenate([.. encoded.Select(e => e.Conditioning)])),
+            store.WriteAsync(Containers.Runs, RunBlobs.ChunkClusterEmbeddings(run, input.Chunk), FloatBlobs.Concatenate([.. encoded.Select(e => e.ClusterEmbedding)])),
             store.WriteAsync(
                 Containers.Runs,
                 RunBlobs.ChunkTokens(run, input.Chunk),
@@ -84,7 +84,7 @@ public sealed partial class RunActivities
         catch (HierDiffInputException e)
         {
             await FailAsync(run, e.Message);
-            return new PreparedRun(run, e.Message, 0, input.Run.Options.Steps, 0, "", 0, 0, 0);
+            return PreparedRun.Failed(run, e.Message, input.Run.Options.Steps);
         }
     }
 
@@ -152,17 +152,11 @@ public sealed partial class RunActivities
         int[] order = ClusterSums.PostOrder(tree, input.Root, stops);
 
         // The prompts and stops in the order the walk takes them, read ahead a few at a time.
-        int[] loads = [.. order.Where(n => tree.IsLeaf(n) || stops.Contains(n))];
-        var reads = new Queue<Task<byte[]>>();
-        int next = 0;
-        void ReadAhead()
-        {
-            while (reads.Count < ReadsInFlight && next < loads.Length)
-            {
-                int node = loads[next++];
-                reads.Enqueue(stops.Contains(node) ? ReadAsync(Containers.Runs, RunBlobs.ConditioningSum(run, node)) : ReadPromptConditioningAsync(plan, node));
-            }
-        }
+        await using IAsyncEnumerator<byte[]> loads = ReadAheadAsync(order
+            .Where(n => tree.IsLeaf(n) || stops.Contains(n))
+            .Select(n => stops.Contains(n)
+                ? () => ReadAsync(Containers.Runs, RunBlobs.ConditioningSum(run, n))
+                : (Func<Task<byte[]>>)(() => ReadPromptConditioningAsync(plan, n)))).GetAsyncEnumerator();
 
         var writes = new List<Task>();
         int clusters = 0;
@@ -173,15 +167,14 @@ public sealed partial class RunActivities
             plan.ConditioningLength,
             async (node, sum) =>
             {
-                ReadAhead();
-                byte[] bytes = await reads.Dequeue();
+                await loads.MoveNextAsync();
                 if (stops.Contains(node))
                 {
-                    sum.Read(bytes);
+                    sum.Read(loads.Current);
                 }
                 else
                 {
-                    sum.Add(MemoryMarshal.Cast<byte, float>(bytes));
+                    sum.Add(MemoryMarshal.Cast<byte, float>(loads.Current));
                 }
             },
             async (node, sum) =>
@@ -252,9 +245,9 @@ public sealed partial class RunActivities
 
         // What plan.json keeps of each prompt, chunk by chunk, in prompt order.
         var prompts = new List<PlannedPrompt>(n);
-        IReadOnlyList<int> chunkIndices = [.. Enumerable.Range(0, chunks.Chunks)];
-        await using IAsyncEnumerator<byte[]> tokens = ReadInOrderAsync([.. chunkIndices.Select(c => RunBlobs.ChunkTokens(run, c))]).GetAsyncEnumerator();
-        await foreach (byte[] texts in ReadInOrderAsync([.. chunkIndices.Select(c => RunBlobs.PromptChunk(run, c))]))
+        IEnumerable<int> chunkIndices = Enumerable.Range(0, chunks.Chunks);
+        await using IAsyncEnumerator<byte[]> tokens = ReadInOrderAsync(chunkIndices.Select(c => RunBlobs.ChunkTokens(run, c))).GetAsyncEnumerator();
+        await foreach (byte[] texts in ReadInOrderAsync(chunkIndices.Select(c => RunBlobs.PromptChunk(run, c))))
         {
             await tokens.MoveNextAsync();
             string[] chunkTexts = JsonSerializer.Deserialize<string[]>(texts, _json)!;
@@ -324,7 +317,7 @@ public sealed partial class RunActivities
     {
         double[]? data = null;
         long at = 0;
-        await foreach (byte[] chunk in ReadInOrderAsync([.. Enumerable.Range(0, chunks.Chunks).Select(c => RunBlobs.ChunkClusterEmbeddings(run, c))]))
+        await foreach (byte[] chunk in ReadInOrderAsync(Enumerable.Range(0, chunks.Chunks).Select(c => RunBlobs.ChunkClusterEmbeddings(run, c))))
         {
             ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(chunk);
             data ??= new double[values.Length / Math.Min(chunks.PromptsPerChunk, chunks.PromptCount) * (long)chunks.PromptCount];
@@ -340,7 +333,7 @@ public sealed partial class RunActivities
     private async Task<ShardTree[]> ReadShardTreesAsync(string run, int shards)
     {
         var trees = new List<ShardTree>(shards);
-        await foreach (byte[] tree in ReadInOrderAsync([.. Enumerable.Range(0, shards).Select(s => RunBlobs.ShardTree(run, s))]))
+        await foreach (byte[] tree in ReadInOrderAsync(Enumerable.Range(0, shards).Select(s => RunBlobs.ShardTree(run, s))))
         {
             trees.Add(ShardTreeBlob.FromBytes(tree));
         }
@@ -348,32 +341,30 @@ public sealed partial class RunActivities
         return [.. trees];
     }
 
-    /// <summary>Blobs of the run in order, a few read ahead (each read is a round trip).</summary>
-    private async IAsyncEnumerable<byte[]> ReadInOrderAsync(IReadOnlyList<string> names)
+    /// <summary>Blobs of the run in order, a few read ahead.</summary>
+    private IAsyncEnumerable<byte[]> ReadInOrderAsync(IEnumerable<string> names) =>
+        ReadAheadAsync(names.Select(name => (Func<Task<byte[]>>)(() => ReadAsync(Containers.Runs, name))));
+
+    /// <summary>The reads' bytes in order, <see cref="ReadsInFlight"/> of them under way at a time (each is a round
+    /// trip to the store).</summary>
+    private static async IAsyncEnumerable<byte[]> ReadAheadAsync(IEnumerable<Func<Task<byte[]>>> reads)
     {
-        var reads = new Queue<Task<byte[]>>();
-        int next = 0;
-        while (next < names.Count || reads.Count > 0)
+        var pending = new Queue<Task<byte[]>>();
+        using IEnumerator<Func<Task<byte[]>>> next = reads.GetEnumerator();
+        bool more = true;
+        while (true)
         {
-            for (; reads.Count < ReadsInFlight && next < names.Count; next++)
+            while (more && pending.Count < ReadsInFlight && (more = next.MoveNext()))
             {
-                reads.Enqueue(ReadAsync(Containers.Runs, names[next]));
+                pending.Enqueue(next.Current());
             }
 
-            yield return await reads.Dequeue();
-        }
-    }
+            if (pending.Count == 0)
+            {
+                yield break;
+            }
 
-    private static byte[] Concatenate(IReadOnlyList<float[]> vectors)
-    {
-        var bytes = new byte[vectors.Sum(v => (long)v.Length) * sizeof(float)];
-        long at = 0;
-        foreach (float[] v in vectors)
-        {
-            MemoryMarshal.AsBytes(v.AsSpan()).CopyTo(bytes.AsSpan((int)at));
-            at += v.Length * sizeof(float);
+            yield return await pending.Dequeue();
         }
-
-        return bytes;
     }
 }

@@ -64,8 +64,9 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     /// run's plan. The history's own schedule activity is one of its activities.</summary>
     public async Task<HistorySchedule> ScheduleAsync(SubtreeInput input)
     {
+        // Only what is below this history's sources: a sub-orchestration's schedule does not walk the whole tree.
         RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
-        SegmentSpec[] segments = [.. run.Plan.Segments.Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source))];
+        SegmentSpec[] segments = [.. run.Tree.Below(input.Sources).Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source))];
         return HistorySchedule.Build(input.RunId, segments, input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls);
     }
 

@@ -66,6 +66,9 @@ public sealed record PreparedRun(
     public IReadOnlyList<int> ConditionParts { get; init; } = [];
 
     /// <summary>The prompt tree's root, in scipy's node ids (prompts 0..N-1, merges N..2N-2).</summary>
+    /// <summary>A run that cannot go on, and why.</summary>
+    public static PreparedRun Failed(string runId, string error, int steps) => new(runId, error, 0, steps, 0, "", 0, 0, 0);
+
     [System.Text.Json.Serialization.JsonIgnore]
     public int TreeRoot => (2 * PromptCount) - 2;
 }

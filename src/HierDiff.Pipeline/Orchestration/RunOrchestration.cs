@@ -1,5 +1,4 @@
 using HierDiff.Core.Clustering;
-using HierDiff.Core.Planning;
 using HierDiff.Core.Runs;
 
 namespace HierDiff.Pipeline.Orchestration;
@@ -51,7 +50,7 @@ public static class RunOrchestration
         PromptChunks chunks = await context.CallActivityAsync<PromptChunks>(RunFunctions.Prepare, input);
         if (chunks.Error is not null)
         {
-            return (new PreparedRun(input.RunId, chunks.Error, 0, input.Options.Steps, 0, "", 0, 0, 0), 1);
+            return (PreparedRun.Failed(input.RunId, chunks.Error, input.Options.Steps), 1);
         }
 
         EncodedChunk[] encoded = await Task.WhenAll(Enumerable.Range(0, chunks.Chunks)
@@ -64,7 +63,7 @@ public static class RunOrchestration
             PromptShards shards = await context.CallActivityAsync<PromptShards>(RunFunctions.Shard, plan);
             if (shards.Error is not null)
             {
-                return (new PreparedRun(input.RunId, shards.Error, 0, input.Options.Steps, 0, "", 0, 0, 0), activities);
+                return (PreparedRun.Failed(input.RunId, shards.Error, input.Options.Steps), activities);
             }
 
             ShardBuilt[] built = await Task.WhenAll(Enumerable.Range(0, shards.Shards).Select(s =>
