@@ -1,3 +1,4 @@
+using HierDiff.Models.Pipelines;
 using System.Diagnostics;
 using HierDiff.Models;
 using HierDiff.Pipeline.Activities;
@@ -48,7 +49,9 @@ public sealed class LocalPipeline(
             .Register<ConditionInput, ConditionedClusters>(RunFunctions.Condition, _activities.ConditionAsync, oneAtATime: true)
             .Register<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, _activities.ScheduleAsync)
             .Register<SegmentBatch, ActivityReport>(RunFunctions.Segments, _activities.RunSegmentsAsync)
+            .Register<FinishShardInput, ManifestShard>(RunFunctions.FinishShard, _activities.FinishShardAsync)
             .Register<FinishInput, RunOutcome>(RunFunctions.Finish, _activities.FinishAsync)
-            .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s));
+            .Register<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, s => RunOrchestration.RunChildrenAsync(context, s))
+            .Register<SubtreeInput, ActivityReport>(RunFunctions.ShardOrchestrator, s => RunOrchestration.RunShardAsync(context, s));
     }
 }

@@ -15,7 +15,7 @@ public class FunctionsMetadataTests
     [Fact]
     public void TheBuildListsEveryFunction() =>
         Assert.Equal(
-            ["ConditionClusters", "EncodePrompts", "FinishRun", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "ScheduleSegments", "ShardPrompts", "StartFromBlob", "StartRun", "SubtreeOrchestrator", "TreeShard"],
+            ["ConditionClusters", "EncodePrompts", "FinishRun", "FinishShard", "GetRun", "PlanRun", "PostCallback", "PrepareRun", "RecordCallback", "RunOrchestrator", "RunSegments", "ScheduleSegments", "ShardOrchestrator", "ShardPrompts", "StartFromBlob", "StartRun", "SubtreeOrchestrator", "TreeShard"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order());
 
     [Fact]
@@ -42,6 +42,7 @@ public class FunctionsMetadataTests
     [Theory]
     [InlineData("RunOrchestrator", "orchestrationTrigger")]
     [InlineData("SubtreeOrchestrator", "orchestrationTrigger")]
+    [InlineData("ShardOrchestrator", "orchestrationTrigger")]
     [InlineData("PrepareRun", "activityTrigger")]
     [InlineData("EncodePrompts", "activityTrigger")]
     [InlineData("ShardPrompts", "activityTrigger")]

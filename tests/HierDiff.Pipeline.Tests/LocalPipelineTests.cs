@@ -234,6 +234,7 @@ public sealed class LocalPipelineTests : IDisposable
                 RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
                 RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
                 RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
+                RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
                 _ => await activities.FinishAsync((FinishInput)input),
             };
             Measure(result);
@@ -244,7 +245,9 @@ public sealed class LocalPipelineTests : IDisposable
         {
             Record(name, input);
             var history = new RecordingContext(activities, calls, _most);
-            ActivityReport result = await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
+            ActivityReport result = name == RunFunctions.ShardOrchestrator
+                ? await RunOrchestration.RunShardAsync(history, (SubtreeInput)input)
+                : await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
             Measure(result);
             return (TResult)(object)result;
         }

@@ -41,6 +41,10 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
     /// <summary>Whether the prompts were split into shards (more than MaxExact of them).</summary>
     public bool Sharded => ShardSizes.Count > 1;
 
+    /// <summary>Each shard's root in <see cref="Tree"/>, in shard order (none for an exact tree): the shard is every
+    /// prompt below it, and the shards' subtrees run apart once the top tree above them has split.</summary>
+    public IReadOnlyList<int> ShardRoots { get; init; } = [];
+
     /// <summary>What plan.json and manifest.json record of how the tree was built.</summary>
     public TreeSummary Summary() => new(Sharded ? "sharded" : "exact", MaxExact, ShardSizes.Count, ShardSizes.Min(), ShardSizes.Max(), LiftedMerges);
 
@@ -167,7 +171,24 @@ public sealed record PromptTree(Linkage Tree, int MaxExact, IReadOnlyList<int> S
             }
         }
 
-        return new PromptTree(new Linkage(n, WardLinkage.Relabel([.. merges], n)), maxExact, [.. shards.Select(m => m.Members.Length)], lifted);
+        var tree = new Linkage(n, WardLinkage.Relabel([.. merges], n));
+        return new PromptTree(tree, maxExact, [.. shards.Select(m => m.Members.Length)], lifted)
+        {
+            ShardRoots = [.. shards.Select(m => SubtreeOf(tree, m.Members[0], m.Members.Length))],
+        };
+    }
+
+    /// <summary>The node of <paramref name="count"/> prompts above prompt <paramref name="leaf"/>: a shard is one
+    /// subtree, so walking up from any of its prompts reaches its root.</summary>
+    private static int SubtreeOf(Linkage tree, int leaf, int count)
+    {
+        int node = leaf;
+        while ((tree.IsLeaf(node) ? 1 : tree.Row(node).Count) < count)
+        {
+            node = tree.Parent(node);
+        }
+
+        return node;
     }
 
     private static EmbeddingMatrix Rows(EmbeddingMatrix embeddings, int[] rows)

@@ -9,6 +9,8 @@ public sealed record RunPrompt(int Index, string Text, string Image, string Imag
 /// <c>prompts</c> array whose entries have an <c>index</c> (0..N-1, each once), a <c>text</c> and an <c>image</c>
 /// inside the folder, different for each prompt and present. The fields of the summary (mode, savings, denoiser
 /// calls, steps) must have their type where they are there. Anything else is refused as one line naming the field.
+/// A sharded run's manifest is its summary: its <c>shards</c> name each shard's manifest (shards/00000.json), whose
+/// <c>prompts</c> are that shard's, checked the same way across all of them.
 /// </summary>
 public sealed class RunManifest
 {
@@ -50,16 +52,16 @@ public sealed class RunManifest
         byte[] bytes = folder.ReadIfPresent(FileName, path, RunFolder.MaxJsonBytes)
             ?? throw new HierDiffInputException($"{folder.Path}: has no {FileName}: not a run folder written by hierdiff generate");
         JsonField root = JsonField.Parse(path, bytes);
-        JsonField list = root.Property("prompts");
-        int count = list.ArrayLength;
+        JsonField[] lists = [.. PromptLists(folder, root)];
+        int count = lists.Sum(l => l.ArrayLength);
         if (count == 0)
         {
-            throw list.Error("lists no prompts");
+            throw lists[0].Error("lists no prompts");
         }
 
         var prompts = new RunPrompt?[count];
         var images = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (JsonField entry in list.Items())
+        foreach (JsonField entry in lists.SelectMany(l => l.Items()))
         {
             JsonField index = entry.Property("index");
             int i = index.Int(0, count - 1);
@@ -88,6 +90,29 @@ public sealed class RunManifest
         }
 
         return new RunManifest(folder, root, prompts.Select(p => p!).ToArray());
+    }
+
+    /// <summary>The manifest's <c>prompts</c>, or of a sharded run's summary, each of its shards' manifests'.</summary>
+    private static IEnumerable<JsonField> PromptLists(RunFolder folder, JsonField root)
+    {
+        if (root.OptionalProperty("shards") is not JsonField shards)
+        {
+            yield return root.Property("prompts");
+            yield break;
+        }
+
+        if (shards.ArrayLength == 0)
+        {
+            throw shards.Error("lists no shards");
+        }
+
+        foreach (JsonField shard in shards.Items())
+        {
+            JsonField name = shard.Property("manifest");
+            string file = name.String();
+            byte[] bytes = folder.Read(file, $"{name.File}: {name.Place}", RunFolder.MaxJsonBytes);
+            yield return JsonField.Parse(folder.Show(file), bytes).Property("prompts");
+        }
     }
 
     /// <summary>The bytes of a prompt's image (up to <see cref="RunFolder.MaxImageBytes"/>).</summary>

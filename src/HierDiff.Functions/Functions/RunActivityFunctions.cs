@@ -29,6 +29,9 @@ public sealed class RunActivityFunctions(RunActivities activities, IRunStore sto
     [Function(RunFunctions.Segments)]
     public Task<ActivityReport> RunSegments([ActivityTrigger] SegmentBatch batch) => activities.RunSegmentsAsync(batch);
 
+    [Function(RunFunctions.FinishShard)]
+    public Task<ManifestShard> FinishShard([ActivityTrigger] FinishShardInput input) => activities.FinishShardAsync(input);
+
     [Function(RunFunctions.Finish)]
     public Task<RunOutcome> FinishRun([ActivityTrigger] FinishInput input) => activities.FinishAsync(input);
 

@@ -22,6 +22,7 @@ public static class RunFunctionRegistry
         return registry
             .AddOrchestratorFunc<RunInput, RunOutcome>(RunFunctions.Orchestrator, (context, _) => RunOrchestratorFunctions.RunOrchestrator(context, retry))
             .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.SubtreeOrchestrator, (context, _) => RunOrchestratorFunctions.SubtreeOrchestrator(context))
+            .AddOrchestratorFunc<SubtreeInput, ActivityReport>(RunFunctions.ShardOrchestrator, (context, _) => RunOrchestratorFunctions.ShardOrchestrator(context))
             .AddActivityFunc<RunInput, PromptChunks>(RunFunctions.Prepare, (_, input) => functions.PrepareRun(input))
             .AddActivityFunc<EncodeInput, EncodedChunk>(RunFunctions.Encode, (_, input) => functions.EncodePrompts(input))
             .AddActivityFunc<PlanInput, PromptShards>(RunFunctions.Shard, (_, input) => functions.ShardPrompts(input))
@@ -30,6 +31,7 @@ public static class RunFunctionRegistry
             .AddActivityFunc<ConditionInput, ConditionedClusters>(RunFunctions.Condition, (_, input) => functions.ConditionClusters(input))
             .AddActivityFunc<SubtreeInput, HistorySchedule>(RunFunctions.Schedule, (_, input) => functions.ScheduleSegments(input))
             .AddActivityFunc<SegmentBatch, ActivityReport>(RunFunctions.Segments, (_, batch) => segments(batch, functions.RunSegments))
+            .AddActivityFunc<FinishShardInput, ManifestShard>(RunFunctions.FinishShard, (_, input) => functions.FinishShard(input))
             .AddActivityFunc<FinishInput, RunOutcome>(RunFunctions.Finish, (_, input) => functions.FinishRun(input))
             .AddActivityFunc<CallbackInput, CallbackAttempt>(RunOrchestratorFunctions.PostCallback, (_, input) => functions.PostCallback(input))
             .AddActivityFunc<RecordCallbackInput>(RunOrchestratorFunctions.RecordCallback, (_, input) => functions.RecordCallback(input));

@@ -33,4 +33,10 @@ public static class RunOrchestratorFunctions
     {
         return RunOrchestration.RunChildrenAsync(new DurableRunContext(context), context.GetInput<SubtreeInput>()!);
     }
+
+    [Function(RunFunctions.ShardOrchestrator)]
+    public static Task<ActivityReport> ShardOrchestrator([OrchestrationTrigger] TaskOrchestrationContext context)
+    {
+        return RunOrchestration.RunShardAsync(new DurableRunContext(context), context.GetInput<SubtreeInput>()!);
+    }
 }

@@ -8,6 +8,31 @@ namespace HierDiff.Models.Pipelines;
 /// <summary>One prompt's line in a manifest: where its image is and how its text fit the token window.</summary>
 public sealed record ManifestPrompt(int Index, string Text, string Image, int Tokens, bool Truncated);
 
+/// <summary>One shard of a sharded run, as the run's summary lists it: its prompts, the images and denoiser calls
+/// of its own segments (against standard generation's for its prompts), the GPU seconds of its activities, whether
+/// it succeeded, and its manifest (<see cref="ShardManifestFile"/>), from the run folder.</summary>
+public sealed record ManifestShard(
+    int Shard, int Prompts, long Images, long DenoiserCalls, long StandardDenoiserCalls, double GpuSeconds, string Status, string? Error, string Manifest);
+
+/// <summary>A shard's manifest (shards/00000.json): its prompts and images, listed as manifest.json lists a run's
+/// of one tree, and what its own segments cost. <paramref name="Root"/>: the shard's node in plan.json's tree.</summary>
+public sealed record ShardManifestFile(
+    string RunId, int Shard, int Root, string Status, string? Error, IReadOnlyList<ManifestPrompt> Prompts, IReadOnlyList<string> Images,
+    long DenoiserCalls, long StandardDenoiserCalls, double Savings, double GpuSeconds, int Workers, double ModelBusySeconds)
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    public static ShardManifestFile Parse(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize<ShardManifestFile>(json, Json) ?? throw new JsonException("empty shard manifest");
+}
+
 /// <summary>Seconds per phase; total covers everything from reading the prompts to the last file written.</summary>
 public sealed record ManifestTimings(
     [property: JsonPropertyName("total_s")] double Total,
@@ -69,6 +94,16 @@ public sealed record GenerationManifest(
 
     /// <summary>How full the model calls were (null in manifests of earlier builds).</summary>
     public ManifestModelCalls? ModelCalls { get; init; }
+
+    /// <summary>A sharded run's shards: this manifest is then the run's summary, its <see cref="Prompts"/> and
+    /// <see cref="Images"/> are empty, and each shard's manifest lists that shard's (null: a run of one tree).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ManifestShard>? Shards { get; init; }
+
+    /// <summary>Of a sharded run: the denoiser calls of the top tree's segments, shared by several shards and
+    /// counted in no shard's own.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public long? SharedDenoiserCalls { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {

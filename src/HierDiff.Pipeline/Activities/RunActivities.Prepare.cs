@@ -266,6 +266,7 @@ public sealed partial class RunActivities
         TreeMerge[] merges = [];
         TreeSummary? treeSummary = null;
         int[] parts = [];
+        int[] shardRoots = [];
         long calls;
         if (options.Mode == GenerationMode.Hierarchical)
         {
@@ -274,6 +275,7 @@ public sealed partial class RunActivities
                 ? PromptTree.Join(n, await ReadShardTreesAsync(run, input.Shards), options.MaxExact)
                 : PromptTree.Build(await ReadClusterEmbeddingsAsync(run, chunks), options.MaxExact);
             treeSummary = built.Summary();
+            shardRoots = [.. built.ShardRoots];
             Linkage tree = built.Tree;
             (tau, tauFrom) = RunResolution.Tau(options, tree, steps);
             HierarchicalPlan plan = HierarchicalPlan.Build(tree, tau, steps, options.Schedule());
@@ -301,6 +303,7 @@ public sealed partial class RunActivities
             segments)
         {
             TreeBuild = treeSummary,
+            ShardRoots = shardRoots,
             PromptsPerChunk = chunks.PromptsPerChunk,
             ConditioningLength = negative.Length,
         };
@@ -309,6 +312,7 @@ public sealed partial class RunActivities
             segments.Count, settings.MaxSubtreeCalls)
         {
             ConditionParts = parts,
+            Shards = shardRoots.Length,
         };
     }
 

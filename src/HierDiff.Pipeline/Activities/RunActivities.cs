@@ -66,8 +66,26 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     {
         // Only what is below this history's sources: a sub-orchestration's schedule does not walk the whole tree.
         RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
-        SegmentSpec[] segments = [.. run.Tree.Below(input.Sources).Select(s => new SegmentSpec(s.Node, s.Start, s.End, s.Source))];
-        return HistorySchedule.Build(input.RunId, segments, input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls);
+        static SegmentSpec Spec(PlanSegment s) => new(s.Node, s.Start, s.End, s.Source);
+        if (run.Shards.Count == 0)
+        {
+            return HistorySchedule.Build(input.RunId, [.. run.Tree.Below(input.Sources).Select(Spec)], input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls);
+        }
+
+        if (input.Shard >= 0)
+        {
+            // A shard's own history starts from a node above the shard: it takes the shard's segments, no more.
+            bool fromAbove = input.Sources is [int source] && (source < 0 || run.ShardOf(run.Segments[source]) != input.Shard);
+            IEnumerable<PlanSegment> below = fromAbove ? run.Shards[input.Shard].Segments : run.Tree.Below(input.Sources);
+            return HistorySchedule.Build(
+                input.RunId, [.. below.Select(Spec)], input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls, input.Shard);
+        }
+
+        // The top history of a sharded run: the shared segments above the shards (fewer than two a shard), each batch
+        // an activity of its own, and each shard a sub-orchestration once the node it continues is done.
+        SegmentSpec[] top = [.. run.Plan.Segments.Where(s => run.ShardOf(s) < 0).Select(Spec)];
+        (int, int)[] shards = [.. run.Shards.Select((shard, i) => (i, shard.Source)).Where(e => run.Shards[e.i].Segments.Count > 0)];
+        return HistorySchedule.Build(input.RunId, top, input.Sources, int.MaxValue, 0, -1, shards);
     }
 
     /// <summary>Denoises a batch of sibling segments (and, with <see cref="SegmentBatch.Subtree"/>, everything below
@@ -108,7 +126,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
 
         // The batch, and with Subtree everything below it too, parents before children.
         IEnumerable<PlanSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
-        PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned];
+        PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes).Where(s => run.ShardOf(s) == batch.Shard)) : planned];
 
         // Every read this activity needs, at once: each segment's conditioning (a cluster's mean, or its one prompt's
         // out of its chunk; plans of earlier builds stored every segment's) and the trajectory it continues.
@@ -168,15 +186,42 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             Images: done.Sum(d => (long)d.Segment.Members.Length), Batches: guided.Batches);
     }
 
-    /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds.</summary>
+    /// <summary>Writes a shard's manifest (shards/00000.json): its prompts and images, and what its own segments
+    /// cost; the run's summary lists what it returns.</summary>
+    public async Task<ManifestShard> FinishShardAsync(FinishShardInput input)
+    {
+        RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
+        RunPlanFile plan = run.Plan;
+        ShardData shard = run.Shards[input.Shard];
+        ManifestPrompt[] prompts = [.. shard.Members.Select(i => ManifestPromptOf(plan, i))];
+        long calls = shard.Segments.Sum(s => (long)s.Steps);
+        long standard = (long)plan.DenoiserSteps * prompts.Length;
+        IReadOnlyList<BusyInterval> busy = WorkerTime.Union(input.Work.Busy ?? []);
+        string status = input.Work.Error is null ? "succeeded" : "failed";
+        var manifest = new ShardManifestFile(
+            input.RunId, input.Shard, plan.ShardRoots[input.Shard], status, input.Work.Error, prompts, [.. prompts.Select(p => p.Image)],
+            calls, standard, 1.0 - ((double)calls / standard), WorkerTime.Seconds(busy), busy.Select(b => b.Worker).Distinct().Count(), input.Work.ModelSeconds);
+        await store.WriteAsync(Containers.Runs, RunBlobs.ShardManifest(input.RunId, input.Shard), manifest.ToJsonBytes());
+        return new ManifestShard(
+            input.Shard, prompts.Length, input.Work.Images, calls, standard, manifest.GpuSeconds, status, input.Work.Error, RunBlobs.ShardManifestName(input.Shard));
+    }
+
+    private static ManifestPrompt ManifestPromptOf(RunPlanFile plan, int index)
+    {
+        PlannedPrompt p = plan.Prompts[index];
+        return new ManifestPrompt(p.Index, p.Text, GenerationManifest.ImageName(p.Index, plan.Prompts.Count), p.Tokens, p.Truncated);
+    }
+
+    /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds. A sharded
+    /// run's is its summary: each shard's prompts are in the shard's manifest.</summary>
     public async Task<RunOutcome> FinishAsync(FinishInput input)
     {
         RunPlanFile plan = await ReadPlanAsync(input.RunId);
         GenerationOptions options = plan.Options;
         int n = plan.Prompts.Count;
-        ManifestPrompt[] prompts = plan.Prompts
-            .Select(p => new ManifestPrompt(p.Index, p.Text, GenerationManifest.ImageName(p.Index, n), p.Tokens, p.Truncated))
-            .ToArray();
+        bool sharded = plan.ShardRoots.Count > 0;
+        ManifestPrompt[] prompts = sharded ? [] : [.. Enumerable.Range(0, n).Select(i => ManifestPromptOf(plan, i))];
+        ManifestShard[]? shards = sharded ? [.. input.Work.Shards.OrderBy(s => s.Shard)] : null;
         double denoiseSeconds = input.Work.ModelSeconds - input.Work.DecodeSeconds;
         double standardGpuSeconds = input.Work.DecodeSeconds + (plan.DenoiserCalls == 0 ? 0 : denoiseSeconds * plan.StandardDenoiserCalls / plan.DenoiserCalls);
         IReadOnlyList<BusyInterval> busy = WorkerTime.Union(input.Work.Busy ?? []);
@@ -203,7 +248,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
                 plan.DenoiserCalls,
                 plan.StandardDenoiserCalls,
                 1.0 - ((double)plan.DenoiserCalls / plan.StandardDenoiserCalls),
-                prompts.Count(p => p.Truncated),
+                plan.Prompts.Count(p => p.Truncated),
                 new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds))
             {
                 Preset = options.Preset,
@@ -212,6 +257,8 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
                 PrivateSteps = options.PrivateSteps,
                 Tree = plan.TreeBuild,
                 ModelCalls = ManifestModelCalls.From(input.Work.Batches ?? new BatchSizes(), options.MaxBatch),
+                Shards = shards,
+                SharedDenoiserCalls = shards is null ? null : plan.DenoiserCalls - shards.Sum(s => s.DenoiserCalls),
             },
             new GpuAccounting(
                 gpuSeconds,
@@ -241,8 +288,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         {
             RunPlanFile plan = await ReadPlanAsync(id);
             float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
-            return new RunData(
-                plan, negative, plan.Segments.ToDictionary(s => s.Node), new SegmentTree<PlanSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.Steps));
+            return new RunData(plan, negative);
         });
         int cachedPrompts = _runs.Values.Where(t => t.IsCompletedSuccessfully).Sum(t => t.Result.Plan.Prompts.Count);
         if (_runs.Count > CachedRuns || cachedPrompts > CachedPrompts)
@@ -266,7 +312,82 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         }
     }
 
-    private sealed record RunData(RunPlanFile Plan, float[] Negative, Dictionary<int, PlanSegment> Segments, SegmentTree<PlanSegment> Tree);
+    /// <summary>A run's plan as the segment activities use it: segments by node, as a tree, and by shard.</summary>
+    private sealed class RunData
+    {
+        private readonly int[] _shardOfPrompt = [];
+        private readonly int[] _shardSize = [];
+
+        public RunData(RunPlanFile plan, float[] negative)
+        {
+            Plan = plan;
+            Negative = negative;
+            Segments = plan.Segments.ToDictionary(s => s.Node);
+            Tree = new SegmentTree<PlanSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.Steps);
+            var shards = new List<ShardData>();
+            if (plan.ShardRoots.Count > 0)
+            {
+                Core.Clustering.Linkage tree = plan.Linkage()!;
+                _shardOfPrompt = new int[plan.Prompts.Count];
+                _shardSize = new int[plan.ShardRoots.Count];
+                for (int s = 0; s < plan.ShardRoots.Count; s++)
+                {
+                    int[] members = tree.Leaves(plan.ShardRoots[s]);
+                    foreach (int member in members)
+                    {
+                        _shardOfPrompt[member] = s;
+                    }
+
+                    _shardSize[s] = members.Length;
+                    shards.Add(new ShardData(members, [], -1));
+                }
+
+                foreach (PlanSegment segment in plan.Segments)
+                {
+                    if (ShardOfPrompts(segment) is int s and >= 0)
+                    {
+                        shards[s].Segments.Add(segment);
+                    }
+                }
+
+                // Where each shard's trajectory comes from: the node above the shard its first segments continue.
+                for (int s = 0; s < shards.Count; s++)
+                {
+                    if (shards[s].Segments.Find(g => g.Source < 0 || ShardOfPrompts(Segments[g.Source]) != s) is PlanSegment first)
+                    {
+                        shards[s] = shards[s] with { Source = first.Source };
+                    }
+                }
+            }
+
+            Shards = shards;
+        }
+
+        public RunPlanFile Plan { get; }
+
+        public float[] Negative { get; }
+
+        public Dictionary<int, PlanSegment> Segments { get; }
+
+        public SegmentTree<PlanSegment> Tree { get; }
+
+        /// <summary>A sharded run's shards, in shard order (none for a run of one tree).</summary>
+        public IReadOnlyList<ShardData> Shards { get; }
+
+        /// <summary>The shard a segment is of; -1 for the top tree's shared segments and every segment of a run of one
+        /// tree. A shard is a subtree, so a node above it holds every prompt of the shard and more.</summary>
+        public int ShardOf(PlanSegment segment) => _shardSize.Length == 0 ? -1 : ShardOfPrompts(segment);
+
+        private int ShardOfPrompts(PlanSegment segment)
+        {
+            int s = _shardOfPrompt[segment.Members[0]];
+            return segment.Members.Length <= _shardSize[s] ? s : -1;
+        }
+    }
+
+    /// <summary>One shard of a run: its prompts, its segments (parents first), and the node above it whose
+    /// trajectory its first segments continue (-1: fresh noise).</summary>
+    private sealed record ShardData(int[] Members, List<PlanSegment> Segments, int Source);
 
     private async Task<byte[]> ReadAsync(string container, string name) =>
         await store.ReadAsync(container, name) ?? throw new InvalidOperationException($"{container}/{name} is missing");

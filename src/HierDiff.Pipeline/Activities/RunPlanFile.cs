@@ -53,6 +53,9 @@ public sealed record RunPlanFile(
     /// conditioning).</summary>
     public int PromptsPerChunk { get; init; }
 
+    /// <summary>Each shard's root node in <see cref="Tree"/>, in shard order (empty: a tree of its own, no shards).</summary>
+    public IReadOnlyList<int> ShardRoots { get; init; } = [];
+
     /// <summary>The floats of one prompt's conditioning.</summary>
     public int ConditioningLength { get; init; }
 
@@ -99,6 +102,12 @@ public static class RunBlobs
 
     /// <summary>A shard's prompts, as ShardPrompts assigned them (little-endian ints, ascending).</summary>
     public static string ShardMembers(string run, int shard) => $"{run}/shards/{shard:D5}.members.bin";
+
+    /// <summary>A shard's manifest, written by FinishShard when its segments are done (<see cref="ShardManifest"/>).</summary>
+    public static string ShardManifest(string run, int shard) => $"{run}/{ShardManifestName(shard)}";
+
+    /// <summary>Where a shard's manifest is, from the run folder.</summary>
+    public static string ShardManifestName(int shard) => $"shards/{shard:D5}.json";
 
     /// <summary>A shard's exact tree and moments (<see cref="ShardTreeBlob"/>).</summary>
     public static string ShardTree(string run, int shard) => $"{run}/shards/{shard:D5}.tree.bin";

@@ -7,8 +7,9 @@ namespace HierDiff.Pipeline.Orchestration;
 public sealed record ScheduledBatch(SegmentBatch Batch, int After);
 
 /// <summary>Subtrees a history hands to a sub-orchestration, once the batch at <paramref name="After"/> is done:
-/// everything below <paramref name="Sources"/>.</summary>
-public sealed record DelegatedSubtrees(IReadOnlyList<int> Sources, int After);
+/// everything below <paramref name="Sources"/> in <paramref name="Shard"/>. A sharded run's history hands each shard
+/// to a shard orchestration of its own (<see cref="RunFunctions.ShardOrchestrator"/>), which also writes its manifest.</summary>
+public sealed record DelegatedSubtrees(IReadOnlyList<int> Sources, int After, int Shard = -1, bool WholeShard = false);
 
 /// <summary>
 /// What one history (the run's orchestration, or a sub-orchestration) does with its part of the tree: the batches
@@ -25,10 +26,15 @@ public sealed record HistorySchedule(IReadOnlyList<ScheduledBatch> Batches, IRea
     /// A group holds nodes of one batch, so each still starts the moment its batch is done. Siblings whose subtrees
     /// need at most <paramref name="maxSubtreeCalls"/> denoiser calls are packed into activities that run them whole.
     /// </summary>
-    public static HistorySchedule Build(string runId, IReadOnlyList<SegmentSpec> segments, IReadOnlyList<int> sources, int maxActivities, int maxSubtreeCalls)
+    /// <param name="shard">The shard these segments are of (-1: outside every shard).</param>
+    /// <param name="shards">Of a sharded run's top history: each shard and the node its trajectory starts from (-1:
+    /// fresh noise). Each goes to its own sub-orchestration once the batch of that node is done.</param>
+    public static HistorySchedule Build(
+        string runId, IReadOnlyList<SegmentSpec> segments, IReadOnlyList<int> sources, int maxActivities, int maxSubtreeCalls, int shard = -1,
+        IReadOnlyList<(int Shard, int Source)>? shards = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var tree = new BatchTree(runId, segments, maxSubtreeCalls);
+        var tree = new BatchTree(runId, segments, maxSubtreeCalls, shard);
         SegmentBatch[] top = sources.SelectMany(tree.Batches).ToArray();
         long local = top.Sum(tree.ActivityCount);
         var groups = new Dictionary<SegmentBatch, List<int[]>>();
@@ -87,15 +93,28 @@ public sealed record HistorySchedule(IReadOnlyList<ScheduledBatch> Batches, IRea
 
             if (isTop)
             {
-                subtrees.AddRange((groups.GetValueOrDefault(batch) ?? []).Select(g => new DelegatedSubtrees(g, index)));
+                subtrees.AddRange((groups.GetValueOrDefault(batch) ?? []).Select(g => new DelegatedSubtrees(g, index, shard)));
             }
+        }
+
+        foreach ((int s, int source) in shards ?? [])
+        {
+            // A shard starts when the batch that ends its source does (a top history runs no subtrees whole, so
+            // every top node it hands on is one of its batches' nodes).
+            int after = source < 0 ? -1 : batches.FindIndex(b => b.Batch.Nodes.Contains(source));
+            if (source >= 0 && after < 0)
+            {
+                throw new InvalidOperationException($"shard {s} continues node {source}, which no batch of this history runs");
+            }
+
+            subtrees.Add(new DelegatedSubtrees([source], after, s, WholeShard: true));
         }
 
         return new HistorySchedule(batches, subtrees);
     }
 
     /// <summary>The segments of a run (or part of one) as a tree of batches, with what runs below each node.</summary>
-    private sealed class BatchTree(string runId, IReadOnlyList<SegmentSpec> segments, int maxSubtreeCalls)
+    private sealed class BatchTree(string runId, IReadOnlyList<SegmentSpec> segments, int maxSubtreeCalls, int shard)
     {
         private readonly Dictionary<int, int> _activitiesBelow = [];
         private readonly Dictionary<int, SegmentBatch[]> _batches = [];
@@ -137,7 +156,7 @@ public sealed record HistorySchedule(IReadOnlyList<ScheduledBatch> Batches, IRea
                     .Where(s => Calls(s) > maxSubtreeCalls)
                     .GroupBy(s => (s.Start, s.End))
                     .OrderBy(g => g.Key)
-                    .Select(g => new SegmentBatch(runId, source, g.Key.Start, g.Key.End, [.. g.Select(s => s.Node).Order()]))];
+                    .Select(g => new SegmentBatch(runId, source, g.Key.Start, g.Key.End, [.. g.Select(s => s.Node).Order()], Shard: shard))];
                 _batches[source] = batches;
             }
 
@@ -146,7 +165,7 @@ public sealed record HistorySchedule(IReadOnlyList<ScheduledBatch> Batches, IRea
 
         /// <summary>Siblings run with everything below them in one activity (End: the last of their ends).</summary>
         private SegmentBatch Subtrees(int source, List<SegmentSpec> siblings) =>
-            new(runId, source, siblings.Min(s => s.Start), siblings.Max(s => s.End), [.. siblings.Select(s => s.Node).Order()], Subtree: true);
+            new(runId, source, siblings.Min(s => s.Start), siblings.Max(s => s.End), [.. siblings.Select(s => s.Node).Order()], Subtree: true, Shard: shard);
 
         /// <summary>The activities a batch takes: one, and, unless it runs its subtree, those below its nodes.</summary>
         public int ActivityCount(SegmentBatch batch) => batch.Subtree ? 1 : 1 + batch.Nodes.Sum(ActivitiesBelow);

@@ -20,6 +20,7 @@ public static class RunFunctions
 {
     public const string Orchestrator = "RunOrchestrator";
     public const string SubtreeOrchestrator = "SubtreeOrchestrator";
+    public const string ShardOrchestrator = "ShardOrchestrator";
     public const string Prepare = "PrepareRun";
     public const string Encode = "EncodePrompts";
     public const string Shard = "ShardPrompts";
@@ -28,6 +29,7 @@ public static class RunFunctions
     public const string Condition = "ConditionClusters";
     public const string Schedule = "ScheduleSegments";
     public const string Segments = "RunSegments";
+    public const string FinishShard = "FinishShard";
     public const string Finish = "FinishRun";
     public const string Fail = "FailRun";
 }

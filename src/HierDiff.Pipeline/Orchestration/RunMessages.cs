@@ -65,18 +65,22 @@ public sealed record PreparedRun(
     /// parallel, before what is above them (none for standard generation).</summary>
     public IReadOnlyList<int> ConditionParts { get; init; } = [];
 
-    /// <summary>The prompt tree's root, in scipy's node ids (prompts 0..N-1, merges N..2N-2).</summary>
+    /// <summary>How many shards the tree was built from (0: one tree); each runs as a sub-orchestration of its own.</summary>
+    public int Shards { get; init; }
+
     /// <summary>A run that cannot go on, and why.</summary>
     public static PreparedRun Failed(string runId, string error, int steps) => new(runId, error, 0, steps, 0, "", 0, 0, 0);
 
+    /// <summary>The prompt tree's root, in scipy's node ids (prompts 0..N-1, merges N..2N-2).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int TreeRoot => (2 * PromptCount) - 2;
 }
 
 /// <summary>Sibling segments from the same source, denoised together in one activity: without
 /// <paramref name="Subtree"/> they run the same steps, Start to End, and hand off; with it, the activity also runs
-/// everything below them, in memory, to the images (End is then the last of the siblings' ends).</summary>
-public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes, bool Subtree = false);
+/// everything below them in <paramref name="Shard"/> (-1: outside every shard), in memory, to the images (End is then
+/// the last of the siblings' ends).</summary>
+public sealed record SegmentBatch(string RunId, int Source, int Start, int End, IReadOnlyList<int> Nodes, bool Subtree = false, int Shard = -1);
 
 /// <summary>What activities used: seconds the model was busy (denoising and decoding), seconds they ran (summed),
 /// denoiser calls, the part of the model seconds spent decoding, and when each worker process was busy with them
@@ -88,6 +92,9 @@ public sealed record ActivityReport(
 {
     public static ActivityReport Zero { get; } = new(0, 0, 0, 0);
 
+    /// <summary>The shards that finished below (a sharded run's), each as its FinishShard activity reported it.</summary>
+    public IReadOnlyList<ManifestShard> Shards { get; init; } = [];
+
     public static ActivityReport operator +(ActivityReport a, ActivityReport b) => new(
         a.ModelSeconds + b.ModelSeconds,
         a.WallSeconds + b.WallSeconds,
@@ -96,19 +103,28 @@ public sealed record ActivityReport(
         WorkerTime.Union([.. a.Busy ?? [], .. b.Busy ?? []]),
         a.Error ?? b.Error,
         a.Images + b.Images,
-        BatchSizes.Sum([a.Batches, b.Batches]));
+        BatchSizes.Sum([a.Batches, b.Batches]))
+    {
+        Shards = [.. a.Shards, .. b.Shards],
+    };
 }
 
-/// <summary>A running run's progress, as its orchestration's custom status: images written of the run's total.</summary>
-public sealed record RunProgress(long ImagesDone, long ImagesTotal);
+/// <summary>A running run's progress, as its orchestration's custom status: images written of the run's total, and
+/// of a sharded run, its shards done of all of them (0 of 0 for a run of one tree).</summary>
+public sealed record RunProgress(long ImagesDone, long ImagesTotal, int ShardsDone = 0, int ShardsTotal = 0);
 
 /// <summary>Part of the tree, run by a sub-orchestration so that no single history grows past a few hundred
-/// activities: every segment below the source nodes (-1: the whole tree). Batches whose subtrees need at most
+/// activities: every segment below the source nodes (-1: the whole tree) in <paramref name="Shard"/> (-1: outside
+/// every shard, which is every segment of a run of one tree). Batches whose subtrees need at most
 /// <paramref name="MaxSubtreeCalls"/> denoiser calls run them whole, in one activity.</summary>
 public sealed record SubtreeInput(
-    string RunId, IReadOnlyList<int> Sources, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory, int MaxSubtreeCalls = 0);
+    string RunId, IReadOnlyList<int> Sources, int MaxActivities = RunOrchestration.MaxActivitiesPerHistory, int MaxSubtreeCalls = 0, int Shard = -1);
 
-/// <summary>Finish a run: write its manifest from the plan and what every activity reported.</summary>
+/// <summary>Finish one shard of a sharded run: write its manifest from the plan and what its activities reported.</summary>
+public sealed record FinishShardInput(string RunId, int Shard, ActivityReport Work);
+
+
+/// <summary>Finish a run: write its manifest (a sharded run's summary) from the plan and what every activity reported.</summary>
 public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);
 
 /// <summary>How a run ended.</summary>

@@ -1,3 +1,4 @@
+using HierDiff.Models.Pipelines;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Runs;
 
@@ -27,7 +28,7 @@ public static class RunOrchestration
 
         // Preparing and finishing are this history's activities too. Progress counts what this history sees
         // finish: its own activities one by one, a sub-orchestration's images when it ends.
-        var progress = new Progress(context, prepared.PromptCount);
+        var progress = new Progress(context, prepared.PromptCount, prepared.Shards);
         int budget = Math.Max(maxActivitiesPerHistory / 2, maxActivitiesPerHistory - preparing - 1);
         ActivityReport work = await RunChildrenAsync(
             context, new SubtreeInput(input.RunId, [-1], budget, prepared.MaxSubtreeCalls), progress);
@@ -36,6 +37,14 @@ public static class RunOrchestration
             // The activity that found it wrote error.json; retrying would find it again.
             return new RunOutcome(input.RunId, false, work.Error, null);
         }
+
+        // A shard whose every prompt shares a final segment of the top tree (copies of one prompt) had nothing of
+        // its own to run: its manifest is written now.
+        HashSet<int> finished = [.. work.Shards.Select(s => s.Shard)];
+        ManifestShard[] rest = await Task.WhenAll(Enumerable.Range(0, prepared.Shards).Where(s => !finished.Contains(s)).Select(s =>
+            context.CallActivityAsync<ManifestShard>(RunFunctions.FinishShard, new FinishShardInput(input.RunId, s, ActivityReport.Zero))));
+        progress.Add(0, rest.Length);
+        work = work with { Shards = [.. work.Shards, .. rest] };
 
         return await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput(input.RunId, work, clock() - started));
     }
@@ -114,8 +123,9 @@ public static class RunOrchestration
             IEnumerable<Task<ActivityReport>> away = subtreesAfter[done].Select(async group =>
             {
                 ActivityReport below = await context.CallSubOrchestrationAsync<ActivityReport>(
-                    RunFunctions.SubtreeOrchestrator, input with { Sources = group.Sources });
-                progress?.Add(below.Images);
+                    group.WholeShard ? RunFunctions.ShardOrchestrator : RunFunctions.SubtreeOrchestrator,
+                    input with { Sources = group.Sources, Shard = group.Shard });
+                progress?.Add(below.Images, below.Shards.Count);
                 return below;
             });
             return (await Task.WhenAll(here.Concat(away))).Aggregate(ActivityReport.Zero, (a, b) => a + b);
@@ -124,32 +134,47 @@ public static class RunOrchestration
         return await RunAfterAsync(-1);
     }
 
+    /// <summary>
+    /// Runs one shard of a sharded run as a history of its own: its segments (delegating within the shard as any
+    /// history does), then its manifest. A shard that fails is reported failed in its manifest; the others go on.
+    /// </summary>
+    public static async Task<ActivityReport> RunShardAsync(IRunContext context, SubtreeInput input)
+    {
+        ActivityReport work = await RunChildrenAsync(context, input);
+        ManifestShard outcome = await context.CallActivityAsync<ManifestShard>(RunFunctions.FinishShard, new FinishShardInput(input.RunId, input.Shard, work));
+        return work with { Shards = [outcome] };
+    }
+
     /// <summary>Images written so far, reported through the context as activities and sub-orchestrations finish.
     /// The orchestration's own code updates it, in the order its history records, so replays see the same.</summary>
     public sealed class Progress
     {
         private readonly IRunContext _context;
         private readonly long _total;
+        private readonly int _shards;
         private readonly Lock _gate = new();
         private long _done;
+        private int _shardsDone;
 
-        public Progress(IRunContext context, long total)
+        public Progress(IRunContext context, long total, int shards = 0)
         {
             _context = context;
             _total = total;
-            context.SetProgress(new RunProgress(0, total));
+            _shards = shards;
+            context.SetProgress(new RunProgress(0, total, 0, shards));
         }
 
-        public void Add(long images)
+        public void Add(long images, int shards = 0)
         {
-            if (images > 0)
+            if (images > 0 || shards > 0)
             {
                 // Durable runs an orchestration's code on one thread; the in-process host resumes it on any, so the
                 // count and the report it makes are taken together.
                 lock (_gate)
                 {
                     _done += images;
-                    _context.SetProgress(new RunProgress(_done, _total));
+                    _shardsDone += shards;
+                    _context.SetProgress(new RunProgress(_done, _total, _shardsDone, _shards));
                 }
             }
         }

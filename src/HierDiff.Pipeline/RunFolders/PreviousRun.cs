@@ -6,7 +6,8 @@ namespace HierDiff.Pipeline.RunFolders;
 /// <summary>
 /// Recognises a folder that holds a previous HierDiff run and nothing of the user's: a manifest.json as generate
 /// writes it, the images it lists, and only the other files HierDiff commands write into a run folder (plan.json,
-/// nodes/, scores.json, compare.json, report.html and its pages in report/). Only such a folder may be replaced by <c>--overwrite</c>.
+/// nodes/, scores.json, compare.json, report.html and its pages in report/, a sharded run's shard manifests in shards/).
+/// Only such a folder may be replaced by <c>--overwrite</c>.
 /// </summary>
 internal static partial class PreviousRun
 {
@@ -35,6 +36,7 @@ internal static partial class PreviousRun
             {
                 "images" => !isLink && Directory.Exists(entry),
                 "nodes" => !isLink && Directory.Exists(entry),
+                "shards" => !isLink && Directory.Exists(entry),
                 ReportPageNames.Folder => !isLink && Directory.Exists(entry),
                 _ => !isLink && info.Exists && (RunFiles.Contains(name) || InterruptedWrite.IsMatch(name)),
             };
@@ -48,6 +50,7 @@ internal static partial class PreviousRun
         HashSet<string> imageFolders = [.. images.Where(i => i.Contains('/')).Select(i => i[..i.LastIndexOf('/')])];
         return Foreign(folder, "images", name => images.Contains(name), imageFolders.Contains)
             ?? Foreign(folder, "nodes", name => NodeImage().IsMatch(name), _ => false)
+            ?? Foreign(folder, "shards", name => ShardManifest().IsMatch(name), _ => false)
             ?? Foreign(folder, ReportPageNames.Folder, ReportPageNames.IsOurs, _ => false);
     }
 
@@ -83,10 +86,71 @@ internal static partial class PreviousRun
         return null;
     }
 
-    /// <summary>The image file names a run's manifest lists (images/NAME), or null where it is not a run's manifest.</summary>
+    /// <summary>The image file names a run's manifest lists (images/NAME), with a sharded run's those its shards'
+    /// manifests list, or null where it is not a run's manifest.</summary>
     private static HashSet<string>? ListedImages(string manifestPath)
     {
-        var file = new FileInfo(manifestPath);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        using JsonDocument? manifest = ReadJson(manifestPath);
+        if (manifest?.RootElement is not { ValueKind: JsonValueKind.Object } root
+            || !root.TryGetProperty("mode", out JsonElement mode) || mode.ValueKind != JsonValueKind.String
+            || !root.TryGetProperty("denoiser_calls", out JsonElement calls) || calls.ValueKind != JsonValueKind.Number
+            || !AddImages(root, names))
+        {
+            return null;
+        }
+
+        if (root.TryGetProperty("shards", out JsonElement shards))
+        {
+            if (shards.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+
+            foreach (JsonElement shard in shards.EnumerateArray())
+            {
+                if (shard.ValueKind != JsonValueKind.Object || !shard.TryGetProperty("manifest", out JsonElement name)
+                    || name.GetString() is not string file || !file.StartsWith("shards/", StringComparison.Ordinal) || !ShardManifest().IsMatch(file["shards/".Length..]))
+                {
+                    return null;
+                }
+
+                using JsonDocument? own = ReadJson(Path.Combine(Path.GetDirectoryName(manifestPath)!, "shards", file["shards/".Length..]));
+                if (own?.RootElement is not { ValueKind: JsonValueKind.Object } shardRoot || !AddImages(shardRoot, names))
+                {
+                    return null;
+                }
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>Adds the images a manifest's <c>images</c> lists; false where it lists none or something else.</summary>
+    private static bool AddImages(JsonElement manifest, HashSet<string> names)
+    {
+        if (!manifest.TryGetProperty("images", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return false;
+        }
+
+        foreach (JsonElement image in list.EnumerateArray())
+        {
+            if (image.ValueKind != JsonValueKind.String || image.GetString() is not string path || !path.StartsWith("images/", StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            names.Add(path["images/".Length..]);
+        }
+
+        return true;
+    }
+
+    /// <summary>A JSON file that is a file of its own (no link), or null where it is not one or not JSON.</summary>
+    private static JsonDocument? ReadJson(string path)
+    {
+        var file = new FileInfo(path);
         if (!file.Exists || file.LinkTarget is not null || file.Length > 1L << 30)
         {
             return null;
@@ -95,28 +159,7 @@ internal static partial class PreviousRun
         try
         {
             using FileStream stream = file.OpenRead();
-            using JsonDocument manifest = JsonDocument.Parse(stream);
-            JsonElement root = manifest.RootElement;
-            if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("mode", out JsonElement mode) || mode.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("denoiser_calls", out JsonElement calls) || calls.ValueKind != JsonValueKind.Number
-                || !root.TryGetProperty("images", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
-            {
-                return null;
-            }
-
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (JsonElement image in list.EnumerateArray())
-            {
-                if (image.ValueKind != JsonValueKind.String || image.GetString() is not string path || !path.StartsWith("images/", StringComparison.Ordinal))
-                {
-                    return null;
-                }
-
-                names.Add(path["images/".Length..]);
-            }
-
-            return names;
+            return JsonDocument.Parse(stream);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
@@ -126,4 +169,7 @@ internal static partial class PreviousRun
 
     [GeneratedRegex(@"^[0-9]+\.png$")]
     private static partial Regex NodeImage();
+
+    [GeneratedRegex(@"^[0-9]{5}\.json$")]
+    private static partial Regex ShardManifest();
 }

@@ -79,7 +79,13 @@ public static class RunExport
         var manifest = GenerationManifest.Parse(manifestBytes);
         for (int i = 0; i < count; i++)
         {
-            folder.WriteFile(manifest.Images[i], Read(store, Containers.Images, RunBlobs.Image(runId, i, count)));
+            folder.WriteFile(GenerationManifest.ImageName(i, count), Read(store, Containers.Images, RunBlobs.Image(runId, i, count)));
+        }
+
+        // A sharded run's manifest is its summary; each shard's manifest lists that shard's prompts.
+        foreach (ManifestShard shard in manifest.Shards ?? [])
+        {
+            folder.WriteFile(shard.Manifest, Read(store, Containers.Runs, $"{runId}/{shard.Manifest}"));
         }
 
         cancellation.ThrowIfCancellationRequested();

@@ -47,6 +47,7 @@ public sealed class PromptTreeTests
         EmbeddingMatrix x = Clustered(300, 16, 10, seed: 4);
         PromptTree built = PromptTree.Build(x, maxExact: 300);
         Assert.False(built.Sharded);
+        Assert.Empty(built.ShardRoots);
         Assert.Equal(WardLinkage.FromEmbeddings(x).Rows, built.Tree.Rows);
         Assert.Equal(new TreeSummary("exact", 300, 1, 300, 300, 0), built.Summary());
     }
@@ -92,6 +93,7 @@ public sealed class PromptTreeTests
             }
 
             Assert.Equal(members, tree.Leaves(node));
+            Assert.Equal(node, built.ShardRoots[s]);
             Assert.Equal(own, Internal(tree, node).Select(n => tree.Row(n).Height).Order());
         }
     }
