@@ -1,6 +1,6 @@
-using HierDiff.Models.Pipelines;
 using System.Diagnostics;
 using HierDiff.Models;
+using HierDiff.Models.Pipelines;
 using HierDiff.Pipeline.Activities;
 using HierDiff.Pipeline.Orchestration;
 using HierDiff.Pipeline.Storage;

@@ -1,6 +1,6 @@
-using HierDiff.Models.Pipelines;
 using HierDiff.Core.Clustering;
 using HierDiff.Core.Runs;
+using HierDiff.Models.Pipelines;
 
 namespace HierDiff.Pipeline.Orchestration;
 
