@@ -160,6 +160,68 @@ public sealed class LocalPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task EachShardRunsInASubOrchestrationOfItsOwnAndWritesItsManifest()
+    {
+        string[] words = ["red", "blue", "green", "yellow", "white", "black", "purple", "orange"];
+        string[] prompts = [.. Enumerable.Range(0, 160).Select(i => $"a {words[i % 8]} {(i / 8 % 3 == 0 ? "circle" : "square")} number {i} on a {words[i / 24 % 8]} background")];
+        LocalPipeline pipeline = Pipeline("shards", out LocalRunStore store);
+        await Upload(store, "p.txt", string.Join('\n', prompts));
+        var calls = new List<string>();
+        var context = new RecordingContext(new RunActivities(store, () => _model, new PipelineSettings()), calls);
+        // A tau above every merge: the root is shared from the first step, so the top tree has segments of its own.
+        var options = new GenerationOptions { Steps = 4, Tau = 1_000, MaxExact = 40 };
+        RunOutcome outcome = await RunOrchestration.RunAsync(context, new RunInput("r", "p.txt", options), () => 0);
+        Assert.True(outcome.Succeeded, outcome.Error);
+
+        // Each node's shard: a shard is the subtree below its root; a node above several is the top tree's (-1).
+        RunPlanFile plan = await PlanAsync(store, "r");
+        Core.Clustering.Linkage tree = plan.Linkage()!;
+        int[][] members = [.. plan.ShardRoots.Select(tree.Leaves)];
+        int[] shardOf = new int[prompts.Length];
+        for (int s = 0; s < members.Length; s++)
+        {
+            members[s].ToList().ForEach(p => shardOf[p] = s);
+        }
+
+        int ShardOf(int node)
+        {
+            int[] leaves = tree.Leaves(node);
+            return leaves.Length <= members[shardOf[leaves[0]]].Length ? shardOf[leaves[0]] : -1;
+        }
+
+        Assert.Equal(5, members.Length);
+        Assert.Contains(plan.Segments, s => ShardOf(s.Node) == -1);
+
+        // One shard orchestration a shard; every batch's nodes, and what runs below them in it, are of the batch's shard.
+        Assert.Equal(Enumerable.Range(0, 5), context.Inputs.Select((input, i) => (input, calls[i])).Where(c => c.Item2 == RunFunctions.ShardOrchestrator).Select(c => ((SubtreeInput)c.input).Shard).Order());
+        SegmentBatch[] batches = [.. context.Inputs.OfType<SegmentBatch>()];
+        Assert.Contains(batches, b => b.Shard == -1);
+        Assert.All(batches, b => Assert.All(b.Nodes, n => Assert.Equal(b.Shard, ShardOf(n))));
+
+        // manifest.json is the summary; each shard's manifest lists its own prompts, and together they list each once.
+        var summary = GenerationManifest.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("r")))!);
+        Assert.Empty(summary.Prompts);
+        Assert.Equal(5, summary.Shards!.Count);
+        Assert.All(summary.Shards, s => Assert.Equal("succeeded", s.Status));
+        Assert.Equal(summary.DenoiserCalls, summary.SharedDenoiserCalls + summary.Shards.Sum(s => s.DenoiserCalls));
+        Assert.True(summary.SharedDenoiserCalls > 0);
+        Assert.Equal(prompts.Length, summary.Shards.Sum(s => s.Images));
+        var listed = new List<int>();
+        foreach (ManifestShard s in summary.Shards)
+        {
+            var shard = ShardManifestFile.Parse((await store.ReadAsync(Containers.Runs, $"r/{s.Manifest}"))!);
+            Assert.Equal(members[s.Shard], shard.Prompts.Select(p => p.Index));
+            Assert.Equal(plan.ShardRoots[s.Shard], shard.Root);
+            Assert.Equal(shard.Prompts.Select(p => p.Image), shard.Images);
+            Assert.Equal(s.Prompts * 5L, shard.StandardDenoiserCalls);
+            listed.AddRange(shard.Prompts.Select(p => p.Index));
+        }
+
+        Assert.Equal(Enumerable.Range(0, prompts.Length), listed.Order());
+        Assert.Equal(new RunProgress(prompts.Length, prompts.Length, 5, 5), context.Progress[^1]);
+    }
+
+    [Fact]
     public async Task NoMessageThroughTheOrchestrationGrowsWithTheRunsSegments()
     {
         // 3,000 prompts: their segments' specs alone would be about 30 bytes each, more than the 64 KB allowed here
@@ -205,8 +267,11 @@ public sealed class LocalPipelineTests : IDisposable
 
     /// <summary>An in-process host that records which functions the orchestration calls, and how many activities each
     /// history (the orchestration, each sub-orchestration) holds.</summary>
-    private sealed class RecordingContext(RunActivities activities, List<string> calls, int[]? most = null) : IRunContext
+    private sealed class RecordingContext(RunActivities activities, List<string> calls, int[]? most = null, List<object>? inputs = null) : IRunContext
     {
+        /// <summary>Every function's input, in the order of <c>calls</c> (shared with the sub-orchestrations).</summary>
+        public List<object> Inputs { get; } = inputs ?? [];
+
         // Shared with the sub-orchestrations' contexts: the most activities in one history, the largest message.
         private readonly int[] _most = most ?? [0, 0];
         private int _events;
@@ -244,7 +309,7 @@ public sealed class LocalPipelineTests : IDisposable
         public async Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input)
         {
             Record(name, input);
-            var history = new RecordingContext(activities, calls, _most);
+            var history = new RecordingContext(activities, calls, _most, Inputs);
             ActivityReport result = name == RunFunctions.ShardOrchestrator
                 ? await RunOrchestration.RunShardAsync(history, (SubtreeInput)input)
                 : await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
@@ -257,6 +322,7 @@ public sealed class LocalPipelineTests : IDisposable
             lock (calls)
             {
                 calls.Add(name);
+                Inputs.Add(input);
                 _events++;
                 _most[0] = Math.Max(_most[0], _events);
             }
