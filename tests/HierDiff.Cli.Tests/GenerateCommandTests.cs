@@ -75,6 +75,43 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
+    public void AShardedRunsFolderHoldsItsSummaryAndAManifestPerShard_WhichReportAndOverwriteKnow()
+    {
+        Assert.Equal(0, Generate("sharded", "--tau", "1", "--max-exact", "2").ExitCode);
+        string run = Out("sharded");
+        using (JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run, "manifest.json"))))
+        {
+            JsonElement m = manifest.RootElement;
+            Assert.Equal(0, m.GetProperty("prompts").GetArrayLength());
+            JsonElement[] shards = [.. m.GetProperty("shards").EnumerateArray()];
+            Assert.Equal(m.GetProperty("tree").GetProperty("shards").GetInt32(), shards.Length);
+            var listed = new List<string>();
+            foreach (JsonElement shard in shards)
+            {
+                Assert.Equal("succeeded", shard.GetProperty("status").GetString());
+                using JsonDocument own = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run, shard.GetProperty("manifest").GetString()!)));
+                listed.AddRange(own.RootElement.GetProperty("prompts").EnumerateArray().Select(p => p.GetProperty("text").GetString()!));
+            }
+
+            Assert.Equal(Prompts.Order(), listed.Order());
+        }
+
+        // The report finds every prompt through the shards' manifests.
+        CliRunner.Result report = CliRunner.Run("report", "--run", run);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        string html = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.All(Prompts, p => Assert.Contains(System.Net.WebUtility.HtmlEncode(p), html));
+
+        // --overwrite knows shards/ as the run's own, and still refuses a user's file in it.
+        Assert.Equal(0, Generate("sharded", "--tau", "1", "--max-exact", "2", "--overwrite").ExitCode);
+        File.WriteAllText(Path.Combine(run, "shards", "notes.txt"), "mine");
+        CliRunner.Result refused = Generate("sharded", "--tau", "1", "--max-exact", "2", "--overwrite");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("shards/notes.txt", refused.Stderr);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(run, "shards", "notes.txt")));
+    }
+
+    [Fact]
     public void ThePaperPresetRunsTheAuthorsSettingsAndTheManifestRecordsIt()
     {
         CliRunner.Result result = Generate("paper", "--preset", "paper");
