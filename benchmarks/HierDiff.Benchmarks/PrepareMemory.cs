@@ -9,7 +9,7 @@ namespace HierDiff.Benchmarks;
 
 /// <summary>
 /// Preparing a run of N shapes-world prompts with the built-in model: the orchestration's own preparing
-/// (<see cref="RunOrchestration.PrepareAsync"/>), then the run's first ScheduleSegments and its FinishRun, every
+/// (<see cref="RunOrchestration.PrepareAsync"/>), then the run's first ScheduleSegments, its FinishShards and its FinishRun, every
 /// activity one at a time. Prints each kind's time and the process's peak resident memory while one of them ran
 /// (the model loaded, as in a worker, and what earlier activities left cached), so maxPrompts can be set to what a
 /// replica holds. Linux only: the peak is reset between activities through /proc/self/clear_refs.
@@ -48,7 +48,14 @@ public static class PrepareMemory
             // And the last: the manifest, from the plan. FinishRun reads only the first image's size, so one blank
             // image stands in for the run's (this measures what FinishRun holds, not what the segments made).
             await store.WriteAsync(Containers.Images, RunBlobs.Image("run", 0, n), PngEncoder.Encode(new RgbImage(64, 64, new byte[64 * 64 * 3])));
-            await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput("run", ActivityReport.Zero, 0));
+            // A sharded run's shards each write their manifest, then FinishRun the summary.
+            var shards = new List<ManifestShard>();
+            for (int s = 0; s < prepared.Shards; s++)
+            {
+                shards.Add(await context.CallActivityAsync<ManifestShard>(RunFunctions.FinishShard, new FinishShardInput("run", s, ActivityReport.Zero)));
+            }
+
+            await context.CallActivityAsync<RunOutcome>(RunFunctions.Finish, new FinishInput("run", ActivityReport.Zero with { Shards = shards }, 0));
 
             long stored = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             Console.WriteLine(
@@ -97,6 +104,7 @@ public static class PrepareMemory
                     RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
                     RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
                     RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
+                    RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
                     _ => await activities.FinishAsync((FinishInput)input),
                 };
                 string kind = input is ConditionInput { Stops.Count: > 0 } ? $"{name} (top)" : name;

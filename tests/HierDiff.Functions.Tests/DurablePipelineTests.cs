@@ -135,6 +135,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         // Polled as Logic Apps polls it: 202 with the images written of the total, rising, until 200.
         RunStartFunctions functions = HttpFunctions();
         var seen = new List<(long Done, long Total)>();
+        var shardsSeen = new List<(int Done, int Total)>();
         using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15)))
         {
             while (true)
@@ -150,6 +151,7 @@ public sealed class DurablePipelineTests : IAsyncLifetime
                 if (body.GetProperty("images_total").ValueKind == JsonValueKind.Number)
                 {
                     seen.Add((body.GetProperty("images_done").GetInt64(), body.GetProperty("images_total").GetInt64()));
+                    shardsSeen.Add((body.GetProperty("shards_done").GetInt32(), body.GetProperty("shards_total").GetInt32()));
                 }
 
                 await Task.Delay(TimeSpan.FromSeconds(1), timeout.Token);
@@ -161,10 +163,26 @@ public sealed class DurablePipelineTests : IAsyncLifetime
         Assert.Equal(seen.Select(p => p.Done).Order(), seen.Select(p => p.Done));
         Assert.True((await Complete(host.Client, runId)).Succeeded);
 
+        // 5,000 prompts in shards of at most 2,000: four shards, each its own sub-orchestration and manifest.
+        Assert.All(shardsSeen, p => Assert.Equal(4, p.Total));
+        Assert.Equal(shardsSeen.Select(p => p.Done).Order(), shardsSeen.Select(p => p.Done));
         JsonElement manifest = JsonDocument.Parse(await _store.ReadAsync(Containers.Runs, RunBlobs.Manifest(runId)) ?? []).RootElement;
-        Assert.Equal(5_000, manifest.GetProperty("prompts").GetArrayLength());
+        Assert.Equal(0, manifest.GetProperty("prompts").GetArrayLength());
         Assert.True(manifest.GetProperty("savings").GetDouble() >= 0.4);
         Assert.Equal("sharded", manifest.GetProperty("tree").GetProperty("kind").GetString());
+        JsonElement[] shards = [.. manifest.GetProperty("shards").EnumerateArray()];
+        Assert.Equal(4, shards.Length);
+        Assert.Equal(5_000, shards.Sum(s => s.GetProperty("images").GetInt64()));
+        int listed = 0;
+        foreach (JsonElement shard in shards)
+        {
+            Assert.Equal("succeeded", shard.GetProperty("status").GetString());
+            var own = ShardManifestFile.Parse(await _store.ReadAsync(Containers.Runs, $"{runId}/{shard.GetProperty("manifest").GetString()}") ?? []);
+            Assert.Equal(shard.GetProperty("prompts").GetInt32(), own.Prompts.Count);
+            listed += own.Prompts.Count;
+        }
+
+        Assert.Equal(5_000, listed);
         foreach (int i in new[] { 0, 2_499, 4_999 })
         {
             Assert.NotNull(await _store.ReadAsync(Containers.Images, RunBlobs.Image(runId, i, prompts.Length)));

@@ -125,6 +125,7 @@ public sealed class PreparationTests : IDisposable
     /// <summary>A local store that counts what goes through it, by name.</summary>
     private sealed class CountingStore(LocalRunStore inner) : IRunStore
     {
+
         private readonly List<(string Kind, string Name, int Length)> _log = [];
 
         public string Root => inner.Root;
@@ -163,6 +164,12 @@ public sealed class PreparationTests : IDisposable
         {
             Log("read", name);
             return inner.ReadAsync(container, name, cancellation);
+        }
+
+        public Task<Stream?> OpenReadAsync(string container, string name, CancellationToken cancellation = default)
+        {
+            Log("stream", name, 0);
+            return inner.OpenReadAsync(container, name, cancellation);
         }
 
         public Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default)

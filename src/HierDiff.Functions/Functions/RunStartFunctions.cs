@@ -118,7 +118,8 @@ public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogg
                 return await Json(request, HttpStatusCode.InternalServerError,
                     new { id, status = "failed", error = run.FailureDetails?.ErrorMessage ?? run.RuntimeStatus.ToString() });
             default:
-                // While it runs: images written of the total (once planned), from the orchestration's custom status.
+                // While it runs: images written of the total (once planned), and a sharded run's shards done, from
+                // the orchestration's custom status.
                 RunProgress? progress = run.SerializedCustomStatus is null ? null : run.ReadCustomStatusAs<RunProgress>();
                 HttpResponseData pending = await Json(request, HttpStatusCode.Accepted, new
                 {
@@ -126,6 +127,8 @@ public sealed class RunStartFunctions(RunStarter starter, IRunStore store, ILogg
                     status = run.RuntimeStatus.ToString().ToLowerInvariant(),
                     images_done = progress?.ImagesDone,
                     images_total = progress?.ImagesTotal,
+                    shards_done = progress is { ShardsTotal: > 0 } ? progress.ShardsDone : (int?)null,
+                    shards_total = progress is { ShardsTotal: > 0 } ? progress.ShardsTotal : (int?)null,
                 });
                 pending.Headers.Add("Location", StatusUrl(request, id));
                 pending.Headers.Add("Retry-After", "10");

@@ -55,6 +55,21 @@ public sealed class BlobRunStore(BlobServiceClient service) : IRunStore
         }
     }
 
+    public async Task<Stream?> OpenReadAsync(string container, string name, CancellationToken cancellation = default)
+    {
+        try
+        {
+            BlobClient blob = service.GetBlobContainerClient(StoreNames.Check(container, "container")).GetBlobClient(StoreNames.Check(name));
+
+            // allowModifications: false pins the blob's ETag, so a blob replaced mid-read fails the read.
+            return await blob.OpenReadAsync(new Azure.Storage.Blobs.Models.BlobOpenReadOptions(allowModifications: false), cancellation);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     public async Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default)
     {
         BlobClient blob = service.GetBlobContainerClient(StoreNames.Check(container, "container")).GetBlobClient(StoreNames.Check(name));

@@ -12,6 +12,10 @@ public interface IRunStore
     /// <summary>The bytes, or null where there is no such blob.</summary>
     Task<byte[]?> ReadAsync(string container, string name, CancellationToken cancellation = default);
 
+    /// <summary>A blob to read as it arrives (a prompt file, which may be larger than a worker should hold), or null
+    /// where there is no such blob. The stream fails rather than mix two versions of a blob changed while it is read.</summary>
+    Task<Stream?> OpenReadAsync(string container, string name, CancellationToken cancellation = default);
+
     /// <summary><paramref name="length"/> bytes of a blob from <paramref name="offset"/> (one prompt's encoding out of
     /// its chunk's); a missing blob, or one too short, is an error.</summary>
     Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default);

@@ -21,6 +21,13 @@ public sealed class LocalRunStore(string root) : IRunStore
         return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellation) : null;
     }
 
+    public Task<Stream?> OpenReadAsync(string container, string name, CancellationToken cancellation = default)
+    {
+        // Writes replace a file whole (a rename), so an open stream keeps reading the version it opened.
+        string path = PathOf(container, name);
+        return Task.FromResult<Stream?>(File.Exists(path) ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16) : null);
+    }
+
     public async Task<byte[]> ReadRangeAsync(string container, string name, long offset, int length, CancellationToken cancellation = default)
     {
         await using var file = new FileStream(PathOf(container, name), FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
