@@ -222,6 +222,36 @@ public sealed class LocalPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task AShardThatFailsIsRecordedFailedInItsManifestWhileTheOtherShardsFinish()
+    {
+        string[] prompts = [.. Enumerable.Range(0, 120).Select(i => $"a {Prompts[i % Prompts.Length]} number {i / 6}")];
+        LocalPipeline pipeline = Pipeline("failing-shard", out LocalRunStore store);
+        await Upload(store, "p.txt", string.Join('\n', prompts));
+        var calls = new List<string>();
+        var context = new RecordingContext(
+            new RunActivities(store, () => _model, new PipelineSettings()), calls, failing: b => b.Shard == 1 ? "a latent turned non-finite in shard 1" : null);
+        RunOutcome outcome = await RunOrchestration.RunAsync(context, new RunInput("r", "p.txt", new GenerationOptions { Steps = 3, TargetSavings = 0.3, MaxExact = 40 }), () => 0);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("a latent turned non-finite in shard 1", outcome.Error);
+        RunPlanFile plan = await PlanAsync(store, "r");
+        Assert.Equal(4, plan.ShardRoots.Count);
+        for (int s = 0; s < plan.ShardRoots.Count; s++)
+        {
+            var shard = ShardManifestFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.ShardManifest("r", s)))!);
+            Assert.Equal(s == 1 ? "failed" : "succeeded", shard.Status);
+            Assert.Equal(s == 1 ? outcome.Error : null, shard.Error);
+            if (s != 1)
+            {
+                // The other shards made every image of theirs.
+                Assert.All(shard.Prompts, p => Assert.True(File.Exists(Path.Combine(store.Root, Containers.Images, RunBlobs.Image("r", p.Index, prompts.Length)))));
+            }
+        }
+
+        Assert.Null(await store.ReadAsync(Containers.Runs, RunBlobs.Manifest("r")));
+    }
+
+    [Fact]
     public async Task NoMessageThroughTheOrchestrationGrowsWithTheRunsSegments()
     {
         // 3,000 prompts: their segments' specs alone would be about 30 bytes each, more than the 64 KB allowed here
@@ -267,7 +297,8 @@ public sealed class LocalPipelineTests : IDisposable
 
     /// <summary>An in-process host that records which functions the orchestration calls, and how many activities each
     /// history (the orchestration, each sub-orchestration) holds.</summary>
-    private sealed class RecordingContext(RunActivities activities, List<string> calls, int[]? most = null, List<object>? inputs = null) : IRunContext
+    private sealed class RecordingContext(
+        RunActivities activities, List<string> calls, int[]? most = null, List<object>? inputs = null, Func<SegmentBatch, string?>? failing = null) : IRunContext
     {
         /// <summary>Every function's input, in the order of <c>calls</c> (shared with the sub-orchestrations).</summary>
         public List<object> Inputs { get; } = inputs ?? [];
@@ -298,6 +329,8 @@ public sealed class LocalPipelineTests : IDisposable
                 RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
                 RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
                 RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
+                // A batch the test fails is reported as the activity reports a latent that turned non-finite.
+                RunFunctions.Segments when failing?.Invoke((SegmentBatch)input) is string error => new ActivityReport(0, 0, 0, 0, Error: error),
                 RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
                 RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
                 _ => await activities.FinishAsync((FinishInput)input),
@@ -309,7 +342,7 @@ public sealed class LocalPipelineTests : IDisposable
         public async Task<TResult> CallSubOrchestrationAsync<TResult>(string name, object input)
         {
             Record(name, input);
-            var history = new RecordingContext(activities, calls, _most, Inputs);
+            var history = new RecordingContext(activities, calls, _most, Inputs, failing);
             ActivityReport result = name == RunFunctions.ShardOrchestrator
                 ? await RunOrchestration.RunShardAsync(history, (SubtreeInput)input)
                 : await RunOrchestration.RunChildrenAsync(history, (SubtreeInput)input);
