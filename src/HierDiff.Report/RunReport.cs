@@ -143,6 +143,15 @@ public static class RunReport
                 ? $"{Number(m, "gpu.cost", "0.0000")} (standard: {Number(m, "gpu.standard_estimate_cost", "0.0000")}) at {price.GetDouble().ToString("0.######", C)} per GPU-second"
                 : "no price per GPU-second was set"),
         };
+        if (Get(m, "shards") is { ValueKind: JsonValueKind.Array } shards)
+        {
+            // A sharded run: how its shards ended, and the top tree's calls that no shard owns.
+            JsonElement[] all = [.. shards.EnumerateArray()];
+            int failed = all.Count(e => e.TryGetProperty("status", out JsonElement status) && status.GetString() != "succeeded");
+            rows.Insert(5, ("shards", $"{all.Length:N0}, {(failed == 0 ? "all succeeded" : $"{failed:N0} failed")}; {Number(m, "shared_denoiser_calls", "N0")} denoiser calls shared above them " +
+                "(each shard's are in its manifest, shards/00000.json ...)"));
+        }
+
         if (run.Scores is SavedScores s)
         {
             rows.Add(("evaluation", $"{s.Evaluator}: mean score {s.MeanScore.ToString("0.000", C)}, diversity {s.Diversity?.ToString("0.000", C) ?? "n/a"} (mean cosine of image features; lower is more diverse)"));

@@ -101,6 +101,7 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.True(report.ExitCode == 0, report.Stderr);
         string html = File.ReadAllText(Path.Combine(run, "report.html"));
         Assert.All(Prompts, p => Assert.Contains(System.Net.WebUtility.HtmlEncode(p), html));
+        Assert.Matches("<th>shards</th><td>[0-9]+, all succeeded; [0-9]+ denoiser calls shared above them", html);
 
         // --overwrite knows shards/ as the run's own, and still refuses a user's file in it.
         Assert.Equal(0, Generate("sharded", "--tau", "1", "--max-exact", "2", "--overwrite").ExitCode);
