@@ -176,7 +176,7 @@ public sealed class LocalPipelineTests : IDisposable
         // Each node's shard: a shard is the subtree below its root; a node above several is the top tree's (-1).
         RunPlanFile plan = await PlanAsync(store, "r");
         Core.Clustering.Linkage tree = plan.Linkage()!;
-        int[][] members = [.. plan.ShardRoots.Select(tree.Leaves)];
+        int[][] members = [.. plan.ShardRoots.Select(root => tree.Leaves(root).Order().ToArray())];
         int[] shardOf = new int[prompts.Length];
         for (int s = 0; s < members.Length; s++)
         {

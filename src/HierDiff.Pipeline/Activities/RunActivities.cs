@@ -332,7 +332,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
                 _shardSize = new int[plan.ShardRoots.Count];
                 for (int s = 0; s < plan.ShardRoots.Count; s++)
                 {
-                    int[] members = tree.Leaves(plan.ShardRoots[s]);
+                    int[] members = [.. tree.Leaves(plan.ShardRoots[s]).Order()];
                     foreach (int member in members)
                     {
                         _shardOfPrompt[member] = s;
@@ -385,7 +385,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         }
     }
 
-    /// <summary>One shard of a run: its prompts, its segments (parents first), and the node above it whose
+    /// <summary>One shard of a run: its prompts (ascending), its segments (parents first), and the node above it whose
     /// trajectory its first segments continue (-1: fresh noise).</summary>
     private sealed record ShardData(int[] Members, List<PlanSegment> Segments, int Source);
 
