@@ -5,12 +5,12 @@ namespace HierDiff.Core.Prompts;
 /// <summary>RFC 4180 records: comma-separated, double-quoted fields may hold commas, quotes ("") and newlines.</summary>
 internal static class CsvRecords
 {
-    /// <summary>Yields each record's fields and the line it starts on.</summary>
-    public static IEnumerable<(List<string> Fields, int Line)> Parse(string text, string source)
+    /// <summary>Yields each record's fields and the line it starts on, reading the text no further than the record's
+    /// end, so that a large file is read a record at a time.</summary>
+    public static IEnumerable<(List<string> Fields, int Line)> Parse(TextReader text, string source)
     {
         int line = 1;
-        int i = 0;
-        while (i < text.Length)
+        while (text.Peek() >= 0)
         {
             int recordLine = line;
             var fields = new List<string>();
@@ -18,23 +18,23 @@ internal static class CsvRecords
             bool endOfRecord = false;
             while (!endOfRecord)
             {
-                if (i < text.Length && text[i] == '"')
+                if (text.Peek() == '"')
                 {
-                    i++;
+                    text.Read();
                     while (true)
                     {
-                        if (i >= text.Length)
+                        int c = text.Read();
+                        if (c < 0)
                         {
                             throw new HierDiffInputException($"{source}:{recordLine}: a quoted field is never closed");
                         }
 
-                        char c = text[i++];
                         if (c == '"')
                         {
-                            if (i < text.Length && text[i] == '"')
+                            if (text.Peek() == '"')
                             {
                                 field.Append('"');
-                                i++;
+                                text.Read();
                                 continue;
                             }
 
@@ -46,34 +46,30 @@ internal static class CsvRecords
                             line++;
                         }
 
-                        field.Append(c);
+                        field.Append((char)c);
                     }
                 }
 
-                while (i < text.Length && text[i] != ',' && text[i] != '\n')
+                for (int c = text.Peek(); c >= 0 && c != ',' && c != '\n'; c = text.Peek())
                 {
-                    if (text[i] != '\r')
+                    if (c != '\r')
                     {
-                        field.Append(text[i]);
+                        field.Append((char)c);
                     }
 
-                    i++;
+                    text.Read();
                 }
 
                 fields.Add(field.ToString());
                 field.Clear();
-                if (i >= text.Length)
+                int end = text.Read(); // a comma, a newline, or -1 at the end of the text
+                if (end != ',')
                 {
-                    endOfRecord = true;
-                }
-                else if (text[i] == ',')
-                {
-                    i++;
-                }
-                else
-                {
-                    i++; // the newline
-                    line++;
+                    if (end == '\n')
+                    {
+                        line++;
+                    }
+
                     endOfRecord = true;
                 }
             }

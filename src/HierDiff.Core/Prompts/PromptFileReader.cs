@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Json;
-using System.Text.Unicode;
 
 namespace HierDiff.Core.Prompts;
 
@@ -10,62 +8,114 @@ namespace HierDiff.Core.Prompts;
 /// objects with a <c>prompt</c> field), <c>.jsonl</c> (one string or object a line) and <c>.csv</c> (a <c>prompt</c>
 /// column). Every rejection is a <see cref="HierDiffInputException"/> whose one-line message starts "file:line:".
 /// </summary>
-public static class PromptFileReader
+/// <remarks>
+/// There is one way a file is read, <see cref="Stream(System.IO.Stream, string, PromptFileLimits)"/>: a chunk at a time (<see cref="PromptFileChunks"/>), each
+/// prompt handed out as soon as it is read, so that a million prompts can be written out as they come.
+/// <see cref="Parse"/> and <see cref="Read"/> collect what it hands out.
+/// </remarks>
+public static partial class PromptFileReader
 {
-    // Each prompt file type and how it is read: JSON from the bytes, the others from the decoded text.
+    // Each prompt file type and how it is read: JSON from the bytes, the others from the text.
     private static readonly (string Extension, FormatReader Read)[] Formats =
     [
-        (".txt", (_, text, collector) => ReadText(text, collector)),
-        (".json", (bytes, _, collector) => ReadJson(bytes, collector)),
-        (".jsonl", (_, text, collector) => ReadJsonLines(text, collector)),
-        (".csv", (_, text, collector) => ReadCsv(text, collector)),
+        (".txt", (file, _) => ReadText(new PromptFileChunks.Text(file))),
+        (".json", ReadJson),
+        (".jsonl", (file, collector) => ReadJsonLines(new PromptFileChunks.Text(file), collector)),
+        (".csv", (file, collector) => ReadCsv(new PromptFileChunks.Text(file), collector)),
     ];
 
     public static readonly IReadOnlyList<string> SupportedExtensions = [.. Formats.Select(f => f.Extension)];
 
-    private delegate void FormatReader(ReadOnlySpan<byte> bytes, string text, Collector collector);
+    /// <summary>Where <see cref="MemoryExtensions.EnumerateLines(ReadOnlySpan{char})"/> ends a line of a string: \r\n
+    /// (one break), \r, \n, \f, U+0085, U+2028 and U+2029.</summary>
+    private static readonly SearchValues<char> LineBreaks = SearchValues.Create("\r\n\f\u0085\u2028\u2029");
+
+    /// <summary>A format's prompts and their lines, in file order, before the limits are applied to them.</summary>
+    private delegate IEnumerable<(string Text, int Line)> FormatReader(PromptFileChunks file, Collector collector);
 
     public static PromptSet Read(string path, PromptFileLimits? limits = null)
     {
         limits ??= PromptFileLimits.Default;
-        return Parse(ReadBytes(path, limits), path, limits);
+        using FileStream stream = Open(path);
+
+        // As ReadBytes does: the file's length on disk, byte-order mark and all, before any of it is read.
+        RefuseLongerThan(stream, limits.MaxFileBytes, path);
+        try
+        {
+            return new PromptSet(path, [.. Stream(stream, path, limits)]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CannotRead(path, e);
+        }
+    }
+
+    /// <summary>Parses a prompt file's bytes; the format follows <paramref name="sourceName"/>'s extension.</summary>
+    public static PromptSet Parse(ReadOnlySpan<byte> bytes, string sourceName, PromptFileLimits? limits = null)
+    {
+        // A span cannot be a stream's: the stream reads a copy.
+        using var stream = new MemoryStream(bytes.ToArray(), writable: false);
+        return new PromptSet(sourceName, [.. Stream(stream, sourceName, limits)]);
+    }
+
+    /// <summary>
+    /// The prompts of a prompt file in file order, read from <paramref name="stream"/> as they are enumerated: one
+    /// chunk of the file (<see cref="PromptFileChunks.ChunkBytes"/>) and the prompt, line, CSV record or JSON element
+    /// being read are all it holds, so a caller that writes the prompts out as they come holds no more than that.
+    /// </summary>
+    /// <remarks>
+    /// The format follows <paramref name="sourceName"/>'s extension; an unsupported one is refused here, before the
+    /// stream is touched. Everything else is refused while enumerating, where it is found, with the messages of
+    /// <see cref="Parse"/>: a file with several faults is refused for the first in file order, a chunk's NUL bytes and
+    /// invalid UTF-8 before the prompts in it. The size limit counts the bytes after a byte-order mark; a stream whose
+    /// length is known and passes it is refused after its first chunk, naming the size, any other as soon as it
+    /// passes it. The stream is read from where it is and is not disposed; enumerate the prompts once, since a second
+    /// time finds the stream where the first left it.
+    /// </remarks>
+    public static IEnumerable<Prompt> Stream(Stream stream, string sourceName, PromptFileLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        string extension = Path.GetExtension(sourceName).ToLowerInvariant();
+        FormatReader read = Array.Find(Formats, f => f.Extension == extension).Read
+            ?? throw new HierDiffInputException(
+                $"{sourceName}: unsupported prompt file type '{extension}'; use one of {string.Join(", ", SupportedExtensions)}");
+
+        return Prompts(stream, sourceName, limits ?? PromptFileLimits.Default, read);
+    }
+
+    private static IEnumerable<Prompt> Prompts(Stream stream, string sourceName, PromptFileLimits limits, FormatReader read)
+    {
+        var collector = new Collector(sourceName, limits);
+        foreach ((string text, int line) in read(new PromptFileChunks(stream, sourceName, limits.MaxFileBytes), collector))
+        {
+            yield return collector.Add(text, line);
+        }
+
+        if (collector.Count == 0)
+        {
+            throw new HierDiffInputException($"{sourceName}:1: no prompts in the file");
+        }
     }
 
     /// <summary>A prompt file's bytes, read no further than <see cref="PromptFileLimits.MaxFileBytes"/>.</summary>
     public static byte[] ReadBytes(string path, PromptFileLimits limits)
     {
-        if (Directory.Exists(path))
-        {
-            throw new HierDiffInputException($"{path}: is a folder, not a prompt file");
-        }
-
-        byte[] bytes;
+        using FileStream stream = Open(path);
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
-            bytes = ReadCapped(stream, limits.MaxFileBytes, path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new HierDiffInputException($"{path}: no such prompt file", e);
+            return ReadCapped(stream, limits.MaxFileBytes, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new HierDiffInputException($"{path}: cannot read the prompt file: {e.Message}", e);
+            throw CannotRead(path, e);
         }
-
-        return bytes;
     }
 
     /// <summary>Reads a prompt file's bytes from a stream, refusing it as soon as it passes
     /// <paramref name="maxBytes"/>, so an oversized file never sits in memory whole.</summary>
     public static byte[] ReadCapped(Stream stream, long maxBytes, string sourceName)
     {
-        if (stream.CanSeek && stream.Length > maxBytes)
-        {
-            throw TooLarge(sourceName, stream.Length, maxBytes);
-        }
-
+        RefuseLongerThan(stream, maxBytes, sourceName);
         var bytes = new MemoryStream();
         byte[] buffer = new byte[81920];
         int read;
@@ -82,234 +132,109 @@ public static class PromptFileReader
         return bytes.ToArray();
     }
 
-    private static HierDiffInputException TooLarge(string sourceName, long? size, long maxBytes) => new(
+    /// <summary>Opens a prompt file, naming a folder, a missing file and one that cannot be read.</summary>
+    private static FileStream Open(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new HierDiffInputException($"{path}: is a folder, not a prompt file");
+        }
+
+        try
+        {
+            // No buffer of its own: whoever reads it reads large blocks.
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new HierDiffInputException($"{path}: no such prompt file", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CannotRead(path, e);
+        }
+    }
+
+    private static HierDiffInputException CannotRead(string path, Exception e) =>
+        new($"{path}: cannot read the prompt file: {e.Message}", e);
+
+    /// <summary>Refuses, before reading any of it, a stream whose length is known and passes the limit.</summary>
+    private static void RefuseLongerThan(Stream stream, long maxBytes, string sourceName)
+    {
+        if (stream.CanSeek && stream.Length > maxBytes)
+        {
+            throw TooLarge(sourceName, stream.Length, maxBytes);
+        }
+    }
+
+    internal static HierDiffInputException TooLarge(string sourceName, long? size, long maxBytes) => new(
         $"{sourceName}: the prompt file is {(size is long s ? $"{s:N0} bytes" : "larger than that")}; the limit is {maxBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})");
 
-    /// <summary>Parses a prompt file's bytes; the format follows <paramref name="sourceName"/>'s extension.</summary>
-    public static PromptSet Parse(ReadOnlySpan<byte> bytes, string sourceName, PromptFileLimits? limits = null)
+    /// <summary>The lines of a text and their numbers, split where string.EnumerateLines splits a string, so that lines
+    /// are numbered as they always were; the last line is handed out even when it is empty.</summary>
+    private static IEnumerable<(string Text, int Line)> Lines(PromptFileChunks.Text text)
     {
-        limits ??= PromptFileLimits.Default;
-        string extension = Path.GetExtension(sourceName).ToLowerInvariant();
-        FormatReader? read = Array.Find(Formats, f => f.Extension == extension).Read;
-        if (read is null)
+        var line = new StringBuilder();
+        int number = 1;
+        for (int end = AppendLine(text, line); end >= 0; end = AppendLine(text, line))
         {
-            throw new HierDiffInputException(
-                $"{sourceName}: unsupported prompt file type '{extension}'; use one of {string.Join(", ", SupportedExtensions)}");
-        }
-
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
-        {
-            bytes = bytes[3..];
-        }
-
-        if (bytes.IsEmpty)
-        {
-            throw new HierDiffInputException($"{sourceName}:1: the prompt file is empty");
-        }
-
-        if (bytes.Length > limits.MaxFileBytes)
-        {
-            throw TooLarge(sourceName, bytes.Length, limits.MaxFileBytes);
-        }
-
-        if (Utf16(bytes) is string encoding)
-        {
-            throw new HierDiffInputException($"{sourceName}:1: the file is {encoding} text; save it as UTF-8");
-        }
-
-        int nul = bytes.IndexOf((byte)0);
-        if (nul >= 0)
-        {
-            throw new HierDiffInputException($"{sourceName}:{LineAt(bytes, nul)}: NUL byte (is this a binary file?)");
-        }
-
-        string text = DecodeUtf8(bytes, sourceName);
-        var collector = new Collector(sourceName, limits);
-        read(bytes, text, collector);
-
-        if (collector.Prompts.Count == 0)
-        {
-            throw new HierDiffInputException($"{sourceName}:1: no prompts in the file");
-        }
-
-        return new PromptSet(sourceName, collector.Prompts);
-    }
-
-    /// <summary>"UTF-16 (little-endian)" and so on where the bytes are UTF-16: a byte-order mark, or ASCII text
-    /// with a zero byte beside every character, which is what such files mostly hold.</summary>
-    private static string? Utf16(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]))
-        {
-            return "UTF-16 (little-endian, with a byte-order mark)";
-        }
-
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
-        {
-            return "UTF-16 (big-endian, with a byte-order mark)";
-        }
-
-        if (bytes.Length < 4)
-        {
-            return null;
-        }
-
-        ReadOnlySpan<byte> head = bytes[..Math.Min(bytes.Length & ~1, 256)];
-        bool evenZero = true, oddZero = true;
-        for (int i = 0; i < head.Length; i += 2)
-        {
-            evenZero &= head[i] == 0 && head[i + 1] != 0;
-            oddZero &= head[i + 1] == 0 && head[i] != 0;
-        }
-
-        return oddZero ? "UTF-16 (little-endian)" : evenZero ? "UTF-16 (big-endian)" : null;
-    }
-
-    private static string DecodeUtf8(ReadOnlySpan<byte> bytes, string sourceName)
-    {
-        char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
-        try
-        {
-            OperationStatus status = Utf8.ToUtf16(bytes, buffer, out int read, out int written, replaceInvalidSequences: false);
-            if (status != OperationStatus.Done)
+            if (end == '\r' && text.Peek() == '\n')
             {
-                throw new HierDiffInputException(
-                    $"{sourceName}:{LineAt(bytes, read)}: invalid UTF-8 (byte 0x{bytes[read]:X2} at offset {read})");
+                text.Read();
             }
 
-            return new string(buffer, 0, written);
+            yield return (line.ToString(), number++);
+            line.Clear();
         }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
-        }
+
+        yield return (line.ToString(), number);
     }
 
-    private static int LineAt(ReadOnlySpan<byte> bytes, int offset) => bytes[..offset].Count((byte)'\n') + 1;
-
-    private static void ReadText(string text, Collector collector)
+    /// <summary>Appends the text up to the next line break to <paramref name="line"/> and takes the break: which one it
+    /// was, or -1 where the text ended first.</summary>
+    private static int AppendLine(PromptFileChunks.Text text, StringBuilder line)
     {
-        int line = 0;
-        foreach (ReadOnlySpan<char> raw in text.AsSpan().EnumerateLines())
+        for (ReadOnlySpan<char> buffered = text.Buffered(); !buffered.IsEmpty; buffered = text.Buffered())
         {
-            line++;
-            string prompt = raw.Trim().ToString();
+            int end = buffered.IndexOfAny(LineBreaks);
+            if (end >= 0)
+            {
+                line.Append(buffered[..end]);
+                text.Skip(end + 1);
+                return buffered[end];
+            }
+
+            line.Append(buffered);
+            text.Skip(buffered.Length);
+        }
+
+        return -1;
+    }
+
+    private static IEnumerable<(string Text, int Line)> ReadText(PromptFileChunks.Text text)
+    {
+        foreach ((string raw, int line) in Lines(text))
+        {
+            string prompt = raw.Trim();
             if (prompt.Length > 0)
             {
-                collector.Add(prompt, line);
+                yield return (prompt, line);
             }
         }
     }
 
-    private static void ReadJson(ReadOnlySpan<byte> bytes, Collector collector)
+    private static IEnumerable<(string Text, int Line)> ReadJsonLines(PromptFileChunks.Text text, Collector collector)
     {
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
-        try
+        foreach ((string raw, int line) in Lines(text))
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+            if (!raw.AsSpan().IsWhiteSpace())
             {
-                throw collector.Error(LineAt(bytes, (int)reader.TokenStartIndex), "expected a JSON array of prompts");
-            }
-
-            int element = 0;
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-            {
-                int line = LineAt(bytes, (int)reader.TokenStartIndex);
-                collector.Add(ReadPromptValue(ref reader, collector, line, $"element {element}"), line);
-                element++;
-            }
-
-            if (reader.Read())
-            {
-                throw collector.Error(LineAt(bytes, (int)reader.TokenStartIndex), "unexpected content after the prompt array");
-            }
-        }
-        catch (JsonException e)
-        {
-            throw collector.Error((int)(e.LineNumber ?? 0) + 1, $"invalid JSON: {FirstSentence(e.Message)}");
-        }
-    }
-
-    private static void ReadJsonLines(string text, Collector collector)
-    {
-        int line = 0;
-        foreach (ReadOnlySpan<char> raw in text.AsSpan().EnumerateLines())
-        {
-            line++;
-            if (raw.IsWhiteSpace())
-            {
-                continue;
-            }
-
-            byte[] utf8 = Encoding.UTF8.GetBytes(raw.ToString());
-            var reader = new Utf8JsonReader(utf8);
-            try
-            {
-                reader.Read();
-                string prompt = ReadPromptValue(ref reader, collector, line, "the line");
-                reader.Read(); // throws if a second value follows on the line
-
-                collector.Add(prompt, line);
-            }
-            catch (JsonException e)
-            {
-                throw collector.Error(line, $"invalid JSON: {FirstSentence(e.Message)}");
+                yield return (ParseJsonLine(raw, line, collector), line);
             }
         }
     }
 
-    /// <summary>Reads a string, or an object's "prompt" string field, leaving the reader on the value's last token.</summary>
-    private static string ReadPromptValue(ref Utf8JsonReader reader, Collector collector, int line, string what)
-    {
-        if (reader.TokenType == JsonTokenType.String)
-        {
-            return reader.GetString()!;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            throw collector.Error(line, $"{what} is {Describe(reader.TokenType)}; expected a string or an object with a \"prompt\" field");
-        }
-
-        string? prompt = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            bool isPrompt = reader.ValueTextEquals("prompt"u8);
-            reader.Read();
-            if (!isPrompt)
-            {
-                reader.Skip();
-                continue;
-            }
-
-            if (reader.TokenType != JsonTokenType.String)
-            {
-                throw collector.Error(line, $"{what}: \"prompt\" is {Describe(reader.TokenType)}; expected a string");
-            }
-
-            prompt = reader.GetString();
-        }
-
-        return prompt ?? throw collector.Error(line, $"{what} is an object without a \"prompt\" field");
-    }
-
-    private static string Describe(JsonTokenType token) => token switch
-    {
-        JsonTokenType.Number => "a number",
-        JsonTokenType.True or JsonTokenType.False => "a boolean",
-        JsonTokenType.Null => "null",
-        JsonTokenType.StartArray => "an array",
-        JsonTokenType.StartObject => "an object",
-        _ => token.ToString(),
-    };
-
-    private static string FirstSentence(string message)
-    {
-        int end = message.IndexOf(" LineNumber", StringComparison.Ordinal);
-        return (end > 0 ? message[..end] : message).Trim();
-    }
-
-    private static void ReadCsv(string text, Collector collector)
+    private static IEnumerable<(string Text, int Line)> ReadCsv(TextReader text, Collector collector)
     {
         int column = -1;
         foreach ((List<string> fields, int line) in CsvRecords.Parse(text, collector.Source))
@@ -338,7 +263,7 @@ public static class PromptFileReader
             string prompt = fields[column].Trim();
             if (prompt.Length > 0)
             {
-                collector.Add(prompt, line);
+                yield return (prompt, line);
             }
         }
 
@@ -348,14 +273,15 @@ public static class PromptFileReader
         }
     }
 
-    /// <summary>Accumulates prompts and applies the limits, naming the line of the first offence.</summary>
+    /// <summary>Numbers the prompts and applies the limits to each as it comes, naming the line of the first offence.</summary>
     private sealed class Collector(string source, PromptFileLimits limits)
     {
         public string Source { get; } = source;
 
-        public List<Prompt> Prompts { get; } = [];
+        /// <summary>How many prompts have been added.</summary>
+        public int Count { get; private set; }
 
-        public void Add(string text, int line)
+        public Prompt Add(string text, int line)
         {
             text = text.Trim();
             if (text.Length == 0)
@@ -374,12 +300,12 @@ public static class PromptFileReader
                 throw Error(line, $"the prompt is {text.Length} characters long; the limit is {limits.MaxPromptLength} ({PromptFileLimits.Setting("MaxPromptLength")})");
             }
 
-            if (Prompts.Count >= limits.MaxPrompts)
+            if (Count >= limits.MaxPrompts)
             {
                 throw Error(line, $"more than {limits.MaxPrompts} prompts; the limit is {limits.MaxPrompts} ({PromptFileLimits.Setting("MaxPrompts")}); split the file or raise the limit");
             }
 
-            Prompts.Add(new Prompt(Prompts.Count, text, line));
+            return new Prompt(Count++, text, line);
         }
 
         public HierDiffInputException Error(int line, string problem) => new($"{Source}:{line}: {problem}");
