@@ -103,6 +103,28 @@ public sealed class PreparationTests : IDisposable
     }
 
     [Fact]
+    public async Task ThePromptFileIsStreamedIntoItsChunks_NeverReadWhole()
+    {
+        CountingStore store = await RunAsync("streamed", new PipelineSettings { PromptsPerChunk = 32 });
+        Assert.Equal(1, store.Streams("", "p.txt"));
+        Assert.Equal(0, store.Reads("", "p.txt"));
+        Assert.Equal(5, store.Writes("r/prompts/", ".json"));
+    }
+
+    [Fact]
+    public async Task AFaultFarIntoAStreamedPromptFileFailsTheRunNamingItsLine()
+    {
+        var store = new LocalRunStore(_temp.Sub("fault"));
+        string[] lines = [.. Enumerable.Range(0, 3_000).Select(i => $"{Prompts[i % Prompts.Length]} {i}")];
+        lines[2_500] = "a red circle\0";
+        await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+        RunOutcome outcome = await new LocalPipeline(store, () => _model).RunAsync(new RunInput("r", "p.txt", Options));
+        Assert.Equal("p.txt:2501: NUL byte (is this a binary file?)", outcome.Error);
+        using JsonDocument error = JsonDocument.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Error("r")))!);
+        Assert.Equal(outcome.Error, error.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task StandardGenerationConditionsNoClusters()
     {
         var store = new CountingStore(new LocalRunStore(_temp.Sub("standard")));
@@ -133,6 +155,8 @@ public sealed class PreparationTests : IDisposable
         public IEnumerable<int> RangeLengths { get { lock (_log) { return [.. _log.Where(e => e.Kind == "range").Select(e => e.Length)]; } } }
 
         public int Reads(string under, string suffix) => Count("read", under, suffix);
+
+        public int Streams(string under, string suffix) => Count("stream", under, suffix);
 
         public int RangeReads(string under, string suffix) => Count("range", under, suffix);
 

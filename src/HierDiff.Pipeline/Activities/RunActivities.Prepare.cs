@@ -28,23 +28,33 @@ public sealed partial class RunActivities
     private const int ReadsInFlight = 16;
 
     /// <summary>Reads and checks the prompt file and the options, and stores the prompts in chunks of
-    /// <see cref="PipelineSettings.PromptsPerChunk"/>. Bad input fails the run with its reason in
-    /// runs/{run}/error.json; the prompt file is never touched.</summary>
+    /// <see cref="PipelineSettings.PromptsPerChunk"/> as the file streams in: it holds one chunk, never the file.
+    /// Bad input fails the run with its reason in runs/{run}/error.json; the prompt file is never touched.</summary>
     public async Task<PromptChunks> PrepareAsync(RunInput input)
     {
         string run = StoreNames.CheckRunId(input.RunId);
         _runs.TryRemove(run, out _);
         try
         {
-            PromptSet set = await ReadPromptsAsync(input);
+            GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
+
+            // What can be checked without the prompts first, then the prompt count's bounds once they are read.
+            options.Validate(maxPromptLength: settings.Limits.MaxPromptLength);
             int perChunk = settings.PromptsPerChunk;
-            int chunks = (set.Count + perChunk - 1) / perChunk;
-            await Parallel.ForEachAsync(Enumerable.Range(0, chunks), new ParallelOptions { MaxDegreeOfParallelism = ReadsInFlight }, async (c, cancel) =>
+            int count = 0, chunks = 0;
+            await using (Stream file = await OpenPromptsAsync(input))
             {
-                string[] texts = [.. set.Prompts.Skip(c * perChunk).Take(perChunk).Select(p => p.Text)];
-                await store.WriteAsync(Containers.Runs, RunBlobs.PromptChunk(run, c), JsonSerializer.SerializeToUtf8Bytes(texts, _json), cancel);
-            });
-            return new PromptChunks(run, null, set.Count, chunks, perChunk);
+                foreach (Prompt[] chunk in PromptFileReader.Stream(file, input.PromptsName ?? input.PromptsBlob, settings.Limits).Chunk(perChunk))
+                {
+                    string[] texts = [.. chunk.Select(p => p.Text)];
+                    await store.WriteAsync(Containers.Runs, RunBlobs.PromptChunk(run, chunks++), JsonSerializer.SerializeToUtf8Bytes(texts, _json));
+                    count += chunk.Length;
+                }
+            }
+
+            // The one check of the options, for every host, with the prompt count that bounds a savings target.
+            options.Validate(count, settings.Limits.MaxPromptLength);
+            return new PromptChunks(run, null, count, chunks, perChunk);
         }
         catch (HierDiffInputException e)
         {
@@ -207,9 +217,10 @@ public sealed partial class RunActivities
             Containers.Runs, RunBlobs.ChunkConditioning(plan.RunId, prompt / plan.PromptsPerChunk), (long)(prompt % plan.PromptsPerChunk) * bytes, bytes);
     }
 
-    private async Task<PromptSet> ReadPromptsAsync(RunInput input)
+    /// <summary>The run's prompt file, to stream: from the prompts container, or the runs container for prompts
+    /// posted over HTTP, and within the size limit.</summary>
+    private async Task<Stream> OpenPromptsAsync(RunInput input)
     {
-        GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
         string blob = StoreNames.Check(input.PromptsBlob, "prompt file");
         string container = input.PromptsContainer is Containers.Prompts or Containers.Runs
             ? input.PromptsContainer
@@ -223,13 +234,8 @@ public sealed partial class RunActivities
                 $"{container}/{blob}: the prompt file is {stored.Size:N0} bytes; the limit is {settings.Limits.MaxFileBytes:N0} bytes ({PromptFileLimits.Setting("MaxPromptFileBytes")})");
         }
 
-        byte[] bytes = await store.ReadAsync(container, blob)
+        return await store.OpenReadAsync(container, blob)
             ?? throw new HierDiffInputException($"{container}/{blob}: no such prompt file");
-        PromptSet set = PromptFileReader.Parse(bytes, input.PromptsName ?? blob, settings.Limits);
-
-        // The one check of the options, for every host, with the prompt count that bounds a savings target.
-        options.Validate(set.Count, settings.Limits.MaxPromptLength);
-        return set;
     }
 
     private async Task<PreparedRun> PlanCheckedAsync(string run, PlanInput input)
