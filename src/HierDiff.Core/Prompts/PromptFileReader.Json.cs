@@ -45,7 +45,7 @@ public static partial class PromptFileReader
         prompt = null;
         if (reader.TokenType == JsonTokenType.String)
         {
-            prompt = reader.GetString()!;
+            prompt = Text(ref reader, collector, line, what);
             return true;
         }
 
@@ -87,10 +87,24 @@ public static partial class PromptFileReader
                 throw collector.Error(line, $"{what}: \"prompt\" is {Describe(reader.TokenType)}; expected a string");
             }
 
-            prompt = reader.GetString();
+            prompt = Text(ref reader, collector, line, what);
         }
 
         return prompt is not null ? true : throw collector.Error(line, $"{what} is an object without a \"prompt\" field");
+    }
+
+    /// <summary>A JSON string's text. An escaped half of a surrogate pair ("\ud83d" alone) is valid JSON that no text
+    /// is: refused as input, naming it, rather than failing inside the reader.</summary>
+    private static string Text(ref Utf8JsonReader reader, Collector collector, int line, string what)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw collector.Error(line, $"{what} holds an escaped lone surrogate (a \\uD800-\\uDFFF escape without its pair); it is not text");
+        }
     }
 
     private static string Describe(JsonTokenType token) => token switch

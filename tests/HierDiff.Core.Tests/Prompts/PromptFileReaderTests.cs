@@ -59,6 +59,8 @@ public class PromptFileReaderTests
     [InlineData("[\"a\", \"  \"]", "p.json", "p.json:1: the prompt is empty")]
     [InlineData("\"a\"\n{\"prompt\": 5}\n", "p.jsonl", "p.jsonl:2: the line: \"prompt\" is a number")]
     [InlineData("\"a\"\n\"b\" \"c\"\n", "p.jsonl", "p.jsonl:2: invalid JSON")]
+    [InlineData("[\"a\",\n\"\\ud83d\"]", "p.json", "p.json:2: element 1 holds an escaped lone surrogate")]
+    [InlineData("{\"prompt\": \"\\udc00 b\"}\n", "p.jsonl", "p.jsonl:1: the line holds an escaped lone surrogate")]
     [InlineData("text,seed\na,1\n", "p.csv", "p.csv:1: no 'prompt' column in the header (found: text, seed)")]
     [InlineData("seed,prompt\n1,a\n2\n", "p.csv", "p.csv:3: the row has 1 fields")]
     [InlineData("prompt\n\"open\n", "p.csv", "p.csv:2: a quoted field is never closed")]
