@@ -125,6 +125,35 @@ public sealed class PreparationTests : IDisposable
     }
 
     [Fact]
+    public async Task EachShardsActivitiesReadThatShardsPartOfThePlan_NeverTheWholePlan()
+    {
+        var store = new CountingStore(new LocalRunStore(_temp.Sub("parts")));
+        await store.WriteAsync(Containers.Prompts, "p.txt", Encoding.UTF8.GetBytes(string.Join('\n', Prompts)));
+        var options = Options with { Tau = 1_000, TargetSavings = null, MaxExact = 40 };
+        Assert.True((await new LocalPipeline(store, () => _model).RunAsync(new RunInput("r", "p.txt", options))).Succeeded);
+        RunPlanFile whole = RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.Plan("r")))!);
+        RunPlanFile top = RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.PartPlan("r", -1)))!);
+        RunPlanFile[] shards = [.. await Task.WhenAll(whole.ShardRoots.Select(async (_, s) => RunPlanFile.Parse((await store.ReadAsync(Containers.Runs, RunBlobs.PartPlan("r", s)))!)))];
+
+        // The parts hold every segment once, and each shard part its own prompts.
+        Assert.Equal(whole.Segments.Select(s => s.Node).Order(), top.Segments.Concat(shards.SelectMany(p => p.Segments)).Select(s => s.Node).Order());
+        Assert.NotEmpty(top.Segments);
+        Assert.Equal(Enumerable.Range(0, Prompts.Length), shards.SelectMany(p => p.Prompts).Select(p => p.Index).Order());
+        Assert.All(shards, p => Assert.Equal(Prompts.Length, p.RunPromptCount()));
+        Assert.Equal(shards.Length, top.ShardStarts.Count);
+
+        // A worker that runs a shard's first batch and finishes the shard reads that shard's part, and not plan.json.
+        var fresh = new CountingStore(new LocalRunStore(store.Root));
+        var activities = new RunActivities(fresh, () => _model, new PipelineSettings());
+        ShardStart start = top.ShardStarts[1];
+        HistorySchedule schedule = await activities.ScheduleAsync(new SubtreeInput("r", [start.Source], Shard: start.Shard));
+        ActivityReport report = await activities.RunSegmentsAsync(schedule.Batches[0].Batch);
+        await activities.FinishShardAsync(new FinishShardInput("r", start.Shard, report));
+        Assert.Equal(0, fresh.Reads("r/plan.json", ""));
+        Assert.Equal(1, fresh.Reads($"r/shards/{start.Shard:D5}.plan.json", ""));
+    }
+
+    [Fact]
     public async Task StandardGenerationConditionsNoClusters()
     {
         var store = new CountingStore(new LocalRunStore(_temp.Sub("standard")));

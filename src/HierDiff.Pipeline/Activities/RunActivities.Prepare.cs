@@ -33,7 +33,7 @@ public sealed partial class RunActivities
     public async Task<PromptChunks> PrepareAsync(RunInput input)
     {
         string run = StoreNames.CheckRunId(input.RunId);
-        _runs.TryRemove(run, out _);
+        Forget(run);
         try
         {
             GenerationOptions options = input.Options ?? throw new HierDiffInputException("the run has no options");
@@ -86,7 +86,7 @@ public sealed partial class RunActivities
     public async Task<PreparedRun> PlanAsync(PlanInput input)
     {
         string run = StoreNames.CheckRunId(input.Run.RunId);
-        _runs.TryRemove(run, out _);
+        Forget(run);
         try
         {
             return await PlanCheckedAsync(run, input);
@@ -155,7 +155,7 @@ public sealed partial class RunActivities
     {
         var clock = Stopwatch.StartNew();
         string run = StoreNames.CheckRunId(input.RunId);
-        RunData data = await ReadRunAsync(run);
+        RunData data = await ReadRunAsync(run, WholePlan);
         RunPlanFile plan = data.Plan;
         Linkage tree = plan.Linkage() ?? throw new InvalidOperationException($"run {run} has no prompt tree to condition");
         HashSet<int> stops = [.. input.Stops];
@@ -312,7 +312,17 @@ public sealed partial class RunActivities
             ShardRoots = shardRoots,
             PromptsPerChunk = chunks.PromptsPerChunk,
             ConditioningLength = negative.Length,
+            PromptCount = n,
+            TruncatedPrompts = prompts.Count(p => p.Truncated),
         };
+
+        // A sharded run's parts first, each for the histories that run it; plan.json last, when the plan is whole.
+        if (shardRoots.Length > 0)
+        {
+            await Parallel.ForEachAsync(PlanScopes.Split(file), new ParallelOptions { MaxDegreeOfParallelism = ReadsInFlight }, async (part, cancel) =>
+                await store.WriteAsync(Containers.Runs, RunBlobs.PartPlan(run, part.Scope!.Value), part.ToBytes(), cancel));
+        }
+
         await store.WriteAsync(Containers.Runs, RunBlobs.Plan(run), file.ToBytes());
         return new PreparedRun(run, null, n, options.Steps, tau, scheduler.Name, calls, file.StandardDenoiserCalls,
             segments.Count, settings.MaxSubtreeCalls)

@@ -55,7 +55,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     // no more than this many prompts' plans besides the one it is reading.
     private const int CachedPrompts = 50_000;
     private readonly JsonSerializerOptions _json = RunPlanFile.Json;
-    private readonly ConcurrentDictionary<string, Task<RunData>> _runs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Run, int Scope), Task<RunData>> _runs = new();
 
     /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
     public Action<int>? OnDenoised { get; init; }
@@ -65,27 +65,20 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     public async Task<HistorySchedule> ScheduleAsync(SubtreeInput input)
     {
         // Only what is below this history's sources: a sub-orchestration's schedule does not walk the whole tree.
-        RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
+        RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId), input.Shard);
         static SegmentSpec Spec(PlanSegment s) => new(s.Node, s.Start, s.End, s.Source);
-        if (run.Shards.Count == 0)
+        if (run.Plan.Scope == -1)
         {
-            return HistorySchedule.Build(input.RunId, [.. run.Tree.Below(input.Sources).Select(Spec)], input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls);
-        }
-
-        if (input.Shard >= 0)
-        {
-            // A shard's own history starts from a node above the shard: it takes the shard's segments, no more.
-            bool fromAbove = input.Sources is [int source] && (source < 0 || run.ShardOf(run.Segments[source]) != input.Shard);
-            IEnumerable<PlanSegment> below = fromAbove ? run.Shards[input.Shard].Segments : run.Tree.Below(input.Sources);
+            // The top history of a sharded run: the shared segments above the shards (fewer than two a shard), each
+            // batch an activity of its own, and each shard a sub-orchestration once the node it continues is done.
             return HistorySchedule.Build(
-                input.RunId, [.. below.Select(Spec)], input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls, input.Shard);
+                input.RunId, [.. run.Plan.Segments.Select(Spec)], input.Sources, int.MaxValue, 0, -1, [.. run.Plan.ShardStarts.Select(s => (s.Shard, s.Source))]);
         }
 
-        // The top history of a sharded run: the shared segments above the shards (fewer than two a shard), each batch
-        // an activity of its own, and each shard a sub-orchestration once the node it continues is done.
-        SegmentSpec[] top = [.. run.Plan.Segments.Where(s => run.ShardOf(s) < 0).Select(Spec)];
-        (int, int)[] shards = [.. run.Shards.Select((shard, i) => (i, shard.Source)).Where(e => run.Shards[e.i].Segments.Count > 0)];
-        return HistorySchedule.Build(input.RunId, top, input.Sources, int.MaxValue, 0, -1, shards);
+        // A shard's own history starts from a node above the shard: it takes every segment of the shard's part.
+        bool fromAbove = run.Plan.Scope >= 0 && input.Sources is [int source] && !run.Segments.ContainsKey(source);
+        IEnumerable<PlanSegment> below = fromAbove ? run.Plan.Segments : run.Tree.Below(input.Sources);
+        return HistorySchedule.Build(input.RunId, [.. below.Select(Spec)], input.Sources, input.MaxActivities - 1, input.MaxSubtreeCalls, input.Shard);
     }
 
     /// <summary>Denoises a batch of sibling segments (and, with <see cref="SegmentBatch.Subtree"/>, everything below
@@ -101,8 +94,8 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         }
         catch (NonFiniteLatentException e)
         {
-            RunPlanFile plan = (await ReadRunAsync(batch.RunId)).Plan;
-            string error = $"{e.Message}; its first prompt: '{plan.Prompts[e.Segment.Members[0]].Text}'";
+            RunData run = await ReadRunAsync(batch.RunId, batch.Shard);
+            string error = $"{e.Message}; its first prompt: '{run.Prompt(e.Segment.Members[0]).Text}'";
             await FailAsync(batch.RunId, error);
             return new ActivityReport(0, 0, 0, 0, [new BusyInterval(WorkerTime.ThisWorker, started, DateTimeOffset.UtcNow)], error);
         }
@@ -111,7 +104,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     private async Task<ActivityReport> RunSegmentsCheckedAsync(SegmentBatch batch)
     {
         var wall = Stopwatch.StartNew();
-        RunData run = await ReadRunAsync(batch.RunId);
+        RunData run = await ReadRunAsync(batch.RunId, batch.Shard);
         RunPlanFile plan = run.Plan;
         ITextToImageModel sd = model();
         if (sd.Fingerprint != plan.ModelFingerprint)
@@ -126,7 +119,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
 
         // The batch, and with Subtree everything below it too, parents before children.
         IEnumerable<PlanSegment> planned = batch.Nodes.Select(n => run.Segments[n]);
-        PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes).Where(s => run.ShardOf(s) == batch.Shard)) : planned];
+        PlanSegment[] segments = [.. batch.Subtree ? planned.Concat(run.Tree.Below(batch.Nodes)) : planned];
 
         // Every read this activity needs, at once: each segment's conditioning (a cluster's mean, or its one prompt's
         // out of its chunk; plans of earlier builds stored every segment's) and the trajectory it continues.
@@ -170,10 +163,10 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             (string mode, double guidance, string start) = (Mode(options), options.GuidanceScale(), GenerationOptions.StartingLatentName(options.StartingLatentUsed()));
             await Task.WhenAll(done.SelectMany((d, i) => d.Segment.Members.Select(member =>
             {
-                PlannedPrompt prompt = plan.Prompts[member];
+                PlannedPrompt prompt = run.Prompt(member);
                 byte[] png = PngEncoder.Encode(images[i], GenerationManifest.ImageText(
                     prompt.Text, options.NegativePrompt, options.Seed, options.Steps, plan.Tau, mode, plan.Scheduler, guidance, plan.Model, start));
-                return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.Prompts.Count), png);
+                return store.WriteAsync(Containers.Images, RunBlobs.Image(batch.RunId, member, plan.RunPromptCount()), png);
             })));
         }
 
@@ -190,11 +183,9 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     /// cost; the run's summary lists what it returns.</summary>
     public async Task<ManifestShard> FinishShardAsync(FinishShardInput input)
     {
-        RunData run = await ReadRunAsync(StoreNames.CheckRunId(input.RunId));
-        RunPlanFile plan = run.Plan;
-        ShardData shard = run.Shards[input.Shard];
-        ManifestPrompt[] prompts = [.. shard.Members.Select(i => ManifestPromptOf(plan, i))];
-        long calls = shard.Segments.Sum(s => (long)s.Steps);
+        RunPlanFile plan = (await ReadRunAsync(StoreNames.CheckRunId(input.RunId), input.Shard)).Plan;
+        ManifestPrompt[] prompts = [.. plan.Prompts.Select(p => ManifestPromptOf(plan, p))];
+        long calls = plan.Segments.Sum(s => (long)s.Steps);
         long standard = (long)plan.DenoiserSteps * prompts.Length;
         IReadOnlyList<BusyInterval> busy = WorkerTime.Union(input.Work.Busy ?? []);
         string status = input.Work.Error is null ? "succeeded" : "failed";
@@ -206,21 +197,19 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             input.Shard, prompts.Length, input.Work.Images, calls, standard, manifest.GpuSeconds, status, input.Work.Error, RunBlobs.ShardManifestName(input.Shard));
     }
 
-    private static ManifestPrompt ManifestPromptOf(RunPlanFile plan, int index)
-    {
-        PlannedPrompt p = plan.Prompts[index];
-        return new ManifestPrompt(p.Index, p.Text, GenerationManifest.ImageName(p.Index, plan.Prompts.Count), p.Tokens, p.Truncated);
-    }
+    private static ManifestPrompt ManifestPromptOf(RunPlanFile plan, PlannedPrompt p) =>
+        new(p.Index, p.Text, GenerationManifest.ImageName(p.Index, plan.RunPromptCount()), p.Tokens, p.Truncated);
 
     /// <summary>Writes the manifest: what was made, what it cost in denoiser calls and in GPU seconds. A sharded
     /// run's is its summary: each shard's prompts are in the shard's manifest.</summary>
     public async Task<RunOutcome> FinishAsync(FinishInput input)
     {
-        RunPlanFile plan = await ReadPlanAsync(input.RunId);
+        // A sharded run's summary needs only the top part's plan: what every part repeats of the run.
+        RunPlanFile plan = (await ReadRunAsync(StoreNames.CheckRunId(input.RunId), -1)).Plan;
         GenerationOptions options = plan.Options;
-        int n = plan.Prompts.Count;
+        int n = plan.RunPromptCount();
         bool sharded = plan.ShardRoots.Count > 0;
-        ManifestPrompt[] prompts = sharded ? [] : [.. Enumerable.Range(0, n).Select(i => ManifestPromptOf(plan, i))];
+        ManifestPrompt[] prompts = sharded ? [] : [.. plan.Prompts.Select(p => ManifestPromptOf(plan, p))];
         ManifestShard[]? shards = sharded ? [.. input.Work.Shards.OrderBy(s => s.Shard)] : null;
         double denoiseSeconds = input.Work.ModelSeconds - input.Work.DecodeSeconds;
         double standardGpuSeconds = input.Work.DecodeSeconds + (plan.DenoiserCalls == 0 ? 0 : denoiseSeconds * plan.StandardDenoiserCalls / plan.DenoiserCalls);
@@ -248,7 +237,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
                 plan.DenoiserCalls,
                 plan.StandardDenoiserCalls,
                 1.0 - ((double)plan.DenoiserCalls / plan.StandardDenoiserCalls),
-                plan.Prompts.Count(p => p.Truncated),
+                plan.PromptCount > 0 ? plan.TruncatedPrompts : plan.Prompts.Count(p => p.Truncated),
                 new ManifestTimings(input.WallSeconds, plan.EncodeSeconds, plan.ClusterSeconds, denoiseSeconds, input.Work.DecodeSeconds))
             {
                 Preset = options.Preset,
@@ -280,21 +269,34 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     private async Task<RunPlanFile> ReadPlanAsync(string run) =>
         RunPlanFile.Parse(await ReadAsync(Containers.Runs, RunBlobs.Plan(StoreNames.CheckRunId(run))));
 
+    /// <summary>Of <see cref="ReadRunAsync"/>: the run's whole plan (plan.json), which preparing reads.</summary>
+    private const int WholePlan = int.MinValue;
+
     /// <summary>A run's plan and negative conditioning, read once per worker: a run id names one run, whose plan
-    /// never changes after PlanRun (which, like PrepareRun, drops this worker's copy when it runs, retries included).</summary>
-    private async Task<RunData> ReadRunAsync(string run)
+    /// never changes after PlanRun (which, like PrepareRun, drops this worker's copies when it runs, retries included).
+    /// <paramref name="scope"/>: a shard, or -1 for what runs outside every shard, reads a sharded run's part plan
+    /// (<see cref="PlanScopes"/>), and a run of one tree's whole plan; <see cref="WholePlan"/> reads plan.json.</summary>
+    private async Task<RunData> ReadRunAsync(string run, int scope)
     {
-        Task<RunData> read = _runs.GetOrAdd(run, async id =>
+        Task<RunData> read = _runs.GetOrAdd((run, scope), async key =>
         {
-            RunPlanFile plan = await ReadPlanAsync(id);
+            (string id, int part) = key;
+            byte[]? bytes = part == WholePlan ? null : await store.ReadAsync(Containers.Runs, RunBlobs.PartPlan(id, part));
+            if (bytes is null && part != WholePlan)
+            {
+                // No parts: a run of one tree (or a plan of an earlier build), whose histories all read plan.json.
+                return await ReadRunAsync(id, WholePlan);
+            }
+
+            RunPlanFile plan = bytes is null ? await ReadPlanAsync(id) : RunPlanFile.Parse(bytes);
             float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
             return new RunData(plan, negative);
         });
-        int cachedPrompts = _runs.Values.Where(t => t.IsCompletedSuccessfully).Sum(t => t.Result.Plan.Prompts.Count);
+        int cachedPrompts = _runs.Values.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).Distinct().Sum(r => r.Plan.Prompts.Count);
         if (_runs.Count > CachedRuns || cachedPrompts > CachedPrompts)
         {
             // Workers run a handful of runs at a time; forget the others (they are read again if they come back).
-            foreach (string other in _runs.Keys.Where(k => k != run))
+            foreach ((string, int) other in _runs.Keys.Where(k => k != (run, scope)))
             {
                 _runs.TryRemove(other, out _);
             }
@@ -307,16 +309,25 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
         catch
         {
             // A failed read is not remembered: the retry reads again.
-            _runs.TryRemove(new KeyValuePair<string, Task<RunData>>(run, read));
+            _runs.TryRemove(new KeyValuePair<(string, int), Task<RunData>>((run, scope), read));
             throw;
         }
     }
 
-    /// <summary>A run's plan as the segment activities use it: segments by node, as a tree, and by shard.</summary>
+    /// <summary>Drops this worker's copies of a run's plans (PrepareRun and PlanRun write them anew).</summary>
+    private void Forget(string run)
+    {
+        foreach ((string, int) key in _runs.Keys.Where(k => k.Item1 == run))
+        {
+            _runs.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>A plan (a run's whole, or a part of a sharded run's) as the activities use it: segments by node, as a
+    /// tree, and its prompts by index.</summary>
     private sealed class RunData
     {
-        private readonly int[] _shardOfPrompt = [];
-        private readonly int[] _shardSize = [];
+        private readonly Dictionary<int, PlannedPrompt>? _prompts;
 
         public RunData(RunPlanFile plan, float[] negative)
         {
@@ -324,43 +335,7 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             Negative = negative;
             Segments = plan.Segments.ToDictionary(s => s.Node);
             Tree = new SegmentTree<PlanSegment>(plan.Segments, s => s.Node, s => s.Source, s => s.Steps);
-            var shards = new List<ShardData>();
-            if (plan.ShardRoots.Count > 0)
-            {
-                Core.Clustering.Linkage tree = plan.Linkage()!;
-                _shardOfPrompt = new int[plan.Prompts.Count];
-                _shardSize = new int[plan.ShardRoots.Count];
-                for (int s = 0; s < plan.ShardRoots.Count; s++)
-                {
-                    int[] members = [.. tree.Leaves(plan.ShardRoots[s]).Order()];
-                    foreach (int member in members)
-                    {
-                        _shardOfPrompt[member] = s;
-                    }
-
-                    _shardSize[s] = members.Length;
-                    shards.Add(new ShardData(members, [], -1));
-                }
-
-                foreach (PlanSegment segment in plan.Segments)
-                {
-                    if (ShardOfPrompts(segment) is int s and >= 0)
-                    {
-                        shards[s].Segments.Add(segment);
-                    }
-                }
-
-                // Where each shard's trajectory comes from: the node above the shard its first segments continue.
-                for (int s = 0; s < shards.Count; s++)
-                {
-                    if (shards[s].Segments.Find(g => g.Source < 0 || ShardOfPrompts(Segments[g.Source]) != s) is PlanSegment first)
-                    {
-                        shards[s] = shards[s] with { Source = first.Source };
-                    }
-                }
-            }
-
-            Shards = shards;
+            _prompts = plan.Scope is null ? null : plan.Prompts.ToDictionary(p => p.Index);
         }
 
         public RunPlanFile Plan { get; }
@@ -371,23 +346,9 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
 
         public SegmentTree<PlanSegment> Tree { get; }
 
-        /// <summary>A sharded run's shards, in shard order (none for a run of one tree).</summary>
-        public IReadOnlyList<ShardData> Shards { get; }
-
-        /// <summary>The shard a segment is of; -1 for the top tree's shared segments and every segment of a run of one
-        /// tree. A shard is a subtree, so a node above it holds every prompt of the shard and more.</summary>
-        public int ShardOf(PlanSegment segment) => _shardSize.Length == 0 ? -1 : ShardOfPrompts(segment);
-
-        private int ShardOfPrompts(PlanSegment segment)
-        {
-            int s = _shardOfPrompt[segment.Members[0]];
-            return segment.Members.Length <= _shardSize[s] ? s : -1;
-        }
+        /// <summary>A prompt of the plan, by its index in the run.</summary>
+        public PlannedPrompt Prompt(int index) => _prompts is null ? Plan.Prompts[index] : _prompts[index];
     }
-
-    /// <summary>One shard of a run: its prompts (ascending), its segments (parents first), and the node above it whose
-    /// trajectory its first segments continue (-1: fresh noise).</summary>
-    private sealed record ShardData(int[] Members, List<PlanSegment> Segments, int Source);
 
     private async Task<byte[]> ReadAsync(string container, string name) =>
         await store.ReadAsync(container, name) ?? throw new InvalidOperationException($"{container}/{name} is missing");

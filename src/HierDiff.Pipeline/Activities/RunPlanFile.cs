@@ -59,6 +59,25 @@ public sealed record RunPlanFile(
     /// <summary>The floats of one prompt's conditioning.</summary>
     public int ConditioningLength { get; init; }
 
+    /// <summary>Of a sharded run's part plans (<see cref="PlanScopes"/>): -1 for the top tree's, the shard for a
+    /// shard's; null for the run's whole plan.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? Scope { get; init; }
+
+    /// <summary>How many prompts the run has: <see cref="Prompts"/> holds them all in the whole plan, only the part's
+    /// own in a part plan (0 in plans of earlier builds: <see cref="Prompts"/>' count).</summary>
+    public int PromptCount { get; init; }
+
+    /// <summary>How many of the run's prompts were cut at the text encoder's length.</summary>
+    public int TruncatedPrompts { get; init; }
+
+    /// <summary>Of the top tree's part plan: each shard that has segments of its own, and the node whose trajectory its
+    /// first segments continue (-1: fresh noise).</summary>
+    public IReadOnlyList<ShardStart> ShardStarts { get; init; } = [];
+
+    /// <summary>The run's prompt count, in any plan file.</summary>
+    public int RunPromptCount() => PromptCount > 0 ? PromptCount : Prompts.Count;
+
     /// <summary>The prompt tree as a linkage (null for standard generation).</summary>
     public Linkage? Linkage() => Tree.Count == 0
         ? null
@@ -76,6 +95,9 @@ public sealed record RunPlanFile(
     public static RunPlanFile Parse(byte[] bytes) =>
         JsonSerializer.Deserialize<RunPlanFile>(bytes, Json) ?? throw new InvalidDataException("empty plan file");
 }
+
+/// <summary>A shard of a sharded run, and the node above it whose trajectory its first segments continue (-1: noise).</summary>
+public sealed record ShardStart(int Shard, int Source);
 
 /// <summary>What plan.json keeps of a chunk's prompts from their tokenizing.</summary>
 public sealed record ChunkTokens(int[] Tokens, bool[] Truncated);
@@ -108,6 +130,9 @@ public static class RunBlobs
 
     /// <summary>Where a shard's manifest is, from the run folder.</summary>
     public static string ShardManifestName(int shard) => $"shards/{shard:D5}.json";
+
+    /// <summary>A part of a sharded run's plan (<see cref="PlanScopes"/>): the top tree's (-1) or a shard's.</summary>
+    public static string PartPlan(string run, int scope) => scope < 0 ? $"{run}/shards/top.plan.json" : $"{run}/shards/{scope:D5}.plan.json";
 
     /// <summary>A shard's exact tree and moments (<see cref="ShardTreeBlob"/>).</summary>
     public static string ShardTree(string run, int shard) => $"{run}/shards/{shard:D5}.tree.bin";
