@@ -43,7 +43,15 @@ public static class PrepareMemory
             }
 
             // The first thing a history does after preparing: its schedule, from the plan (all of it, once a worker).
-            await context.CallActivityAsync<HistorySchedule>(RunFunctions.Schedule, new SubtreeInput("run", [-1], RunOrchestration.MaxActivitiesPerHistory, prepared.MaxSubtreeCalls));
+            HistorySchedule first = await context.CallActivityAsync<HistorySchedule>(
+                RunFunctions.Schedule, new SubtreeInput("run", [-1], RunOrchestration.MaxActivitiesPerHistory, prepared.MaxSubtreeCalls));
+
+            // A sharded run's: each shard's history's schedule, from the shard's part of the plan.
+            foreach (DelegatedSubtrees shard in first.Subtrees.Where(s => s.WholeShard))
+            {
+                await context.CallActivityAsync<HistorySchedule>(
+                    RunFunctions.Schedule, new SubtreeInput("run", shard.Sources, RunOrchestration.MaxActivitiesPerHistory, prepared.MaxSubtreeCalls, shard.Shard));
+            }
 
             // And the last: the manifest, from the plan. FinishRun reads only the first image's size, so one blank
             // image stands in for the run's (this measures what FinishRun holds, not what the segments made).
@@ -107,7 +115,12 @@ public static class PrepareMemory
                     RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
                     _ => await activities.FinishAsync((FinishInput)input),
                 };
-                string kind = input is ConditionInput { Stops.Count: > 0 } ? $"{name} (top)" : name;
+                string kind = input switch
+                {
+                    ConditionInput { Stops.Count: > 0 } => $"{name} (top)",
+                    SubtreeInput { Shard: >= 0 } => $"{name} (a shard's)",
+                    _ => name,
+                };
                 (int count, double total, long peak) = Peaks.GetValueOrDefault(kind);
                 Peaks[kind] = (count + 1, total + clock.Elapsed.TotalSeconds, Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64));
                 return (TResult)result;
