@@ -11,7 +11,9 @@ namespace HierDiff.Pipeline.Orchestration;
 /// denoiser calls that run them whole, in memory: dispatching and handing off costs more than such subtrees'
 /// parallelism saves, and in one activity the sampler keeps every model call full.
 /// The biggest subtrees go to sub-orchestrations so that no history holds more than about
-/// <see cref="MaxActivitiesPerHistory"/> activities. Only small messages pass through; the data lives in the store.
+/// <see cref="MaxActivitiesPerHistory"/> activities. A sharded run's history runs the top tree's segments and hands
+/// each shard to a history of its own (<see cref="RunShardAsync"/>), which ends with the shard's manifest.
+/// Only small messages pass through; the data lives in the store.
 /// </summary>
 public static class RunOrchestration
 {
