@@ -123,7 +123,6 @@ public sealed record SubtreeInput(
 /// <summary>Finish one shard of a sharded run: write its manifest from the plan and what its activities reported.</summary>
 public sealed record FinishShardInput(string RunId, int Shard, ActivityReport Work);
 
-
 /// <summary>Finish a run: write its manifest (a sharded run's summary) from the plan and what every activity reported.</summary>
 public sealed record FinishInput(string RunId, ActivityReport Work, double WallSeconds);
 

@@ -40,8 +40,8 @@ public static class RunOrchestration
             return new RunOutcome(input.RunId, false, work.Error, null);
         }
 
-        // A shard whose every prompt shares a final segment of the top tree (copies of one prompt) had nothing of
-        // its own to run: its manifest is written now.
+        // A shard whose prompts all share a final segment of the top tree had nothing of its own to run: its manifest
+        // is written now. (Only copies of one prompt split across shards at a merge height of exactly 0 do that.)
         HashSet<int> finished = [.. work.Shards.Select(s => s.Shard)];
         ManifestShard[] rest = await Task.WhenAll(Enumerable.Range(0, prepared.Shards).Where(s => !finished.Contains(s)).Select(s =>
             context.CallActivityAsync<ManifestShard>(RunFunctions.FinishShard, new FinishShardInput(input.RunId, s, ActivityReport.Zero))));
