@@ -103,18 +103,7 @@ public static class PrepareMemory
                 File.WriteAllText("/proc/self/clear_refs", "5");
                 Baseline = Math.Max(Baseline, Process.GetCurrentProcess().WorkingSet64);
                 var clock = Stopwatch.StartNew();
-                object result = name switch
-                {
-                    RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
-                    RunFunctions.Encode => await activities.EncodeAsync((EncodeInput)input),
-                    RunFunctions.Shard => await activities.ShardAsync((PlanInput)input),
-                    RunFunctions.TreeShard => await activities.TreeShardAsync((ShardInput)input),
-                    RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
-                    RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
-                    RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
-                    RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
-                    _ => await activities.FinishAsync((FinishInput)input),
-                };
+                object result = await activities.CallAsync(name, input);
                 string kind = input switch
                 {
                     ConditionInput { Stops.Count: > 0 } => $"{name} (top)",

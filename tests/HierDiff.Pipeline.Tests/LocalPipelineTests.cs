@@ -320,21 +320,10 @@ public sealed class LocalPipelineTests : IDisposable
         public async Task<TResult> CallActivityAsync<TResult>(string name, object input)
         {
             Record(name, input);
-            object result = name switch
-            {
-                RunFunctions.Prepare => await activities.PrepareAsync((RunInput)input),
-                RunFunctions.Encode => await activities.EncodeAsync((EncodeInput)input),
-                RunFunctions.Shard => await activities.ShardAsync((PlanInput)input),
-                RunFunctions.TreeShard => await activities.TreeShardAsync((ShardInput)input),
-                RunFunctions.Plan => await activities.PlanAsync((PlanInput)input),
-                RunFunctions.Condition => await activities.ConditionAsync((ConditionInput)input),
-                RunFunctions.Schedule => await activities.ScheduleAsync((SubtreeInput)input),
-                // A batch the test fails is reported as the activity reports a latent that turned non-finite.
-                RunFunctions.Segments when failing?.Invoke((SegmentBatch)input) is string error => new ActivityReport(0, 0, 0, 0, Error: error),
-                RunFunctions.Segments => await activities.RunSegmentsAsync((SegmentBatch)input),
-                RunFunctions.FinishShard => await activities.FinishShardAsync((FinishShardInput)input),
-                _ => await activities.FinishAsync((FinishInput)input),
-            };
+            // A batch the test fails is reported as the activity reports a latent that turned non-finite.
+            object result = input is SegmentBatch batch && failing?.Invoke(batch) is string error
+                ? new ActivityReport(0, 0, 0, 0, Error: error)
+                : await activities.CallAsync(name, input);
             Measure(result);
             return (TResult)result;
         }

@@ -20,17 +20,10 @@ public sealed record ShardManifestFile(
     string RunId, int Shard, int Root, string Status, string? Error, IReadOnlyList<ManifestPrompt> Prompts, IReadOnlyList<string> Images,
     long DenoiserCalls, long StandardDenoiserCalls, double Savings, double GpuSeconds, int Workers, double ModelBusySeconds)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
-    public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, GenerationManifest.Json);
 
     public static ShardManifestFile Parse(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize<ShardManifestFile>(json, Json) ?? throw new JsonException("empty shard manifest");
+        JsonSerializer.Deserialize<ShardManifestFile>(json, GenerationManifest.Json) ?? throw new JsonException("empty shard manifest");
 }
 
 /// <summary>Seconds per phase; total covers everything from reading the prompts to the last file written.</summary>
@@ -105,7 +98,7 @@ public sealed record GenerationManifest(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public long? SharedDenoiserCalls { get; init; }
 
-    private static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,

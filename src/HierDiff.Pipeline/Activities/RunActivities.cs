@@ -60,6 +60,24 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
     /// <summary>Called with the number of latents each model call denoised (for progress bars on one machine).</summary>
     public Action<int>? OnDenoised { get; init; }
 
+    /// <summary>An activity by the name the orchestration calls it (<see cref="RunFunctions"/>), its input and result
+    /// as objects: for hosts that call activities by name without JSON in between (a test's recording host, the
+    /// memory benchmark). The Functions app and <see cref="LocalPipeline"/> bind each name to its typed method.</summary>
+    public async Task<object> CallAsync(string name, object input) => name switch
+    {
+        RunFunctions.Prepare => await PrepareAsync((RunInput)input),
+        RunFunctions.Encode => await EncodeAsync((EncodeInput)input),
+        RunFunctions.Shard => await ShardAsync((PlanInput)input),
+        RunFunctions.TreeShard => await TreeShardAsync((ShardInput)input),
+        RunFunctions.Plan => await PlanAsync((PlanInput)input),
+        RunFunctions.Condition => await ConditionAsync((ConditionInput)input),
+        RunFunctions.Schedule => await ScheduleAsync((SubtreeInput)input),
+        RunFunctions.Segments => await RunSegmentsAsync((SegmentBatch)input),
+        RunFunctions.FinishShard => await FinishShardAsync((FinishShardInput)input),
+        RunFunctions.Finish => await FinishAsync((FinishInput)input),
+        _ => throw new ArgumentException($"no activity is called '{name}'", nameof(name)),
+    };
+
     /// <summary>What one history of the orchestration runs and delegates (<see cref="HistorySchedule"/>), from the
     /// run's plan. The history's own schedule activity is one of its activities.</summary>
     public async Task<HistorySchedule> ScheduleAsync(SubtreeInput input)
@@ -292,8 +310,9 @@ public sealed partial class RunActivities(IRunStore store, Func<ITextToImageMode
             float[] negative = FloatBlobs.FromBytes(await ReadAsync(Containers.Runs, RunBlobs.Negative(id)));
             return new RunData(plan, negative);
         });
+        // A run's parts count as one run: a worker runs batches of many shards of a run.
         int cachedPrompts = _runs.Values.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).Distinct().Sum(r => r.Plan.Prompts.Count);
-        if (_runs.Count > CachedRuns || cachedPrompts > CachedPrompts)
+        if (_runs.Keys.Select(k => k.Run).Distinct().Count() > CachedRuns || cachedPrompts > CachedPrompts)
         {
             // Workers run a handful of runs at a time; forget the others (they are read again if they come back).
             foreach ((string, int) other in _runs.Keys.Where(k => k != (run, scope)))
